@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Make sure a RabbitMQ broker answers at HOST:PORT: use one that already runs,
+# else start the installed server, else install Debian's rabbitmq-server first.
+# Idempotent; safe to run before every test or demo.
+set -euo pipefail
+
+host="${1:-localhost}"
+port="${2:-5672}"
+
+answers() {
+    timeout 2 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null
+}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+if answers; then
+    echo "broker: already answering at $host:$port"
+    exit 0
+fi
+
+case "$host" in
+    localhost|127.*|::1) ;;
+    *) echo "broker: nothing answers at $host:$port, and it is not this machine: start it there" >&2; exit 1 ;;
+esac
+
+if ! command -v rabbitmq-server >/dev/null 2>&1 && [ ! -x /usr/sbin/rabbitmq-server ]; then
+    echo "broker: installing Debian's rabbitmq-server"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    # The package's post-install may try to start the service through an init
+    # system the machine does not run; we start it ourselves below.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q rabbitmq-server || true
+    command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || {
+        echo "broker: rabbitmq-server could not be installed" >&2; exit 1; }
+fi
+export PATH="$PATH:/usr/sbin"
+
+if ! answers; then
+    echo "broker: starting rabbitmq-server"
+    as_root rabbitmq-server -detached || true
+    # await_startup fails at once until the node has registered with epmd.
+    for _ in $(seq 1 60); do
+        as_root rabbitmqctl -q await_startup --timeout 120 >/dev/null 2>&1 && break
+        sleep 2
+    done
+fi
+
+for _ in $(seq 1 60); do
+    if answers; then
+        echo "broker: answering at $host:$port"
+        exit 0
+    fi
+    sleep 1
+done
+echo "broker: rabbitmq-server started but nothing answers at $host:$port" >&2
+exit 1
