@@ -1,0 +1,449 @@
+"""Household consumption model for the simulated grid meter.
+
+The expected power follows the BDEW/VDEW H0 standard household load profile
+(VDEW, "Repräsentative VDEW-Lastprofile", 1999; Fünfgeld & Tiedemann, BTU
+Cottbus 2000): hourly means for 3 seasons x 3 day types, scaled by the H0
+dynamisation polynomial and normalised so that a calendar year holds the
+configured annual energy.  A real meter does not see a smooth mean, though: it
+sees a base load (standby, fridge compressor cycling) plus appliances switching
+on and off.  So the model draws appliance events as a Poisson process whose
+rate makes the *expected* power equal the profile, and returns the
+instantaneous power (base + running appliances) with a little noise.
+
+Simplifications, stated so nobody relies on them:
+- Public holidays are not modelled; only Sundays get the Sunday/holiday profile.
+- The DST days (23 h and 25 h) are not treated specially in the annual
+  normalisation: the skipped and the repeated hour are both night hours with
+  nearly equal profile values, so their effects cancel to well under 0.1 %.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from functools import lru_cache
+from importlib import resources
+from zoneinfo import ZoneInfo
+
+PROFILE_RESOURCE = "h0_hourly_W_per_1000kWh.json"
+SEASONS = ("winter", "transition", "summer")
+DAY_TYPES = ("workday", "saturday", "sunday")
+
+# Events are drawn per 15-minute block aligned to the epoch: every modern UTC
+# offset is a multiple of 15 min, so the local hour (and thus the rate) is
+# constant within a block.
+_BLOCK_S = 900.0
+
+# The base load is this fraction of the lowest hourly mean of the year, so the
+# appliance part stays positive at every hour.
+_BASE_FRACTION_OF_MIN = 0.8
+
+# A fridge-freezer: ~100 W compressor, ~250 kWh/a (~30 W mean) for a current
+# appliance (EU energy label data); cycle 30-60 min.
+_COMPRESSOR_W = 100.0
+_FRIDGE_MEAN_W = 30.0
+_FRIDGE_SHARE_OF_BASE = 0.4
+_FRIDGE_CYCLE_S = (1800.0, 3600.0)
+
+# Multiplicative Ornstein-Uhlenbeck noise (1 % rms, 30 s correlation time):
+# voltage and appliance fluctuations, so constant stretches are not flat.
+_NOISE_SIGMA = 0.01
+_NOISE_TAU_S = 30.0
+
+
+def dynamisation_factor(day_of_year: int) -> float:
+    """H0 dynamisation factor F(t) for day of year t (1..366): the hourly
+    profile values are seasonal averages, F shapes them over the year."""
+    t = float(day_of_year)
+    return -3.92e-10 * t**4 + 3.2e-7 * t**3 - 7.02e-5 * t**2 + 2.1e-3 * t + 1.24
+
+
+def h0_season(day: date) -> str:
+    """H0 season: winter 1 Nov-20 Mar, summer 15 May-14 Sep, transition otherwise."""
+    month_day = (day.month, day.day)
+    if month_day >= (11, 1) or month_day <= (3, 20):
+        return "winter"
+    if (5, 15) <= month_day <= (9, 14):
+        return "summer"
+    return "transition"
+
+
+def h0_day_type(day: date) -> str:
+    """H0 day type; holidays are not modelled, only Sundays count as 'sunday'."""
+    return DAY_TYPES[min(max(day.weekday() - 4, 0), 2)]
+
+
+@lru_cache(maxsize=1)
+def load_h0_profile() -> dict[str, tuple[float, ...]]:
+    """H0 hourly means in W per 1000 kWh/a, keyed '<season>_<day type>'."""
+    text = resources.files(__package__).joinpath("data", PROFILE_RESOURCE).read_text(encoding="utf-8")
+    raw = json.loads(text)
+    profile: dict[str, tuple[float, ...]] = {}
+    for season in SEASONS:
+        for day_type in DAY_TYPES:
+            key = f"{season}_{day_type}"
+            values = tuple(float(v) for v in raw[key])
+            if len(values) != 24:
+                raise ValueError(f"{PROFILE_RESOURCE}: {key} has {len(values)} values, expected 24")
+            profile[key] = values
+    return profile
+
+
+@lru_cache(maxsize=None)
+def _profile_year_energy_kwh(year: int) -> float:
+    """Energy of the raw profile x F over a calendar year (nominally 1000 kWh;
+    really ~997-1001 kWh depending on the weekday pattern), used to normalise."""
+    profile = load_h0_profile()
+    day = date(year, 1, 1)
+    energy_wh = 0.0
+    while day.year == year:
+        key = f"{h0_season(day)}_{h0_day_type(day)}"
+        energy_wh += sum(profile[key]) * dynamisation_factor(day.timetuple().tm_yday)
+        day += timedelta(days=1)
+    return energy_wh / 1000.0
+
+
+@lru_cache(maxsize=1)
+def _min_hourly_mean_per_1000_kwh() -> float:
+    """Lowest hourly mean of profile x F over a year, in W per 1000 kWh/a
+    (all day types on every day, so it does not depend on the year)."""
+    profile = load_h0_profile()
+    lowest = math.inf
+    day = date(2001, 1, 1)
+    while day.year == 2001:
+        season = h0_season(day)
+        factor = dynamisation_factor(day.timetuple().tm_yday)
+        for day_type in DAY_TYPES:
+            lowest = min(lowest, min(profile[f"{season}_{day_type}"]) * factor)
+        day += timedelta(days=1)
+    return lowest
+
+
+def h0_mean_power_w(local_time: datetime, annual_energy_kwh: float) -> float:
+    """Expected household power in W at a local time, for an annual energy."""
+    day = local_time.date()
+    key = f"{h0_season(day)}_{h0_day_type(day)}"
+    raw_w = load_h0_profile()[key][local_time.hour] * dynamisation_factor(day.timetuple().tm_yday)
+    return raw_w * annual_energy_kwh / _profile_year_energy_kwh(day.year)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of an appliance run: `cycles` times on for `on_s` at `power_w`
+    then off for `off_s` (thermostat cycling); ranges are sampled uniformly,
+    power once per phase."""
+
+    power_w: tuple[float, float]
+    on_s: tuple[float, float]
+    off_s: tuple[float, float] = (0.0, 0.0)
+    cycles: tuple[int, int] = (1, 1)
+
+    @property
+    def mean_energy_j(self) -> float:
+        return _mid(self.power_w) * _mid(self.on_s) * (self.cycles[0] + self.cycles[1]) / 2.0
+
+    @property
+    def max_duration_s(self) -> float:
+        return self.cycles[1] * (self.on_s[1] + self.off_s[1])
+
+
+@dataclass(frozen=True)
+class Appliance:
+    """An appliance type: its run phases and when in the day it tends to run.
+
+    `usage` are (centre hour, width h, weight) bumps of the time-of-day mix;
+    `floor` keeps a small share at every hour; `season_weight` scales the mix
+    per (winter, transition, summer), e.g. lighting is used more in winter.
+    """
+
+    name: str
+    phases: tuple[Phase, ...]
+    usage: tuple[tuple[float, float, float], ...]
+    floor: float = 0.02
+    season_weight: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    @property
+    def mean_energy_j(self) -> float:
+        return sum(phase.mean_energy_j for phase in self.phases)
+
+    @property
+    def max_duration_s(self) -> float:
+        return sum(phase.max_duration_s for phase in self.phases)
+
+    def preference(self, hour: int, season_index: int) -> float:
+        """Relative use at local hour `hour` (evaluated at the hour's middle)."""
+        centre = hour + 0.5
+        weight = self.floor
+        for peak_h, width_h, amplitude in self.usage:
+            distance_h = abs(centre - peak_h) % 24.0
+            distance_h = min(distance_h, 24.0 - distance_h)
+            weight += amplitude * math.exp(-0.5 * (distance_h / width_h) ** 2)
+        return weight * self.season_weight[season_index]
+
+
+def _mid(bounds: tuple[float, float]) -> float:
+    return (bounds[0] + bounds[1]) / 2.0
+
+
+# Ratings and run lengths are typical values of the kind tabulated in the CREST
+# demand model (Richardson, Thomson, Infield & Clifford, "Domestic electricity
+# use: a high-resolution energy demand model", Energy and Buildings 42 (2010)
+# 1878-1887) and in manufacturers' data sheets; heating phases of washing
+# machines and dishwashers dominate their energy (~0.5-1.2 kWh per run).
+APPLIANCES: tuple[Appliance, ...] = (
+    Appliance("kettle", (Phase((1800, 2200), (120, 240)),), ((7.0, 1.5, 1.0), (16.0, 2.0, 0.5), (20.0, 2.0, 0.4))),
+    Appliance(
+        "coffee machine",
+        (Phase((1000, 1400), (30, 90), (30, 120), (1, 3)),),
+        ((7.0, 1.5, 1.0), (13.5, 1.5, 0.4)),
+    ),
+    Appliance("toaster", (Phase((800, 1200), (120, 240)),), ((7.5, 1.2, 1.0), (9.5, 1.5, 0.3))),
+    Appliance("microwave", (Phase((800, 1200), (60, 420)),), ((12.5, 1.5, 0.8), (19.0, 2.0, 1.0))),
+    Appliance(
+        "hob",
+        (Phase((1500, 2000), (300, 600)), Phase((1200, 2000), (60, 180), (30, 120), (4, 12))),
+        ((12.0, 1.2, 1.0), (18.5, 1.5, 1.0)),
+    ),
+    Appliance(
+        "oven",
+        (Phase((2500, 3000), (480, 720)), Phase((2500, 3000), (60, 120), (90, 180), (5, 15))),
+        ((12.0, 1.2, 0.7), (18.5, 1.5, 1.0)),
+    ),
+    Appliance(
+        "washing machine",
+        (
+            Phase((150, 250), (120, 300)),
+            Phase((1800, 2200), (600, 1200)),
+            Phase((150, 250), (1800, 3000)),
+            Phase((300, 500), (300, 600)),
+        ),
+        ((10.0, 2.5, 1.0), (17.0, 2.0, 0.3)),
+    ),
+    Appliance(
+        "dishwasher",
+        (
+            Phase((80, 150), (300, 600)),
+            Phase((1800, 2200), (600, 1000)),
+            Phase((80, 150), (1200, 1800)),
+            Phase((1800, 2200), (400, 700)),
+            Phase((10, 30), (1200, 1800)),
+        ),
+        ((13.5, 1.5, 0.7), (20.5, 1.5, 1.0)),
+    ),
+    Appliance(
+        "tumble dryer",
+        (Phase((2000, 2500), (300, 600), (60, 180), (5, 9)),),
+        ((12.0, 3.0, 0.6),),
+        season_weight=(1.5, 1.0, 0.5),
+    ),
+    Appliance("vacuum cleaner", (Phase((700, 1600), (600, 1800)),), ((10.5, 2.0, 1.0), (16.0, 2.0, 0.4))),
+    Appliance("iron", (Phase((1800, 2400), (20, 60), (30, 90), (20, 40)),), ((15.0, 3.0, 0.5), (20.0, 2.0, 0.5))),
+    Appliance(
+        "television",
+        (Phase((60, 150), (1800, 10800)),),
+        ((20.5, 2.0, 1.5), (13.0, 2.0, 0.3)),
+        floor=0.15,
+    ),
+    Appliance(
+        "computer",
+        (Phase((40, 150), (1800, 7200)),),
+        ((10.0, 3.0, 0.6), (20.0, 2.5, 1.0)),
+        floor=0.15,
+    ),
+    Appliance(
+        "lighting",
+        (Phase((40, 250), (1800, 10800)),),
+        ((7.0, 1.0, 0.5), (20.0, 2.5, 1.5)),
+        floor=0.15,
+        season_weight=(1.6, 1.0, 0.5),
+    ),
+)
+
+
+@lru_cache(maxsize=1)
+def _event_rates_per_w() -> dict[tuple[str, int], tuple[float, ...]]:
+    """Events per second per W of appliance power, per (season, hour) and
+    appliance: the hour's appliance power is split by the time-of-day mix and
+    divided by each appliance's mean energy per run."""
+    rates: dict[tuple[str, int], tuple[float, ...]] = {}
+    for season_index, season in enumerate(SEASONS):
+        for hour in range(24):
+            weights = [appliance.preference(hour, season_index) for appliance in APPLIANCES]
+            total = sum(weights)
+            rates[season, hour] = tuple(
+                weight / total / appliance.mean_energy_j for weight, appliance in zip(weights, APPLIANCES)
+            )
+    return rates
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """Poisson draw by inversion; the means here are small (< ~5)."""
+    threshold = rng.random()
+    term = math.exp(-mean)
+    cumulative = term
+    count = 0
+    while threshold > cumulative and term > 0.0:
+        count += 1
+        term *= mean / count
+        cumulative += term
+    return count
+
+
+class HouseholdModel:
+    """Instantaneous household power for one meter, following H0 in expectation.
+
+    Appliance runs are placed *centred* on their Poisson arrival time (drawn
+    ahead of the current time), so long runs such as a washing machine do not
+    shift energy into later hours. The event stream depends only on
+    (seed, meter_index) and the first call's time, not on the step size: two
+    callers stepping differently sample the same realisation.
+    """
+
+    def __init__(
+        self,
+        *,
+        tz: ZoneInfo,
+        annual_energy_kwh: float = 4000.0,
+        max_power_w: float = 9000.0,
+        seed: int | None = None,
+        meter_index: int = 0,
+    ) -> None:
+        if not isinstance(tz, tzinfo):
+            raise TypeError(f"tz must be a ZoneInfo, got {type(tz).__name__}")
+        if not math.isfinite(annual_energy_kwh) or annual_energy_kwh <= 0:
+            raise ValueError(f"annual_energy_kwh must be a positive number, got {annual_energy_kwh!r}")
+        if not math.isfinite(max_power_w) or max_power_w <= 0:
+            raise ValueError(f"max_power_w must be a positive number, got {max_power_w!r}")
+        self.tz = tz
+        self.annual_energy_kwh = float(annual_energy_kwh)
+        self.max_power_w = float(max_power_w)
+
+        master = random.Random() if seed is None else random.Random(f"household:{seed}:{meter_index}")
+        self._event_rng = random.Random(master.getrandbits(64))
+        self._fridge_rng = random.Random(master.getrandbits(64))
+        self._noise_rng = random.Random(master.getrandbits(64))
+
+        self.base_w = _BASE_FRACTION_OF_MIN * _min_hourly_mean_per_1000_kwh() * self.annual_energy_kwh / 1000.0
+        fridge_mean_w = min(_FRIDGE_MEAN_W, _FRIDGE_SHARE_OF_BASE * self.base_w)
+        self._fridge_duty = fridge_mean_w / _COMPRESSOR_W
+        self._standby_w = self.base_w - fridge_mean_w
+        self._lookahead_s = max(appliance.max_duration_s for appliance in APPLIANCES) / 2.0
+        self._rates = _event_rates_per_w()
+
+        self._started = False
+        self._last_time_s = -math.inf
+        self._next_change_s = -math.inf
+        self._level_w = 0.0
+        self._generated_until_s = 0.0
+        self._pending: list[tuple[float, float, float]] = []  # (start_s, end_s, power_w)
+        self._active: list[tuple[float, float]] = []  # (end_s, power_w)
+        self._fridge_on = False
+        self._fridge_next_s = 0.0
+        self._fridge_off_s = 0.0
+        self._noise = 0.0
+        self._noise_dt_s = math.nan
+        self._noise_keep = 0.0
+        self._noise_kick = 0.0
+
+    def power_w(self, time_s: float) -> float:
+        """Household consumption in W at epoch seconds time_s. Called with non-decreasing time_s at any step (1 s..15 min)."""
+        dt_s = time_s - self._last_time_s
+        if dt_s < 0:
+            raise ValueError(f"time_s must not decrease: {time_s!r} after {self._last_time_s!r}")
+        if time_s >= self._next_change_s:
+            self._advance(time_s)
+        if dt_s > 0:
+            if dt_s != self._noise_dt_s:
+                keep = math.exp(-dt_s / _NOISE_TAU_S)
+                self._noise_dt_s = dt_s
+                self._noise_keep = keep
+                self._noise_kick = _NOISE_SIGMA * math.sqrt(1.0 - keep * keep)
+            self._noise = self._noise * self._noise_keep + self._noise_kick * self._noise_rng.gauss(0.0, 1.0)
+            self._last_time_s = time_s
+        power_w = self._level_w * (1.0 + self._noise)
+        if power_w > self.max_power_w:
+            return self.max_power_w
+        return power_w if power_w > 0.0 else 0.0
+
+    def _advance(self, time_s: float) -> None:
+        """Bring events, fridge state and the summed level up to time_s and
+        work out when the level next changes."""
+        if not self._started:
+            self._start(time_s)
+        while self._generated_until_s < time_s + self._lookahead_s:
+            self._generate_block(self._generated_until_s)
+            self._generated_until_s += _BLOCK_S
+        pending, active = self._pending, self._active
+        while pending and pending[0][0] <= time_s:
+            _, end_s, power_w = heapq.heappop(pending)
+            if end_s > time_s:
+                heapq.heappush(active, (end_s, power_w))
+        while active and active[0][0] <= time_s:
+            heapq.heappop(active)
+        while self._fridge_next_s <= time_s:
+            self._toggle_fridge()
+
+        self._level_w = self._standby_w + (_COMPRESSOR_W if self._fridge_on else 0.0)
+        self._level_w += sum(power_w for _, power_w in active)
+        self._next_change_s = min(
+            pending[0][0] if pending else math.inf,
+            active[0][0] if active else math.inf,
+            self._fridge_next_s,
+            self._generated_until_s - self._lookahead_s,
+        )
+
+    def _start(self, time_s: float) -> None:
+        """Begin drawing events early enough that runs in progress at the first
+        call exist, and put the fridge at a random point of its cycle."""
+        self._started = True
+        first_s = time_s - self._lookahead_s
+        self._generated_until_s = math.floor(first_s / _BLOCK_S) * _BLOCK_S
+        cycle_s = self._fridge_rng.uniform(*_FRIDGE_CYCLE_S)
+        on_s = self._fridge_duty * cycle_s
+        position_s = self._fridge_rng.uniform(0.0, cycle_s)
+        self._fridge_on = position_s < on_s
+        self._fridge_next_s = time_s + (on_s - position_s if self._fridge_on else cycle_s - position_s)
+        self._fridge_off_s = cycle_s - on_s
+
+    def _toggle_fridge(self) -> None:
+        """Compressor on for duty x cycle, off for the rest: the time average is
+        exactly the duty whatever cycle lengths are drawn."""
+        if self._fridge_on:
+            self._fridge_on = False
+            self._fridge_next_s += self._fridge_off_s
+        else:
+            cycle_s = self._fridge_rng.uniform(*_FRIDGE_CYCLE_S)
+            self._fridge_on = True
+            self._fridge_next_s += self._fridge_duty * cycle_s
+            self._fridge_off_s = cycle_s - self._fridge_duty * cycle_s
+
+    def _generate_block(self, block_start_s: float) -> None:
+        """Draw the appliance runs arriving in one 15-minute block."""
+        local = datetime.fromtimestamp(block_start_s, self.tz)
+        season = h0_season(local.date())
+        appliance_w = h0_mean_power_w(local, self.annual_energy_kwh) - self.base_w
+        if appliance_w <= 0.0:
+            return
+        rng = self._event_rng
+        for appliance, rate_per_w in zip(APPLIANCES, self._rates[season, local.hour]):
+            for _ in range(_poisson(rng, appliance_w * rate_per_w * _BLOCK_S)):
+                self._schedule(appliance, block_start_s + rng.random() * _BLOCK_S)
+
+    def _schedule(self, appliance: Appliance, arrival_s: float) -> None:
+        """Queue one run's on-segments, centred on its arrival time."""
+        rng = self._event_rng
+        segments: list[tuple[float, float, float]] = []
+        offset_s = 0.0
+        for phase in appliance.phases:
+            power_w = rng.uniform(*phase.power_w)
+            for _ in range(rng.randint(*phase.cycles)):
+                on_s = rng.uniform(*phase.on_s)
+                segments.append((offset_s, offset_s + on_s, power_w))
+                offset_s += on_s + rng.uniform(*phase.off_s)
+        start_s = arrival_s - offset_s / 2.0
+        for begin_s, end_s, power_w in segments:
+            heapq.heappush(self._pending, (start_s + begin_s, start_s + end_s, power_w))
