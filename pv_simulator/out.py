@@ -1,0 +1,259 @@
+"""Dated per-meter CSV output: ``<dir>/<METER_ID>-<YYYY>-<MM>-<DD>.csv``.
+
+The writer is what makes redelivery harmless: each file's rows are in time
+order, so a reading whose time is not after the file's last row is already
+there (or older than it) and is skipped. That check is one comparison against a
+remembered time, read from the file's last line when the file is first opened.
+A last line torn by a crash is cut off at that moment too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+from zoneinfo import ZoneInfo
+
+log = logging.getLogger(__name__)
+
+HEADER = "meter_id,time_s,meter_power_value_w,pv_power_value_kw,sum_meter_pv_w"
+_HEADER_LINE = (HEADER + "\n").encode()
+_TAIL_CHUNK = 4096
+
+
+class OutputError(Exception):
+    """An output file or directory the service cannot write to as asked.
+
+    ``exit_code`` is 2 when the user must change something (another header, an
+    unwritable directory) and 1 when writing failed on the way (disk full).
+    """
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def csv_path(output_dir: Path, meter_id: str, day: date) -> Path:
+    """The file holding ``meter_id``'s rows of local date ``day``."""
+    return output_dir / f"{meter_id}-{day.year:04d}-{day.month:02d}-{day.day:02d}.csv"
+
+
+def format_row(meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: float) -> str:
+    """One CSV line; the sum is computed here so it always matches its parts."""
+    time_text = f"{time_s:.3f}".rstrip("0").rstrip(".")
+    total_w = meter_power_w + pv_power_kw * 1000.0
+    return f"{meter_id},{time_text},{meter_power_w:.3f},{pv_power_kw:.6f},{total_w:.3f}\n"
+
+
+@dataclass
+class _DayFile:
+    path: Path
+    handle: BinaryIO
+    dirty: bool = False
+
+
+@dataclass
+class _Day:
+    """The local day a meter's recent readings fall in, so most rows skip date arithmetic."""
+
+    start_s: float
+    end_s: float
+    path: Path
+
+
+class CsvOutput:
+    """Appends rows to the dated per-meter files, skipping readings already written.
+
+    Args:
+        output_dir: where the files go; created if missing.
+        tz: time zone of the file dates.
+        fsync: ``batch`` (fsync each touched file on :meth:`flush`), ``always`` (after each
+            row) or ``never`` (leave it to the OS).
+        max_open_files: file handles kept open at once; the least recently used is closed.
+
+    Raises:
+        OutputError: the directory cannot be created or written to.
+    """
+
+    def __init__(self, output_dir: Path, tz: ZoneInfo, fsync: str = "batch",
+                 max_open_files: int = 256) -> None:
+        self.output_dir = output_dir
+        self.tz = tz
+        self.fsync = fsync
+        self.max_open_files = max(1, max_open_files)
+        self._open: OrderedDict[Path, _DayFile] = OrderedDict()
+        self._last_time: dict[Path, float] = {}
+        self._days: dict[str, _Day] = {}
+        self.rows_written = 0
+        self.duplicates_skipped = 0
+        try:
+            output_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{output_dir}: cannot create output directory: "
+                              f"{exc.strerror}") from None
+        if not os.access(output_dir, os.W_OK | os.X_OK):
+            raise OutputError(f"{output_dir}: output directory is not writable")
+
+    def check_existing(self, meter_ids: list[str]) -> None:
+        """Refuse to start when a file of one of these meters has another header.
+
+        Raises:
+            OutputError: naming the first such file.
+        """
+        wanted = set(meter_ids)
+        for path in self.output_dir.glob("*-????-??-??.csv"):
+            if path.name[:-15] in wanted:
+                _check_header(path)
+
+    def write(self, meter_id: str, time_s: float, meter_power_w: float,
+              pv_power_kw: float) -> bool:
+        """Append one reading's row unless the file already has it.
+
+        Returns:
+            True if written, False if skipped as already written.
+
+        Raises:
+            OutputError: the file has another header or cannot be written.
+        """
+        time_s = round(time_s, 3)
+        path = self._path_for(meter_id, time_s)
+        day_file = self._file(path)
+        if time_s <= self._last_time[path]:
+            self.duplicates_skipped += 1
+            return False
+        line = format_row(meter_id, time_s, meter_power_w, pv_power_kw).encode()
+        try:
+            day_file.handle.write(line)
+            if self.fsync == "always":
+                day_file.handle.flush()
+                os.fsync(day_file.handle.fileno())
+            else:
+                day_file.dirty = True
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot write: {exc.strerror}", exit_code=1) from None
+        self._last_time[path] = time_s
+        self.rows_written += 1
+        return True
+
+    def flush(self) -> None:
+        """Push written rows to the OS, and to disk unless ``fsync = never``.
+
+        Raises:
+            OutputError: a file cannot be written.
+        """
+        for day_file in self._open.values():
+            if day_file.dirty:
+                self._sync(day_file)
+
+    def close(self) -> None:
+        """Flush and close every open file."""
+        try:
+            self.flush()
+        finally:
+            for day_file in self._open.values():
+                day_file.handle.close()
+            self._open.clear()
+
+    def _sync(self, day_file: _DayFile) -> None:
+        try:
+            day_file.handle.flush()
+            if self.fsync != "never":
+                os.fsync(day_file.handle.fileno())
+        except OSError as exc:
+            raise OutputError(f"{day_file.path}: cannot write: {exc.strerror}", exit_code=1) from None
+        day_file.dirty = False
+
+    def _path_for(self, meter_id: str, time_s: float) -> Path:
+        day = self._days.get(meter_id)
+        if day is None or not day.start_s <= time_s < day.end_s:
+            local = datetime.fromtimestamp(time_s, self.tz).date()
+            start = datetime(local.year, local.month, local.day, tzinfo=self.tz)
+            end = start + timedelta(days=1)
+            day = _Day(start.timestamp(), end.timestamp(),
+                       csv_path(self.output_dir, meter_id, local))
+            self._days[meter_id] = day
+        return day.path
+
+    def _file(self, path: Path) -> _DayFile:
+        day_file = self._open.get(path)
+        if day_file is not None:
+            self._open.move_to_end(path)
+            return day_file
+        if len(self._open) >= self.max_open_files:
+            _, oldest = self._open.popitem(last=False)
+            if oldest.dirty:
+                self._sync(oldest)
+            oldest.handle.close()
+        last_time = _prepare(path)
+        try:
+            handle = path.open("ab")
+            if handle.tell() == 0:
+                handle.write(_HEADER_LINE)
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot open for appending: {exc.strerror}") from None
+        day_file = _DayFile(path, handle, dirty=True)
+        self._open[path] = day_file
+        self._last_time.setdefault(path, last_time)
+        return day_file
+
+
+def _check_header(path: Path) -> None:
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline()
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot read: {exc.strerror}") from None
+    header = _HEADER_LINE.rstrip(b"\n")
+    # A first line without newline is a header torn by a crash, repaired on opening.
+    matches = (first.rstrip(b"\r\n") == header if first.endswith(b"\n")
+               else header.startswith(first))
+    if not matches:
+        raise OutputError(f"{path}: existing file has another header "
+                          f"({first.decode(errors='replace').strip()[:80]!r}); expected {HEADER!r}: "
+                          "move it away or choose another --output-dir")
+
+
+def _prepare(path: Path) -> float:
+    """Check an existing file's header, cut a torn last line, and return its last time_s.
+
+    Returns:
+        The time of the last row, or -inf when the file is new or has no rows.
+
+    Raises:
+        OutputError: the header differs or the file cannot be read.
+    """
+    if not path.exists():
+        return float("-inf")
+    _check_header(path)
+    try:
+        with path.open("r+b") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return float("-inf")
+            start = max(0, size - _TAIL_CHUNK)
+            handle.seek(start)
+            tail = handle.read()
+            while b"\n" not in tail[:-1] and start > 0:
+                start = max(0, start - _TAIL_CHUNK)
+                handle.seek(start)
+                tail = handle.read()
+            if not tail.endswith(b"\n"):
+                cut = tail.rfind(b"\n") + 1
+                handle.truncate(start + cut)
+                log.warning("%s: cut a torn last line of %d bytes left by an interrupted write",
+                            path, len(tail) - cut)
+                tail = tail[:cut]
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot repair or read: {exc.strerror}") from None
+    lines = tail.splitlines()
+    if not lines or lines[-1] + b"\n" == _HEADER_LINE:
+        return float("-inf")
+    try:
+        return round(float(lines[-1].split(b",")[1]), 3)
+    except (IndexError, ValueError):
+        raise OutputError(f"{path}: last row is not a valid reading row: "
+                          f"{lines[-1].decode(errors='replace')[:80]!r}") from None

@@ -1,0 +1,105 @@
+"""The reading message: what the meter publishes and the PV service accepts.
+
+A reading is a JSON object ``{"meter_id": str, "time_s": number, "power_w": number}``.
+:func:`decode` is the one gate between the queue and the CSV: anything it
+refuses is dead-lettered with the reason, never written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+MAX_BODY_BYTES = 64 * 1024
+#: 2200-01-01T00:00:00Z: a reading after it is a unit error, not a simulation.
+MAX_TIME_S = 7_258_118_400.0
+FIELDS = ("meter_id", "time_s", "power_w")
+
+
+class BadReading(ValueError):
+    """A message that is not a valid reading for its queue; the text says why."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One meter reading: consumption ``power_w`` in W at epoch seconds ``time_s``."""
+
+    meter_id: str
+    time_s: float
+    power_w: float
+
+
+def encoder(meter_id: str) -> "ReadingEncoder":
+    """A body encoder for one meter, with its id JSON-quoted once."""
+    return ReadingEncoder(meter_id)
+
+
+class ReadingEncoder:
+    """Encodes one meter's readings; the meter's hot path, so no json.dumps per reading."""
+
+    def __init__(self, meter_id: str) -> None:
+        self._prefix = '{"meter_id":' + json.dumps(meter_id) + ',"time_s":'
+
+    def __call__(self, time_s: float, power_w: float) -> bytes:
+        return f'{self._prefix}{time_s!r},"power_w":{power_w:.3f}}}'.encode()
+
+
+def decode(body: bytes, queue: str, max_power_w: float) -> Reading:
+    """Parse and check a message taken from ``queue``.
+
+    Args:
+        body: the raw message body.
+        queue: the meter queue it came from; the body's meter_id must match it.
+        max_power_w: the largest consumption a meter may report.
+
+    Returns:
+        The reading.
+
+    Raises:
+        BadReading: with a short reason naming the field at fault.
+    """
+    if len(body) > MAX_BODY_BYTES:
+        raise BadReading(f"body of {len(body)} bytes is over the {MAX_BODY_BYTES} byte limit")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadReading("body is not UTF-8 text") from None
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise BadReading("body is not JSON") from None
+    if not isinstance(data, dict):
+        raise BadReading(f"body is a JSON {type(data).__name__}, not an object")
+    for name in FIELDS:
+        if name not in data:
+            raise BadReading(f"field {name!r} is missing")
+    extra = sorted(set(data) - set(FIELDS))
+    if extra:
+        raise BadReading(f"unexpected field {extra[0]!r}")
+    meter_id = data["meter_id"]
+    if not isinstance(meter_id, str):
+        raise BadReading("field 'meter_id' is not a string")
+    if meter_id != queue:
+        raise BadReading(f"meter_id {meter_id[:80]!r} differs from its queue {queue!r}")
+    time_s = _number(data, "time_s")
+    if not 0.0 <= time_s <= MAX_TIME_S:
+        raise BadReading(f"time_s {time_s:g} is outside 1970..2200")
+    power_w = _number(data, "power_w")
+    if not 0.0 <= power_w <= max_power_w:
+        raise BadReading(f"power_w {power_w:g} is outside 0..{max_power_w:g} W")
+    return Reading(meter_id, float(time_s), float(power_w))
+
+
+def _number(data: dict[str, object], name: str) -> float:
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadReading(f"field {name!r} is not a number")
+    if not math.isfinite(value):
+        raise BadReading(f"field {name!r} is not a finite number")
+    return float(value)
+
+
+def _no_constant(name: str) -> float:
+    """json accepts NaN and Infinity by default; a reading must not."""
+    raise ValueError(name)
