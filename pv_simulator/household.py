@@ -25,7 +25,7 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from zoneinfo import ZoneInfo
 
@@ -93,7 +93,7 @@ def load_h0_profile() -> dict[str, tuple[float, ...]]:
     return profile
 
 
-@lru_cache(maxsize=None)
+@cache
 def _profile_year_energy_kwh(year: int) -> float:
     """Energy of the raw profile x F over a calendar year (nominally 1000 kWh;
     really ~997-1001 kWh depending on the weekday pattern), used to normalise."""
@@ -367,7 +367,7 @@ class HouseholdModel:
         power_w = self._level_w * (1.0 + self._noise)
         if power_w > self.max_power_w:
             return self.max_power_w
-        return power_w if power_w > 0.0 else 0.0
+        return max(0.0, power_w)
 
     def _advance(self, time_s: float) -> None:
         """Bring events, fridge state and the summed level up to time_s and

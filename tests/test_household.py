@@ -6,6 +6,7 @@ module's own season/day-type code, so a bug there cannot hide in both.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import statistics
@@ -182,7 +183,7 @@ class HouseholdBehaviourTest(unittest.TestCase):
 
     def test_not_flat(self) -> None:
         values = series(HouseholdModel(tz=VIENNA, seed=9), self.START_S, self.START_S + 3600, 1)
-        changes = sum(a != b for a, b in zip(values, values[1:]))
+        changes = sum(a != b for a, b in itertools.pairwise(values))
         self.assertGreater(changes, 0.9 * (len(values) - 1))
 
 
