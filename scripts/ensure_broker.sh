@@ -4,8 +4,17 @@
 # Idempotent; safe to run before every test or demo.
 set -euo pipefail
 
-host="${1:-localhost}"
-port="${2:-5672}"
+# Usage: ensure_broker.sh [CONFIG_FILE]; host and port come from its [broker]
+# section (defaults localhost:5672, also when the file is absent).
+conf="${1:-broker.ini}"
+read -r host port < <(python3 - "$conf" <<'PY'
+import configparser, sys
+parser = configparser.ConfigParser(interpolation=None)
+parser.read(sys.argv[1])
+broker = parser["broker"] if parser.has_section("broker") else {}
+print(broker.get("host", "localhost").strip(), broker.get("port", "5672").strip())
+PY
+)
 
 answers() {
     timeout 2 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null

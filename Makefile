@@ -1,0 +1,24 @@
+# Every target bootstraps what it needs: the venv, and a RabbitMQ broker at the
+# configured address (installed and started when none answers).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CONF ?= broker.ini
+REQUIREMENTS := requirements.txt requirements-test.txt requirements-plot.txt
+
+.PHONY: test demo bench lint venv broker clean
+
+venv:
+	@bash scripts/ensure_venv.sh $(VENV) $(REQUIREMENTS)
+
+broker:
+	@bash scripts/ensure_broker.sh $(CONF)
+
+test: venv broker
+	$(PY) -m unittest discover -s tests -t . -v
+
+demo: venv broker
+	$(PY) scripts/demo.py
+
+clean:
+	rm -rf $(VENV) demo-out bench-results.json

@@ -1,0 +1,187 @@
+"""What the integration tests share: the real broker, isolated virtual hosts, the real CLIs.
+
+Each test class that needs the broker gets a virtual host of its own, made
+with ``rabbitmqctl`` and deleted afterwards, so tests never see each other's
+queues. A broker that cannot be reached fails the tests; it never skips them.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pika
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+HOST = "localhost"
+PORT = 5672
+
+
+def rabbitmqctl(*args: str, timeout: float = 120) -> str:
+    """Run rabbitmqctl (through sudo when not root); raise with its output on failure."""
+    command = ["rabbitmqctl", "-q", *args]
+    if os.geteuid() != 0:
+        command = ["sudo", "-n", *command]
+    env = dict(os.environ, PATH=os.environ.get("PATH", "") + ":/usr/sbin")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}): "
+                           f"{result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str,
+               interval_s: float = 0.05) -> None:
+    """Poll ``condition`` until true; fail the test with ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(interval_s)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def rows_of(directory: Path, meter_id: str) -> list[dict[str, str]]:
+    """Every row of one meter, over all its dated files, in file order."""
+    rows: list[dict[str, str]] = []
+    for path in sorted(directory.glob(f"{meter_id}-????-??-??.csv")):
+        rows.extend(read_csv(path))
+    return rows
+
+
+class BrokerTestCase(unittest.TestCase):
+    """A test class with its own virtual host on the real broker and a temp directory per test."""
+
+    vhost: str
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.vhost = f"pvtest-{cls.__name__}-{uuid.uuid4().hex[:8]}"
+        rabbitmqctl("add_vhost", cls.vhost)
+        rabbitmqctl("set_permissions", "-p", cls.vhost, "guest", ".*", ".*", ".*")
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        try:
+            rabbitmqctl("delete_vhost", cls.vhost)
+        finally:
+            super().tearDownClass()
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.tmp = Path(tempfile.mkdtemp(prefix="pvtest-"))
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.processes: list[subprocess.Popen[str]] = []
+        self.addCleanup(self._kill_processes)
+
+    def _kill_processes(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+    def write_config(self, name: str = "broker.ini", **sections: dict[str, object]) -> Path:
+        """An INI file for this class's virtual host, with extra keys per section."""
+        values: dict[str, dict[str, object]] = {
+            "broker": {"host": HOST, "port": PORT, "virtual_host": self.vhost,
+                       "connection_attempts": 3, "retry_delay": 0.2},
+            "site": {"timezone": "Europe/Vienna"},
+            "pv": {"model": "reference"},
+            "meter": {"model": "random-walk"},
+        }
+        for section, keys in sections.items():
+            values.setdefault(section, {}).update(keys)
+        path = self.tmp / name
+        path.write_text("".join(
+            f"[{section}]\n" + "".join(f"{key} = {value}\n" for key, value in keys.items())
+            for section, keys in values.items()))
+        return path
+
+    def start(self, script: str, *args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
+        """Start ``demo_meter.py`` or ``demo_pv_service.py`` as a user would."""
+        process = subprocess.Popen(
+            [PYTHON, str(ROOT / script), *args], cwd=cwd or self.tmp, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def run_cli(self, script: str, *args: str, timeout: float = 120,
+                cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """Run a CLI to its end."""
+        return subprocess.run([PYTHON, str(ROOT / script), *args], cwd=cwd or self.tmp,
+                              text=True, capture_output=True, timeout=timeout)
+
+    def finish(self, process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str, str]:
+        """Wait for a started CLI; its exit code, stdout and stderr."""
+        out, err = process.communicate(timeout=timeout)
+        return process.returncode, out, err
+
+    def interrupt(self, process: subprocess.Popen[str], sig: int = signal.SIGINT,
+                  timeout: float = 30) -> tuple[int, str, str]:
+        """Send ``sig`` as Ctrl-C would and wait for the process to end."""
+        process.send_signal(sig)
+        return self.finish(process, timeout)
+
+    def connection(self) -> pika.BlockingConnection:
+        connection = pika.BlockingConnection(pika.ConnectionParameters(
+            host=HOST, port=PORT, virtual_host=self.vhost))
+        self.addCleanup(lambda: connection.is_open and connection.close())
+        return connection
+
+    def queue_depth(self, queue: str) -> int:
+        """Messages ready in ``queue`` (0 when it does not exist yet)."""
+        connection = pika.BlockingConnection(pika.ConnectionParameters(
+            host=HOST, port=PORT, virtual_host=self.vhost))
+        try:
+            channel = connection.channel()
+            return int(channel.queue_declare(queue, passive=True).method.message_count)
+        except pika.exceptions.ChannelClosedByBroker:
+            return 0
+        finally:
+            if connection.is_open:
+                connection.close()
+
+    def assert_clean_exit(self, code: int, err: str) -> None:
+        self.assertEqual(code, 0, err)
+        self.assertNotIn("Traceback", err)
+
+    def assert_one_line_error(self, code: int, err: str, expected_code: int,
+                              *fragments: str) -> None:
+        """Exit ``expected_code``, no traceback, and an error line naming ``fragments``."""
+        self.assertEqual(code, expected_code, err)
+        self.assertNotIn("Traceback", err)
+        errors = [line for line in err.splitlines() if ": error: " in line]
+        self.assertEqual(len(errors), 1, err)
+        for fragment in fragments:
+            self.assertIn(fragment, errors[0])
+
+
+def check_rows(test: unittest.TestCase, rows: Sequence[dict[str, str]]) -> None:
+    """The invariants every written row holds: bounds, the sum identity, rising time."""
+    previous = float("-inf")
+    for row in rows:
+        meter_w = float(row["meter_power_value_w"])
+        pv_kw = float(row["pv_power_value_kw"])
+        test.assertGreaterEqual(meter_w, 0.0)
+        test.assertLessEqual(meter_w, 9000.0)
+        test.assertGreaterEqual(pv_kw, 0.0)
+        test.assertAlmostEqual(float(row["sum_meter_pv_w"]), meter_w + pv_kw * 1000, delta=0.01)
+        time_s = float(row["time_s"])
+        test.assertGreater(time_s, previous)
+        previous = time_s

@@ -1,0 +1,73 @@
+"""The simulated clock: schedule, pacing and start parsing."""
+
+from __future__ import annotations
+
+import unittest
+from zoneinfo import ZoneInfo
+
+from parameterized import parameterized
+
+from pv_simulator.clock import SimClock, parse_start
+
+
+class FakeWall:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now_s = 1000.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+class ClockTest(unittest.TestCase):
+    def test_sim_time_is_start_plus_ticks(self) -> None:
+        clock = SimClock(start_s=100.0, interval_s=2.0, speed=0)
+        self.assertEqual([clock.sim_time(k) for k in range(4)], [100.0, 102.0, 104.0, 106.0])
+
+    @parameterized.expand([(86400, 2, 43200), (10, 3, 4), (0, 1, 0), (1, 1, 1)])
+    def test_tick_count_covers_the_duration(self, duration: float, interval: float,
+                                            ticks: int) -> None:
+        clock = SimClock(start_s=0, interval_s=interval, speed=0, duration_s=duration)
+        self.assertEqual(clock.tick_count, ticks)
+        self.assertFalse(clock.finished(ticks - 1) if ticks else False)
+        self.assertTrue(clock.finished(ticks))
+
+    def test_no_duration_never_finishes(self) -> None:
+        clock = SimClock(start_s=0, interval_s=1, speed=1)
+        self.assertIsNone(clock.tick_count)
+        self.assertFalse(clock.finished(10**9))
+
+    def test_fast_forward_never_waits(self) -> None:
+        clock = SimClock(start_s=0, interval_s=60, speed=0)
+        self.assertEqual(clock.wait_s(1000), 0.0)
+
+    def test_real_time_schedule_does_not_drift(self) -> None:
+        wall = FakeWall()
+        clock = SimClock(start_s=0, interval_s=1, speed=2, now=wall)
+        self.assertAlmostEqual(clock.wait_s(1), 0.5)
+        wall.now_s += 0.7  # served late: the next tick is due on schedule, not 0.5 s later
+        self.assertAlmostEqual(clock.wait_s(2), 0.3)
+        wall.now_s += 100
+        self.assertAlmostEqual(clock.wait_s(10_000), 5000 - 100.7)
+
+    @parameterized.expand([(0,), (-1,), (float("nan"),)])
+    def test_bad_interval(self, interval: float) -> None:
+        with self.assertRaises(ValueError):
+            SimClock(start_s=0, interval_s=interval)
+
+    def test_start_without_offset_is_local_time(self) -> None:
+        tz = ZoneInfo("Europe/Vienna")
+        self.assertEqual(parse_start("2026-06-21T00:00", tz),
+                         parse_start("2026-06-20T22:00+00:00", tz))
+        self.assertEqual(parse_start("2026-06-21", tz), parse_start("2026-06-21T00:00+02:00", tz))
+        self.assertEqual(parse_start("2026-12-21T12:00", tz),
+                         parse_start("2026-12-21T11:00Z", tz))
+
+    def test_bad_start(self) -> None:
+        with self.assertRaises(ValueError):
+            parse_start("tomorrow", ZoneInfo("UTC"))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,149 @@
+"""The dated per-meter CSV writer: new file, append, rollover, header, repair, duplicates."""
+
+from __future__ import annotations
+
+import tempfile
+import unittest
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from parameterized import parameterized
+
+from pv_simulator.out import HEADER, CsvOutput, OutputError, csv_path, format_row
+from tests.support import read_csv
+
+VIENNA = ZoneInfo("Europe/Vienna")
+
+
+def epoch(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=VIENNA).timestamp()
+
+
+class OutTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.dir = Path(tempfile.mkdtemp()) / "out"
+        self.out = CsvOutput(self.dir, VIENNA)
+        self.addCleanup(self.out.close)
+
+    def test_new_file_gets_header_and_row(self) -> None:
+        self.assertTrue(self.out.write("Meter_0", epoch("2026-06-21T12:00"), 1500.0, 2.5))
+        self.out.flush()
+        path = self.dir / "Meter_0-2026-06-21.csv"
+        lines = path.read_text().splitlines()
+        self.assertEqual(lines[0], HEADER)
+        row = read_csv(path)[0]
+        self.assertEqual(row["meter_id"], "Meter_0")
+        self.assertEqual(float(row["time_s"]), epoch("2026-06-21T12:00"))
+        self.assertEqual(float(row["meter_power_value_w"]), 1500.0)
+        self.assertEqual(float(row["pv_power_value_kw"]), 2.5)
+        self.assertEqual(float(row["sum_meter_pv_w"]), 4000.0)
+
+    def test_append_to_existing_file_keeps_one_header(self) -> None:
+        self.out.write("Meter_0", epoch("2026-06-21T12:00"), 1.0, 0.0)
+        self.out.close()
+        again = CsvOutput(self.dir, VIENNA)
+        again.write("Meter_0", epoch("2026-06-21T12:01"), 2.0, 0.0)
+        again.close()
+        lines = (self.dir / "Meter_0-2026-06-21.csv").read_text().splitlines()
+        self.assertEqual(lines.count(HEADER), 1)
+        self.assertEqual(len(lines), 3)
+
+    def test_day_rollover_uses_local_date(self) -> None:
+        self.out.write("Meter_1", epoch("2026-06-21T23:59:59"), 1.0, 0.0)
+        self.out.write("Meter_1", epoch("2026-06-22T00:00:00"), 2.0, 0.0)
+        self.out.flush()
+        self.assertEqual(len(read_csv(self.dir / "Meter_1-2026-06-21.csv")), 1)
+        self.assertEqual(len(read_csv(self.dir / "Meter_1-2026-06-22.csv")), 1)
+
+    def test_dates_are_zero_padded(self) -> None:
+        self.assertEqual(csv_path(Path("d"), "M", date(2026, 3, 5)).name, "M-2026-03-05.csv")
+
+    def test_duplicates_and_older_readings_are_skipped(self) -> None:
+        t = epoch("2026-06-21T12:00")
+        self.assertTrue(self.out.write("Meter_0", t, 1.0, 0.0))
+        self.assertFalse(self.out.write("Meter_0", t, 1.0, 0.0))
+        self.assertFalse(self.out.write("Meter_0", t - 1, 1.0, 0.0))
+        self.assertTrue(self.out.write("Meter_0", t + 1, 1.0, 0.0))
+        self.assertEqual((self.out.rows_written, self.out.duplicates_skipped), (2, 2))
+
+    def test_duplicates_are_found_after_a_restart(self) -> None:
+        t = epoch("2026-06-21T12:00")
+        for i in range(3):
+            self.out.write("Meter_0", t + i, 1.0, 0.0)
+        self.out.close()
+        again = CsvOutput(self.dir, VIENNA)
+        self.addCleanup(again.close)
+        self.assertFalse(again.write("Meter_0", t + 2, 1.0, 0.0))
+        self.assertTrue(again.write("Meter_0", t + 3, 1.0, 0.0))
+
+    def test_torn_last_line_is_cut_and_logged(self) -> None:
+        t = epoch("2026-06-21T12:00")
+        self.out.write("Meter_0", t, 1.0, 0.0)
+        self.out.close()
+        path = self.dir / "Meter_0-2026-06-21.csv"
+        with path.open("a") as handle:
+            handle.write("Meter_0,17820")
+        again = CsvOutput(self.dir, VIENNA)
+        self.addCleanup(again.close)
+        with self.assertLogs("pv_simulator.out", "WARNING") as logs:
+            again.write("Meter_0", t + 1, 2.0, 0.0)
+        again.flush()
+        self.assertIn("torn last line", logs.output[0])
+        rows = read_csv(path)
+        self.assertEqual([float(r["time_s"]) for r in rows], [t, t + 1])
+
+    def test_torn_header_is_rewritten(self) -> None:
+        path = self.dir / "Meter_0-2026-06-21.csv"
+        path.write_text(HEADER[:10])
+        with self.assertLogs("pv_simulator.out", "WARNING"):
+            self.out.write("Meter_0", epoch("2026-06-21T12:00"), 1.0, 0.0)
+        self.out.flush()
+        self.assertEqual(path.read_text().splitlines()[0], HEADER)
+        self.assertEqual(len(read_csv(path)), 1)
+
+    @parameterized.expand([("other_header", "a,b,c\n"), ("other_prefix", "meter,time\n"),
+                           ("torn_other", "something")])
+    def test_other_header_is_refused(self, _name: str, content: str) -> None:
+        path = self.dir / "Meter_0-2026-06-21.csv"
+        path.write_text(content)
+        with self.assertRaises(OutputError) as caught:
+            self.out.check_existing(["Meter_0"])
+        self.assertIn(str(path), str(caught.exception))
+        self.assertEqual(caught.exception.exit_code, 2)
+        with self.assertRaises(OutputError):
+            self.out.write("Meter_0", epoch("2026-06-21T12:00"), 1.0, 0.0)
+        self.assertEqual(path.read_text(), content)
+
+    def test_other_meters_files_are_not_checked(self) -> None:
+        (self.dir / "Meter_9-2026-06-21.csv").write_text("a,b\n")
+        self.out.check_existing(["Meter_0"])
+
+    def test_file_handles_are_bounded(self) -> None:
+        out = CsvOutput(self.dir, VIENNA, max_open_files=3)
+        self.addCleanup(out.close)
+        t = epoch("2026-06-21T12:00")
+        for round_ in range(2):
+            for meter in range(10):
+                out.write(f"M{meter}", t + round_, float(meter), 0.0)
+        self.assertLessEqual(len(out._open), 3)
+        out.close()
+        for meter in range(10):
+            self.assertEqual(len(read_csv(self.dir / f"M{meter}-2026-06-21.csv")), 2)
+
+    def test_unwritable_directory(self) -> None:
+        blocker = Path(tempfile.mkdtemp()) / "file"
+        blocker.write_text("")
+        with self.assertRaises(OutputError) as caught:
+            CsvOutput(blocker / "sub", VIENNA)
+        self.assertIn(str(blocker / "sub"), str(caught.exception))
+
+    @parameterized.expand([(1234.5678, 1.234567), (0.0, 0.0), (9000.0, 3.3333335)])
+    def test_sum_matches_its_printed_parts(self, meter_w: float, pv_kw: float) -> None:
+        fields = format_row("M", 1.0, meter_w, pv_kw).strip().split(",")
+        self.assertAlmostEqual(float(fields[4]), float(fields[2]) + float(fields[3]) * 1000,
+                               delta=0.01)
+
+
+if __name__ == "__main__":
+    unittest.main()

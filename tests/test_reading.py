@@ -1,0 +1,76 @@
+"""The reading message: encoding, and the gate that refuses malformed bodies."""
+
+from __future__ import annotations
+
+import json
+import unittest
+
+from parameterized import parameterized
+
+from pv_simulator.reading import BadReading, ReadingEncoder, decode
+
+#: Malformed bodies for queue Meter_0, each with what the refusal must name.
+#: The fault tests publish the same corpus to the real broker.
+MALFORMED: list[tuple[str, bytes, str]] = [
+    ("not_utf8", b"\xff\xfe\x00garbage", "UTF-8"),
+    ("not_json", b"meter_id=Meter_0", "not JSON"),
+    ("empty", b"", "not JSON"),
+    ("truncated", b'{"meter_id": "Meter_0", "time_s": 17', "not JSON"),
+    ("array", b'[1, 2, 3]', "not an object"),
+    ("number", b"42", "not an object"),
+    ("missing_power", b'{"meter_id": "Meter_0", "time_s": 1782000000}', "'power_w' is missing"),
+    ("missing_time", b'{"meter_id": "Meter_0", "power_w": 100}', "'time_s' is missing"),
+    ("extra_field", b'{"meter_id": "Meter_0", "time_s": 1782000000, "power_w": 1, "x": 1}',
+     "unexpected field 'x'"),
+    ("time_string", b'{"meter_id": "Meter_0", "time_s": "1782000000", "power_w": 1}',
+     "'time_s' is not a number"),
+    ("power_bool", b'{"meter_id": "Meter_0", "time_s": 1782000000, "power_w": true}',
+     "'power_w' is not a number"),
+    ("id_number", b'{"meter_id": 0, "time_s": 1782000000, "power_w": 1}',
+     "'meter_id' is not a string"),
+    ("time_nan", b'{"meter_id": "Meter_0", "time_s": NaN, "power_w": 1}', "not JSON"),
+    ("time_inf", b'{"meter_id": "Meter_0", "time_s": 1e999, "power_w": 1}', "not a finite"),
+    ("time_before_1970", b'{"meter_id": "Meter_0", "time_s": -5, "power_w": 1}', "1970..2200"),
+    ("time_after_2200", b'{"meter_id": "Meter_0", "time_s": 9e9, "power_w": 1}', "1970..2200"),
+    ("power_negative", b'{"meter_id": "Meter_0", "time_s": 1782000000, "power_w": -0.5}',
+     "outside 0..9000"),
+    ("power_too_high", b'{"meter_id": "Meter_0", "time_s": 1782000000, "power_w": 9000.5}',
+     "outside 0..9000"),
+    ("power_infinite", b'{"meter_id": "Meter_0", "time_s": 1782000000, "power_w": -1e999}',
+     "not a finite"),
+    ("other_meter", b'{"meter_id": "Meter_1", "time_s": 1782000000, "power_w": 1}',
+     "differs from its queue"),
+    ("too_big", b'{"meter_id": "Meter_0", "time_s": 1782000000, "power_w": 1, "pad": "'
+     + b"x" * 70_000 + b'"}', "byte limit"),
+]
+
+
+class ReadingTest(unittest.TestCase):
+    @parameterized.expand([(0.0, 0.0), (1782000000.0, 1234.5), (1782000000.25, 9000.0)])
+    def test_round_trip(self, time_s: float, power_w: float) -> None:
+        body = ReadingEncoder("Meter_0")(time_s, power_w)
+        self.assertEqual(set(json.loads(body)), {"meter_id", "time_s", "power_w"})
+        reading = decode(body, "Meter_0", 9000.0)
+        self.assertEqual((reading.meter_id, reading.time_s), ("Meter_0", time_s))
+        self.assertAlmostEqual(reading.power_w, power_w, places=3)
+
+    def test_id_is_json_quoted(self) -> None:
+        body = ReadingEncoder('we"ird')(1.0, 2.0)
+        self.assertEqual(json.loads(body)["meter_id"], 'we"ird')
+
+    @parameterized.expand(MALFORMED)
+    def test_malformed_is_refused_with_reason(self, _name: str, body: bytes, reason: str) -> None:
+        with self.assertRaises(BadReading) as caught:
+            decode(body, "Meter_0", 9000.0)
+        self.assertIn(reason, str(caught.exception))
+        self.assertNotIn("\n", str(caught.exception))
+
+    def test_power_limit_follows_configuration(self) -> None:
+        body = ReadingEncoder("M")(1.0, 5000.0)
+        self.assertEqual(decode(body, "M", 6000.0).power_w, 5000.0)
+        with self.assertRaises(BadReading):
+            decode(body, "M", 4000.0)
+
+
+if __name__ == "__main__":
+    unittest.main()
