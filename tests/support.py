@@ -89,6 +89,19 @@ class BrokerTestCase(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.processes: list[subprocess.Popen[str]] = []
         self.addCleanup(self._kill_processes)
+        self.delete_queues()
+
+    def delete_queues(self, meters: int = 16) -> None:
+        """Delete the queues an earlier test of the class may have left (Meter_0.. and DLQs)."""
+        connection = pika.BlockingConnection(pika.ConnectionParameters(
+            host=HOST, port=PORT, virtual_host=self.vhost))
+        try:
+            channel = connection.channel()
+            for i in range(meters):
+                channel.queue_delete(f"Meter_{i}")
+                channel.queue_delete(f"Meter_{i}.dlq")
+        finally:
+            connection.close()
 
     def _kill_processes(self) -> None:
         for process in self.processes:

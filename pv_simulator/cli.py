@@ -1,0 +1,292 @@
+"""Command lines of the two services: options, logging, signals and exit codes.
+
+Exit codes: 0 stopped or finished, 1 runtime failure (broker unreachable, a
+queue refused, a file that cannot be written), 2 usage or configuration error
+(bad option, configuration file or value, login or virtual host refused).
+Every error is one line on stderr; a user's mistake never shows a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import NoReturn
+
+from . import household, pv_model
+from .broker import EXIT_RUNTIME, EXIT_USAGE, Broker, BrokerError
+from .clock import SimClock, parse_start
+from .config import Config, ConfigError, load_config
+from .meter import MeterModel, MeterService, RandomWalkModel
+from .out import CsvOutput, OutputError
+from .pv_service import PvService
+
+log = logging.getLogger("pv_simulator")
+
+METER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+EXIT_CODES = """exit codes:
+  0  stopped (Ctrl-C, SIGTERM) or finished
+  1  runtime failure: broker unreachable, a queue refused, output not writable
+  2  usage or configuration error, or the broker refused the login or virtual host"""
+
+
+class UsageError(Exception):
+    """A command-line value the tool cannot use."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but its errors are one line (no usage dump) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        _fail(self.prog, f"{message} (see --help)", EXIT_USAGE)
+
+
+def _fail(prog: str, message: str, code: int) -> NoReturn:
+    sys.stderr.write(f"{prog}: error: {message}\n")
+    sys.exit(code)
+
+
+class Stopper:
+    """First SIGINT or SIGTERM asks for a graceful stop; a second one exits at once.
+
+    Exiting at once is safe: rows are acknowledged only after they are flushed, so
+    what the broker still holds comes back on the next start.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._handle)
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.requested:
+            sys.stderr.write("stopping now\n")
+            os._exit(0)
+        self.requested = True
+        log.info("%s received: stopping (again to stop at once)", signal.Signals(signum).name)
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-conf", "--configuration-file", metavar="FILE",
+                        help="INI configuration file (default: broker.ini in the working "
+                             "directory; defaults apply when it is absent)")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                        help="logging threshold (default: INFO)")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or a positive number")
+    return value
+
+
+def build_pv_model(config: Config) -> pv_model.PvModel:
+    """The PV model the configuration names, built from its [site] and [pv] sections."""
+    pv, site = config.pv, config.site
+    if pv.model == "reference":
+        return pv_model.ReferenceCurveModel(tz=site.timezone, seed=pv.seed)
+    return pv_model.SolarPvModel(
+        latitude_deg=site.latitude_deg, longitude_deg=site.longitude_deg,
+        altitude_m=site.altitude_m, tz=site.timezone, peak_power_kw=pv.peak_power_kw,
+        tilt_deg=pv.tilt_deg, azimuth_deg=pv.azimuth_deg, dc_ac_ratio=pv.dc_ac_ratio,
+        losses_pct=pv.losses_pct, temperature_coefficient=pv.temperature_coefficient,
+        albedo=pv.albedo,
+        linke_turbidity=pv.linke_turbidity or pv_model.DEFAULT_LINKE_TURBIDITY,
+        air_temperature_c=pv.air_temperature_c, wind_speed_m_s=pv.wind_speed_m_s,
+        sky=pv.sky, seed=pv.seed)
+
+
+def build_meter_model(config: Config, meter_index: int, seed: int | None) -> MeterModel:
+    """Meter ``meter_index``'s consumption model as the [meter] section names it."""
+    meter = config.meter
+    if meter.model == "random-walk":
+        return RandomWalkModel(max_power_w=meter.max_power_w, seed=seed, meter_index=meter_index)
+    return household.HouseholdModel(tz=config.site.timezone,
+                                    annual_energy_kwh=meter.annual_energy_kwh,
+                                    max_power_w=meter.max_power_w, seed=seed,
+                                    meter_index=meter_index)
+
+
+def _run(prog: str, body: Callable[[], None]) -> int:
+    """Run a service body, turning the errors users can meet into one line and an exit code."""
+    try:
+        body()
+    except (ConfigError, UsageError) as exc:
+        _fail(prog, str(exc), EXIT_USAGE)
+    except (BrokerError, OutputError) as exc:
+        _fail(prog, str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def meter_main(argv: Sequence[str] | None = None) -> int:
+    """``demo_meter.py``: publish N meters' readings."""
+    parser = _Parser(
+        prog="demo_meter.py",
+        description="Mock N household meters and publish their consumption readings (W) "
+                    "to RabbitMQ, one queue per meter (Meter_0, Meter_1, ...).",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common_options(parser)
+    parser.add_argument("-nb", "--nb-meter", type=int, default=1, metavar="N",
+                        help="number of meters (default: 1)")
+    parser.add_argument("--interval", type=_positive, default=1.0, metavar="SECONDS",
+                        help="simulated seconds between readings (default: 1)")
+    parser.add_argument("--start", metavar="DATETIME",
+                        help="simulated start, ISO 8601; without offset local time of "
+                             "[site] timezone (default: now)")
+    parser.add_argument("--speed", type=_non_negative, default=1.0, metavar="FACTOR",
+                        help="simulated seconds per wall-clock second; 0 = as fast as "
+                             "possible (default: 1, real time)")
+    parser.add_argument("--duration", type=_non_negative, metavar="SECONDS",
+                        help="stop after this many simulated seconds (default: run until stopped)")
+    parser.add_argument("--seed", type=int, help="random seed: same seed, same readings")
+    args = parser.parse_args(argv)
+    _setup_logging(args.log_level)
+    stopper = Stopper()
+    stopper.install()
+
+    def body() -> None:
+        config = load_config(args.configuration_file)
+        count = args.nb_meter
+        if count <= 0:
+            log.warning("--nb-meter %d is not a positive count: using 1 meter", count)
+            count = 1
+        tz = config.site.timezone
+        if args.start is None:
+            start_s = float(int(time.time()))
+        else:
+            try:
+                start_s = parse_start(args.start, tz)
+            except ValueError:
+                raise UsageError(f"argument --start: {args.start!r} is not an ISO 8601 "
+                                 "date-time such as 2026-06-21T00:00") from None
+        meter_ids = [f"Meter_{i}" for i in range(count)]
+        try:
+            models = [build_meter_model(config, i, args.seed) for i in range(count)]
+        except ValueError as exc:
+            raise ConfigError(f"{config.path or 'defaults'}: [meter]: {exc}") from None
+        clock = SimClock(start_s=start_s, interval_s=args.interval, speed=args.speed,
+                         duration_s=args.duration)
+        buffer_per_meter = max(1, int(config.meter.buffer_s / args.interval))
+        broker = Broker(config.broker, client_name="pv-simulator meter")
+        if not broker.connect(stopper):
+            return
+        service = MeterService(broker, meter_ids, models, clock, buffer_per_meter, stopper)
+        try:
+            service.declare()
+            log.info("Meter created: %s", meter_ids)
+            service.run()
+        finally:
+            broker.close()
+            log.info("published %d reading(s) of %d meter(s); %d dropped, %d reconnect(s)",
+                     service.published, count, service.dropped, broker.reconnects)
+
+    return _run(parser.prog, body)
+
+
+def service_main(argv: Sequence[str] | None = None) -> int:
+    """``demo_pv_service.py``: consume meters' readings, add PV, write the CSV files."""
+    parser = _Parser(
+        prog="demo_pv_service.py",
+        description="Consume meter readings from RabbitMQ, add the PV plant's power at each "
+                    "reading's time and append rows to <output-dir>/<METER_ID>-<YYYY>-<MM>-<DD>.csv.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common_options(parser)
+    parser.add_argument("-ids", "--meter-ids", nargs="+", required=True, metavar="ID",
+                        help="meter ids to serve, e.g. Meter_0 Meter_2")
+    parser.add_argument("--output-dir", type=Path, default=Path("."), metavar="DIR",
+                        help="where the CSV files go (default: working directory; created "
+                             "if missing)")
+    parser.add_argument("--exit-when-idle", type=_positive, metavar="SECONDS",
+                        help="stop once no reading arrived for this long (default: run "
+                             "until stopped)")
+    args = parser.parse_args(argv)
+    _setup_logging(args.log_level)
+    stopper = Stopper()
+    stopper.install()
+
+    def body() -> None:
+        meter_ids = _checked_ids(args.meter_ids)
+        config = load_config(args.configuration_file)
+        try:
+            model = build_pv_model(config)
+        except ValueError as exc:
+            raise ConfigError(f"{config.path or 'defaults'}: [pv]: {exc}") from None
+        output = CsvOutput(args.output_dir, config.site.timezone, config.output.fsync)
+        output.check_existing(meter_ids)
+        broker = Broker(config.broker, client_name="pv-simulator pv-service")
+        if not broker.connect(stopper):
+            return
+        service = PvService(broker, meter_ids, model, output, config.meter.max_power_w,
+                            stopper, exit_when_idle_s=args.exit_when_idle)
+        try:
+            service.start()
+            log.info("PV service consuming %s; writing to %s", meter_ids,
+                     args.output_dir.resolve())
+            service.run()
+        finally:
+            output.close()
+            broker.close()
+            log.info("wrote %d row(s); %d duplicate(s) skipped, %d rejected, %d reconnect(s)",
+                     output.rows_written, output.duplicates_skipped,
+                     sum(service.rejects.counts.values()), broker.reconnects)
+
+    return _run(parser.prog, body)
+
+
+def _checked_ids(ids: Sequence[str]) -> list[str]:
+    """Valid, distinct meter ids; an id becomes a queue and a file name, so it is strict."""
+    seen: list[str] = []
+    for meter_id in ids:
+        if not METER_ID.match(meter_id) or meter_id.endswith(".dlq"):
+            raise UsageError(f"argument -ids/--meter-ids: {meter_id!r} is not a valid meter id "
+                             "(letters, digits, '_', '.', '-'; 1-64 characters; first a letter "
+                             "or digit; not ending in .dlq)")
+        if meter_id in seen:
+            log.warning("meter id %s given twice: serving it once", meter_id)
+            continue
+        seen.append(meter_id)
+    return seen
+
+
+def meter_entry() -> None:
+    sys.exit(meter_main())
+
+
+def service_entry() -> None:
+    sys.exit(service_main())
