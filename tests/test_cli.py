@@ -135,7 +135,7 @@ class CliTest(BrokerTestCase):
         self.assertNotIn("not found", result.stderr)
         self.assertEqual(self.queue_depth("Meter_0"), 7)
 
-    @parameterized.expand([("demo_meter.py",), ("demo_pv_service.py",)])
-    def test_unknown_option_is_a_one_line_error(self, script: str) -> None:
-        result = self.run_cli(script, "--no-such-option")
+    @parameterized.expand([("demo_meter.py", ()), ("demo_pv_service.py", ("-ids", "Meter_0"))])
+    def test_unknown_option_is_a_one_line_error(self, script: str, args: tuple[str, ...]) -> None:
+        result = self.run_cli(script, *args, "--no-such-option")
         self.assert_one_line_error(result.returncode, result.stderr, 2, "--no-such-option")
