@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -94,12 +95,26 @@ class Backoff:
         self.failures = 0
 
 
-def queue_arguments(meter_id: str) -> dict[str, str]:
+#: Deliveries of one message before a quorum queue dead-letters it instead of requeueing
+#: it again: a reading that crashes the consumer every time cannot block its queue forever.
+QUORUM_DELIVERY_LIMIT = 20
+
+
+def queue_arguments(meter_id: str, queue_type: str = "classic") -> dict[str, str | int]:
     """Arguments of a meter's work queue: rejected readings go to ``<meter_id>.dlq``.
 
     Both services declare the queue with exactly these, so either may start first.
     """
-    return {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": meter_id + DLQ_SUFFIX}
+    arguments: dict[str, str | int] = {"x-dead-letter-exchange": "",
+                                       "x-dead-letter-routing-key": meter_id + DLQ_SUFFIX}
+    if queue_type == "quorum":
+        arguments["x-queue-type"] = "quorum"
+        arguments["x-delivery-limit"] = QUORUM_DELIVERY_LIMIT
+    return arguments
+
+
+def dead_letter_arguments(queue_type: str = "classic") -> dict[str, str]:
+    return {"x-queue-type": "quorum"} if queue_type == "quorum" else {}
 
 
 class Broker:
@@ -124,11 +139,11 @@ class Broker:
         return (self._connection is not None and self._connection.is_open
                 and self._channel is not None and self._channel.is_open)
 
-    def _parameters(self) -> pika.ConnectionParameters:
+    def _parameters(self, host: str, port: int) -> pika.ConnectionParameters:
         c = self.config
         return pika.ConnectionParameters(
-            host=c.host,
-            port=c.port,
+            host=host,
+            port=port,
             virtual_host=c.virtual_host,
             credentials=pika.PlainCredentials(c.username, c.password),
             heartbeat=c.heartbeat_s,
@@ -136,33 +151,77 @@ class Broker:
             connection_attempts=1,
             socket_timeout=5,
             stack_timeout=15,
+            ssl_options=self._ssl_options(host),
             client_properties={"connection_name": self.client_name},
         )
 
+    def _ssl_options(self, host: str) -> pika.SSLOptions | None:
+        tls = self.config.tls
+        if tls is None:
+            return None
+        context = ssl.create_default_context(
+            cafile=str(tls.ca_file) if tls.ca_file else None)
+        if tls.cert_file and tls.key_file:
+            try:
+                context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
+            except (ssl.SSLError, OSError) as exc:
+                raise FatalBrokerError(f"[broker] cert_file {tls.cert_file} / key_file "
+                                       f"{tls.key_file}: cannot load: {_describe(exc)}",
+                                       EXIT_USAGE) from None
+        return pika.SSLOptions(context, server_hostname=tls.server_hostname or host)
+
     def connect_once(self) -> None:
-        """Open the connection and a channel in one attempt.
+        """Open the connection and a channel, trying each configured node once, in turn.
 
         Raises:
-            ConnectionLost: nothing answered, or the attempt broke off.
-            FatalBrokerError: the broker refused the credentials or the virtual host.
+            ConnectionLost: no node answered, or the attempt broke off.
+            FatalBrokerError: the broker refused the credentials or the virtual host, or
+                its TLS certificate does not verify.
         """
         self.close()
+        failures = []
+        for host, port in self.config.hosts:
+            try:
+                connection = self._open(host, port)
+                break
+            except ConnectionLost as exc:
+                failures.append(str(exc))
+        else:
+            raise ConnectionLost("; ".join(failures))
         c = self.config
         try:
-            connection = pika.BlockingConnection(self._parameters())
+            channel = connection.channel()
+            channel.add_on_return_callback(self._on_return)
+        except (pex.AMQPError, OSError) as exc:
+            _close_quietly(connection)
+            raise ConnectionLost(f"connection to {c.url()} lost while opening: {_describe(exc)}") from None
+        self._connection, self._channel = connection, channel
+        self._transactional = False
+        log.info("connected to %s", c.url(host, port))
+
+    def _open(self, host: str, port: int) -> pika.BlockingConnection:
+        c = self.config
+        url = c.url(host, port)
+        try:
+            return pika.BlockingConnection(self._parameters(host, port))
         except (pex.ProbableAuthenticationError, pex.AuthenticationError):
             raise FatalBrokerError(
-                f"broker at {c.url()} refused the login of user {c.username!r}: "
+                f"broker at {url} refused the login of user {c.username!r}: "
                 "check [broker] username and password", EXIT_USAGE) from None
         except pex.ProbableAccessDeniedError:
             raise FatalBrokerError(
-                f"broker at {c.url()} refused virtual host {c.virtual_host!r}: it does not "
+                f"broker at {url} refused virtual host {c.virtual_host!r}: it does not "
                 f"exist or user {c.username!r} may not use it (check [broker] virtual_host)",
                 EXIT_USAGE) from None
         except pex.ConnectionClosedByBroker as exc:
             raise self._fatal_or_lost(exc.reply_code, exc.reply_text) from None
         except (pex.AMQPConnectionError, OSError) as exc:
-            raise ConnectionLost(f"cannot connect to {c.url()}: {_describe(exc)}") from None
+            verify = _certificate_failure(exc)
+            if verify:
+                raise FatalBrokerError(f"TLS to {url}: the broker's certificate was refused: "
+                                       f"{verify} (check [broker] ca_file and server_hostname)",
+                                       EXIT_USAGE) from None
+            raise ConnectionLost(f"cannot connect to {url}: {_describe(exc)}") from None
         try:
             channel = connection.channel()
             channel.add_on_return_callback(self._on_return)
@@ -256,9 +315,22 @@ class Broker:
             FatalBrokerError: a queue of that name exists with other arguments.
             ConnectionLost: the connection went away.
         """
+        queue_type = self.config.queue_type
         with self._guard(f"declaring queue {meter_id!r}") as channel:
-            channel.queue_declare(meter_id + DLQ_SUFFIX, durable=True)
-            channel.queue_declare(meter_id, durable=True, arguments=queue_arguments(meter_id))
+            channel.queue_declare(meter_id + DLQ_SUFFIX, durable=True,
+                                  arguments=dead_letter_arguments(queue_type))
+            channel.queue_declare(meter_id, durable=True,
+                                  arguments=queue_arguments(meter_id, queue_type))
+
+    def queue_depth(self, queue: str) -> int:
+        """Messages ready in an existing queue.
+
+        Raises:
+            ConnectionLost: the connection went away.
+            FatalBrokerError: the queue does not exist.
+        """
+        with self._guard(f"checking queue {queue!r}") as channel:
+            return int(channel.queue_declare(queue, passive=True).method.message_count)
 
     def publish_batch(self, messages: Sequence[tuple[str, bytes, float]]) -> None:
         """Publish persistent JSON messages in one transaction; return once the broker holds them.
@@ -371,6 +443,19 @@ def _wait(delay_s: float, should_stop: Callable[[], bool]) -> bool:
             return False
         time.sleep(min(left, 0.1))
     return True
+
+
+def _certificate_failure(exc: BaseException) -> str | None:
+    """Why the broker's certificate failed verification, if that is what ``exc`` is."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return str(current.verify_message or current.reason or current).rstrip(".")
+        inner = current.args[0] if current.args else None
+        current = inner if isinstance(inner, BaseException) else current.__cause__
+    return None
 
 
 def _describe(exc: BaseException) -> str:

@@ -85,7 +85,9 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
                              "directory; defaults apply when it is absent)")
     parser.add_argument("--log-level", default="INFO",
                         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-                        help="logging threshold (default: INFO)")
+                        help="logging threshold (default: INFO; DEBUG logs every reading)")
+    parser.add_argument("--stats-interval", type=_non_negative, default=10.0, metavar="SECONDS",
+                        help="log one statistics line this often (default: 10; 0: never)")
 
 
 def _setup_logging(level: str) -> None:
@@ -206,7 +208,8 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
         broker = Broker(config.broker, client_name="pv-simulator meter")
         if not broker.connect(stopper):
             return
-        service = MeterService(broker, meter_ids, models, clock, buffer_per_meter, stopper)
+        service = MeterService(broker, meter_ids, models, clock, buffer_per_meter, stopper,
+                               stats_interval_s=args.stats_interval)
         try:
             service.declare()
             log.info("Meter created: %s", meter_ids)
@@ -253,7 +256,8 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         if not broker.connect(stopper):
             return
         service = PvService(broker, meter_ids, model, output, config.meter.max_power_w,
-                            stopper, exit_when_idle_s=args.exit_when_idle)
+                            stopper, exit_when_idle_s=args.exit_when_idle,
+                            stats_interval_s=args.stats_interval)
         try:
             service.start()
             log.info("PV service consuming %s; writing to %s", meter_ids,

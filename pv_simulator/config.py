@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import SplitResult, quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,25 @@ class ConfigError(Exception):
     """A configuration file or value the services cannot use."""
 
 
+PASSWORD_ENV = "PV_BROKER_PASSWORD"
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """TLS towards the broker: the server's certificate and name are always verified."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    server_hostname: str | None = None
+
+
 @dataclass(frozen=True)
 class BrokerConfig:
-    """Where and how to reach RabbitMQ."""
+    """Where and how to reach RabbitMQ.
+
+    ``hosts`` lists every node to try, in turn; ``host`` and ``port`` are the first.
+    """
 
     host: str = "localhost"
     port: int = 5672
@@ -41,11 +58,20 @@ class BrokerConfig:
     retry_delay_s: float = 2.0
     heartbeat_s: int = 30
     blocked_connection_timeout_s: float = 60.0
+    tls: TlsConfig | None = None
+    hosts: tuple[tuple[str, int], ...] = ()
+    queue_type: str = "classic"
 
-    def url(self) -> str:
-        """The broker's address for logs and errors, password masked."""
-        vhost = "" if self.virtual_host == "/" else self.virtual_host
-        return f"amqp://{self.username}:***@{self.host}:{self.port}/{vhost}"
+    def __post_init__(self) -> None:
+        if not self.hosts:
+            object.__setattr__(self, "hosts", ((self.host, self.port),))
+
+    def url(self, host: str | None = None, port: int | None = None) -> str:
+        """A node's address for logs and errors, password masked."""
+        scheme = "amqps" if self.tls else "amqp"
+        vhost = "" if self.virtual_host == "/" else quote(self.virtual_host, safe="")
+        return (f"{scheme}://{quote(self.username, safe='')}:***@{host or self.host}:"
+                f"{port or self.port}/{vhost}")
 
 
 @dataclass(frozen=True)
@@ -210,7 +236,9 @@ def _linke_values(raw: str) -> tuple[float, ...]:
 
 _KNOWN = {
     "broker": {"host", "port", "virtual_host", "username", "password", "connection_attempts",
-               "retry_delay", "heartbeat", "blocked_connection_timeout"},
+               "retry_delay", "heartbeat", "blocked_connection_timeout", "url", "hosts",
+               "password_file", "tls", "ca_file", "cert_file", "key_file", "server_hostname",
+               "queue_type"},
     "site": {"timezone", "latitude", "longitude", "altitude_m"},
     "pv": {"model", "peak_power_kw", "tilt_deg", "azimuth_deg", "dc_ac_ratio", "losses_pct",
            "temperature_coefficient", "albedo", "linke_turbidity", "air_temperature_c",
@@ -270,7 +298,7 @@ def _build(where: str, parser: configparser.ConfigParser, file: Path | None) -> 
     sections = {name: _Section(where, parser, name, keys) for name, keys in _KNOWN.items()}
     return Config(
         path=file,
-        broker=_broker(sections["broker"]),
+        broker=_broker(sections["broker"], file),
         site=_site(sections["site"]),
         pv=_pv(sections["pv"]),
         meter=_meter(sections["meter"]),
@@ -279,14 +307,37 @@ def _build(where: str, parser: configparser.ConfigParser, file: Path | None) -> 
     )
 
 
-def _broker(s: _Section) -> BrokerConfig:
+def _broker(s: _Section, file: Path | None) -> BrokerConfig:
     d = BrokerConfig()
+    urls = _urls(s) if "url" in s.values else []
+    for key in ("host", "port", "hosts", "virtual_host", "username", "tls"):
+        if urls and key in s.values:
+            raise s.error(key, "give either url or the separate keys, not both")
+    if "hosts" in s.values and ("host" in s.values or "port" in s.values):
+        raise s.error("hosts", "give either hosts or host and port, not both")
+    first = urls[0] if urls else None
+    tls = _tls(s, first.scheme == "amqps" if first else s.get(
+        "tls", False, _boolean, "true or false"))
+    default_port = 5671 if tls else 5672
+    if urls:
+        hosts = tuple((u.hostname or "localhost", u.port or default_port) for u in urls)
+        virtual_host = unquote(first.path[1:]) if first and len(first.path) > 1 else "/"
+        username = unquote(first.username) if first and first.username else d.username
+    else:
+        hosts = (s.get("hosts", (), _host_list(default_port), "a list of host:port")
+                 or ((s.text("host", d.host), s.integer("port", default_port, 1, 65535)),))
+        virtual_host = s.text("virtual_host", d.virtual_host)
+        username = s.text("username", d.username)
+    url_password = unquote(first.password) if first and first.password else None
     return BrokerConfig(
-        host=s.text("host", d.host),
-        port=s.integer("port", d.port, 1, 65535),
-        virtual_host=s.text("virtual_host", d.virtual_host),
-        username=s.text("username", d.username),
-        password=s.values.get("password", d.password),
+        host=hosts[0][0],
+        port=hosts[0][1],
+        hosts=hosts,
+        tls=tls,
+        virtual_host=virtual_host,
+        username=username,
+        password=_password(s, file, url_password),
+        queue_type=s.choice("queue_type", d.queue_type, ("classic", "quorum")),
         connection_attempts=s.integer("connection_attempts", d.connection_attempts, 1, 1000),
         retry_delay_s=s.number("retry_delay", d.retry_delay_s, 0.0, 3600.0),
         heartbeat_s=s.integer("heartbeat", d.heartbeat_s, 0, 3600),
@@ -294,6 +345,102 @@ def _broker(s: _Section) -> BrokerConfig:
             "blocked_connection_timeout", d.blocked_connection_timeout_s, 0.0, 86400.0,
             strict_low=True),
     )
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+def _host_list(default_port: int) -> Callable[[str], tuple[tuple[str, int], ...]]:
+    def convert(raw: str) -> tuple[tuple[str, int], ...]:
+        hosts = []
+        for item in raw.replace(",", " ").split():
+            host, _, port = item.rpartition(":") if ":" in item else (item, "", "")
+            number = int(port) if port else default_port
+            if not host or not 1 <= number <= 65535:
+                raise ValueError(item)
+            hosts.append((host, number))
+        if not hosts:
+            raise ValueError(raw)
+        return tuple(hosts)
+    return convert
+
+
+def _urls(s: _Section) -> list[SplitResult]:
+    urls = []
+    for raw in s.values["url"].replace(",", " ").split():
+        try:
+            url = urlsplit(raw)
+            _ = url.port  # raises ValueError on a port that is not a number in range
+        except ValueError:
+            raise s.error("url", f"{_mask(raw)!r} is not an amqp:// or amqps:// URL") from None
+        if url.scheme not in ("amqp", "amqps") or not url.hostname:
+            raise s.error("url", f"{_mask(raw)!r} is not an amqp:// or amqps:// URL")
+        urls.append(url)
+    if not urls:
+        raise s.error("url", "must not be empty")
+    if len({u.scheme for u in urls}) > 1:
+        raise s.error("url", "mixes amqp:// and amqps://")
+    return urls
+
+
+def _mask(url: str) -> str:
+    """A URL with its password replaced, for error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+def _password(s: _Section, file: Path | None, url_password: str | None) -> str:
+    """The password from the environment, a password file, the file itself or the URL.
+
+    A configuration file that holds a password and that others may read gets a warning.
+    """
+    if "password" in s.values and "password_file" in s.values:
+        raise s.error("password_file", "give either password or password_file, not both")
+    if (("password" in s.values or url_password) and file is not None
+            and file.stat().st_mode & 0o044):
+        log.warning("%s holds a broker password and is readable by others: chmod 600 it, or "
+                    "use password_file or %s", file, PASSWORD_ENV)
+    from_env = os.environ.get(PASSWORD_ENV)
+    if from_env:
+        return from_env
+    if "password_file" in s.values:
+        path = Path(s.values["password_file"].strip()).expanduser()
+        try:
+            return path.read_text(encoding="utf-8").strip("\r\n")
+        except OSError as exc:
+            raise s.error("password_file", f"cannot read {path}: {exc.strerror}") from None
+    if "password" in s.values:
+        return s.values["password"]
+    return url_password or BrokerConfig.password
+
+
+def _tls(s: _Section, enabled: bool) -> TlsConfig | None:
+    keys = ("ca_file", "cert_file", "key_file", "server_hostname")
+    if not enabled:
+        for key in keys:
+            if key in s.values:
+                raise s.error(key, "applies only with tls = true or an amqps:// url")
+        return None
+    files: dict[str, Path | None] = {}
+    for key in keys[:3]:
+        raw = s.values.get(key, "").strip()
+        path = Path(raw).expanduser() if raw else None
+        if path is not None and not path.is_file():
+            raise s.error(key, f"{path} is not a readable file")
+        files[key] = path
+    if (files["cert_file"] is None) != (files["key_file"] is None):
+        raise s.error("key_file" if files["cert_file"] else "cert_file",
+                      "a client certificate needs both cert_file and key_file")
+    hostname = s.values.get("server_hostname", "").strip() or None
+    return TlsConfig(files["ca_file"], files["cert_file"], files["key_file"], hostname)
 
 
 def _site(s: _Section) -> SiteConfig:

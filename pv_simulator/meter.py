@@ -21,6 +21,7 @@ from typing import Protocol
 from .broker import Backoff, Broker, ConnectionLost
 from .clock import SimClock
 from .reading import ReadingEncoder
+from .stats import StatsLog
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class MeterService:
 
     def __init__(self, broker: Broker, meter_ids: Sequence[str], models: Sequence[MeterModel],
                  clock: SimClock, buffer_per_meter: int, should_stop: Callable[[], bool],
-                 batch_size: int = 2000) -> None:
+                 batch_size: int = 2000, stats_interval_s: float = 10.0) -> None:
         self.broker = broker
         self.meters = list(zip(meter_ids, models, [ReadingEncoder(m) for m in meter_ids]))
         self.clock = clock
@@ -115,6 +116,7 @@ class MeterService:
         self._backoff = Backoff(broker.config.retry_delay_s)
         self._retry_at = 0.0
         self._last_drop_log = -math.inf
+        self._stats = StatsLog("published", stats_interval_s)
 
     def declare(self) -> None:
         """Declare every meter's queue (both services do, so either may start first)."""
@@ -148,6 +150,9 @@ class MeterService:
                 self._publish()
             if finished and not self.broker.connected:
                 self._wait_for_broker()
+            if self._stats.due():
+                self._stats.report(self.published, f"buffered {len(self.pending)}, dropped "
+                                   f"{self.dropped}, reconnects {self.broker.reconnects}")
         self._publish()
         if self.pending:
             log.warning("stopped with %d reading(s) not yet published", len(self.pending))
@@ -157,6 +162,9 @@ class MeterService:
         append = self.pending.append
         for meter_id, model, encode in self.meters:
             append((meter_id, encode(time_s, model.power_w(time_s)), time_s))
+        if log.isEnabledFor(logging.DEBUG):
+            for meter_id, body, _ in list(self.pending)[-len(self.meters):]:
+                log.debug("took %s: %s", meter_id, body.decode())
         overflow = len(self.pending) - self.capacity
         if overflow > 0:
             for _ in range(overflow):

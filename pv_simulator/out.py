@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 HEADER = "meter_id,time_s,meter_power_value_w,pv_power_value_kw,sum_meter_pv_w"
 _HEADER_LINE = (HEADER + "\n").encode()
 _TAIL_CHUNK = 4096
+FILE_MODE = 0o644
 
 
 class OutputError(Exception):
@@ -192,6 +193,8 @@ class CsvOutput:
         try:
             handle = path.open("ab")
             if handle.tell() == 0:
+                # Readable by the tools that consume the files, whatever the umask.
+                os.fchmod(handle.fileno(), FILE_MODE)
                 handle.write(_HEADER_LINE)
         except OSError as exc:
             raise OutputError(f"{path}: cannot open for appending: {exc.strerror}") from None

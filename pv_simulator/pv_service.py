@@ -19,11 +19,16 @@ from typing import TYPE_CHECKING
 from .broker import Broker, ConnectionLost, Delivery
 from .out import CsvOutput
 from .reading import BadReading, decode
+from .stats import StatsLog
 
 if TYPE_CHECKING:
     from .pv_model import PvModel
 
 log = logging.getLogger(__name__)
+
+
+#: Above this many meters the stats line does not ask the broker for every queue's depth.
+STATS_BACKLOG_QUEUES = 100
 
 
 def prefetch_for(queue_count: int) -> int:
@@ -73,7 +78,7 @@ class PvService:
     def __init__(self, broker: Broker, meter_ids: Sequence[str], pv_model: PvModel,
                  output: CsvOutput, max_power_w: float, should_stop: Callable[[], bool],
                  exit_when_idle_s: float | None = None, batch_max: int = 1000,
-                 batch_wait_s: float = 0.05) -> None:
+                 batch_wait_s: float = 0.05, stats_interval_s: float = 10.0) -> None:
         self.broker = broker
         self.meter_ids = list(meter_ids)
         self.pv_model = pv_model
@@ -88,6 +93,7 @@ class PvService:
         self.received = 0
         self._batch: list[Delivery] = []
         self._last_delivery = time.monotonic()
+        self._stats = StatsLog("written", stats_interval_s)
 
     def start(self) -> None:
         """Declare the meters' queues and start consuming them."""
@@ -117,6 +123,8 @@ class PvService:
                 self.start()
                 log.info("reconnected; consuming %d queue(s) again", len(self.meter_ids))
                 continue
+            if self._stats.due():
+                self._report_stats()
             if self._idle_for_too_long():
                 log.info("no reading for %.1f s: stopping", self.exit_when_idle_s)
                 break
@@ -141,6 +149,7 @@ class PvService:
         last_accepted = 0
         power_kw = self.pv_model.power_kw
         write = self.output.write
+        debug = log.isEnabledFor(logging.DEBUG)
         for delivery in batch:
             try:
                 reading = decode(delivery.body, delivery.queue, self.max_power_w)
@@ -148,7 +157,11 @@ class PvService:
                 self.rejects.rejected(delivery.queue, str(exc))
                 rejected.append(delivery.delivery_tag)
                 continue
-            write(reading.meter_id, reading.time_s, reading.power_w, power_kw(reading.time_s))
+            pv_kw = power_kw(reading.time_s)
+            written = write(reading.meter_id, reading.time_s, reading.power_w, pv_kw)
+            if debug:
+                log.debug("%s %s at %.3f: %.3f W + %.6f kW", "wrote" if written else "skipped",
+                          reading.meter_id, reading.time_s, reading.power_w, pv_kw)
             last_accepted = delivery.delivery_tag
         self.output.flush()
         for tag in rejected:
@@ -158,6 +171,20 @@ class PvService:
             self.broker.ack(last_accepted, multiple=True)
         self.received += len(batch)
         self._last_delivery = time.monotonic()
+
+    def _report_stats(self) -> None:
+        """Log the stats line; the backlog is asked of the broker only for a few queues."""
+        if len(self.meter_ids) <= STATS_BACKLOG_QUEUES:
+            try:
+                backlog = str(sum(self.broker.queue_depth(q) for q in self.meter_ids))
+            except ConnectionLost:
+                backlog = "unknown"
+        else:
+            backlog = "not counted"
+        self._stats.report(self.output.rows_written,
+                           f"duplicates {self.output.duplicates_skipped}, rejected "
+                           f"{sum(self.rejects.counts.values())}, backlog {backlog}, "
+                           f"reconnects {self.broker.reconnects}")
 
     def _idle_for_too_long(self) -> bool:
         return (self.exit_when_idle_s is not None
