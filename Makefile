@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CONF ?= broker.ini
-REQUIREMENTS := requirements.txt requirements-test.txt requirements-plot.txt
+REQUIREMENTS := requirements.txt requirements-test.txt requirements-plot.txt requirements-lint.txt
 
 .PHONY: test demo bench lint venv broker clean
 
@@ -16,6 +16,10 @@ broker:
 
 test: venv broker
 	$(PY) -m unittest discover -s tests -t . -v
+
+lint: venv
+	$(VENV)/bin/ruff check pv_simulator tests scripts tools benchmarks demo_meter.py demo_pv_service.py
+	$(VENV)/bin/mypy
 
 demo: venv broker
 	$(PY) scripts/demo.py

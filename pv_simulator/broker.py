@@ -180,13 +180,14 @@ class Broker:
         """
         self.close()
         failures = []
+        connection = None
         for host, port in self.config.hosts:
             try:
                 connection = self._open(host, port)
                 break
             except ConnectionLost as exc:
                 failures.append(str(exc))
-        else:
+        if connection is None:
             raise ConnectionLost("; ".join(failures))
         c = self.config
         try:
@@ -222,15 +223,6 @@ class Broker:
                                        f"{verify} (check [broker] ca_file and server_hostname)",
                                        EXIT_USAGE) from None
             raise ConnectionLost(f"cannot connect to {url}: {_describe(exc)}") from None
-        try:
-            channel = connection.channel()
-            channel.add_on_return_callback(self._on_return)
-        except (pex.AMQPError, OSError) as exc:
-            _close_quietly(connection)
-            raise ConnectionLost(f"connection to {c.url()} lost while opening: {_describe(exc)}") from None
-        self._connection, self._channel = connection, channel
-        self._transactional = False
-        log.info("connected to %s", c.url())
 
     def connect(self, should_stop: Callable[[], bool] = lambda: False) -> bool:
         """Connect, trying ``connection_attempts`` times with backoff.

@@ -21,7 +21,7 @@ from types import FrameType
 from typing import NoReturn
 
 from . import household, pv_model
-from .broker import EXIT_RUNTIME, EXIT_USAGE, Broker, BrokerError
+from .broker import EXIT_USAGE, Broker, BrokerError
 from .clock import SimClock, parse_start
 from .config import Config, ConfigError, load_config
 from .meter import MeterModel, MeterService, RandomWalkModel

@@ -444,8 +444,8 @@ def _tls(s: _Section, enabled: bool) -> TlsConfig | None:
 
 
 def _site(s: _Section) -> SiteConfig:
-    timezone = (s.get("timezone", None, ZoneInfo, "an IANA time zone such as Europe/Vienna")
-                if "timezone" in s.values else local_timezone())
+    timezone = s.get("timezone", local_timezone(), ZoneInfo,
+                     "an IANA time zone such as Europe/Vienna")
     d = SiteConfig(timezone=timezone)
     return SiteConfig(
         timezone=timezone,

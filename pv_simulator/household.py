@@ -275,7 +275,7 @@ def _event_rates_per_w() -> dict[tuple[str, int], tuple[float, ...]]:
             weights = [appliance.preference(hour, season_index) for appliance in APPLIANCES]
             total = sum(weights)
             rates[season, hour] = tuple(
-                weight / total / appliance.mean_energy_j for weight, appliance in zip(weights, APPLIANCES)
+                weight / total / appliance.mean_energy_j for weight, appliance in zip(weights, APPLIANCES, strict=False)
             )
     return rates
 
@@ -350,7 +350,10 @@ class HouseholdModel:
         self._noise_kick = 0.0
 
     def power_w(self, time_s: float) -> float:
-        """Household consumption in W at epoch seconds time_s. Called with non-decreasing time_s at any step (1 s..15 min)."""
+        """Household consumption in W at epoch seconds time_s.
+
+        Called with non-decreasing time_s at any step (1 s..15 min).
+        """
         dt_s = time_s - self._last_time_s
         if dt_s < 0:
             raise ValueError(f"time_s must not decrease: {time_s!r} after {self._last_time_s!r}")
@@ -429,7 +432,7 @@ class HouseholdModel:
         if appliance_w <= 0.0:
             return
         rng = self._event_rng
-        for appliance, rate_per_w in zip(APPLIANCES, self._rates[season, local.hour]):
+        for appliance, rate_per_w in zip(APPLIANCES, self._rates[season, local.hour], strict=False):
             for _ in range(_poisson(rng, appliance_w * rate_per_w * _BLOCK_S)):
                 self._schedule(appliance, block_start_s + rng.random() * _BLOCK_S)
 

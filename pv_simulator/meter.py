@@ -105,7 +105,7 @@ class MeterService:
                  clock: SimClock, buffer_per_meter: int, should_stop: Callable[[], bool],
                  batch_size: int = 2000, stats_interval_s: float = 10.0) -> None:
         self.broker = broker
-        self.meters = list(zip(meter_ids, models, [ReadingEncoder(m) for m in meter_ids]))
+        self.meters = list(zip(meter_ids, models, [ReadingEncoder(m) for m in meter_ids], strict=True))
         self.clock = clock
         self.capacity = max(1, buffer_per_meter) * len(self.meters)
         self.should_stop = should_stop

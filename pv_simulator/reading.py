@@ -30,11 +30,6 @@ class Reading:
     power_w: float
 
 
-def encoder(meter_id: str) -> "ReadingEncoder":
-    """A body encoder for one meter, with its id JSON-quoted once."""
-    return ReadingEncoder(meter_id)
-
-
 class ReadingEncoder:
     """Encodes one meter's readings; the meter's hot path, so no json.dumps per reading."""
 

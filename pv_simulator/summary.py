@@ -106,7 +106,7 @@ def _parse(record: list[str]) -> Row:
     if not meter_id:
         raise ValueError("empty meter_id")
     values: list[float] = []
-    for name, field in zip(CSV_COLUMNS[1:], record[1:]):
+    for name, field in zip(CSV_COLUMNS[1:], record[1:], strict=False):
         try:
             value = float(field)
         except ValueError:
@@ -131,8 +131,8 @@ def summarize(rows: Iterable[Row], tz: ZoneInfo) -> dict[str, MeterSummary]:
     for meter_id in sorted(by_meter):
         meter_rows = sorted(by_meter[meter_id], key=lambda row: row.time_s)
         holds_s = hold_durations_s([row.time_s for row in meter_rows])
-        meter_energy_kwh = sum(r.meter_power_value_w * s for r, s in zip(meter_rows, holds_s)) / 3.6e6
-        pv_energy_kwh = sum(r.pv_power_value_kw * s for r, s in zip(meter_rows, holds_s)) / 3600.0
+        meter_energy_kwh = sum(r.meter_power_value_w * s for r, s in zip(meter_rows, holds_s, strict=False)) / 3.6e6
+        pv_energy_kwh = sum(r.pv_power_value_kw * s for r, s in zip(meter_rows, holds_s, strict=False)) / 3600.0
         peak = max(meter_rows, key=lambda row: row.pv_power_value_kw)
         has_pv = peak.pv_power_value_kw > 0.0
         summaries[meter_id] = MeterSummary(

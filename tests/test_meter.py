@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import unittest
 
@@ -32,7 +33,7 @@ class RandomWalkTest(unittest.TestCase):
 
     def test_continuous_not_white_noise(self) -> None:
         values = series(RandomWalkModel(seed=2), 20_000)
-        steps = [abs(b - a) for a, b in zip(values, values[1:])]
+        steps = [abs(b - a) for a, b in itertools.pairwise(values)]
         self.assertLess(statistics.fmean(steps), 0.02 * 9000)
         self.assertGreater(statistics.pstdev(values), 10 * statistics.fmean(steps))
 
