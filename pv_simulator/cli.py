@@ -159,7 +159,6 @@ def _run(prog: str, body: Callable[[], None]) -> int:
 def meter_main(argv: Sequence[str] | None = None) -> int:
     """``demo_meter.py``: publish N meters' readings."""
     parser = _Parser(
-        prog="demo_meter.py",
         description="Mock N household meters and publish their consumption readings (W) "
                     "to RabbitMQ, one queue per meter (Meter_0, Meter_1, ...).",
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -225,7 +224,6 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
 def service_main(argv: Sequence[str] | None = None) -> int:
     """``demo_pv_service.py``: consume meters' readings, add PV, write the CSV files."""
     parser = _Parser(
-        prog="demo_pv_service.py",
         description="Consume meter readings from RabbitMQ, add the PV plant's power at each "
                     "reading's time and append rows to <output-dir>/<METER_ID>-<YYYY>-<MM>-<DD>.csv.",
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)

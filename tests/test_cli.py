@@ -135,6 +135,34 @@ class CliTest(BrokerTestCase):
         self.assertNotIn("not found", result.stderr)
         self.assertEqual(self.queue_depth("Meter_0"), 7)
 
+    def test_stats_lines_and_file_mode(self) -> None:
+        conf = self.write_config()
+        meter = self.start("demo_meter.py", "-conf", str(conf), "--interval", "0.05",
+                           "--stats-interval", "0.5")
+        service = self.start("demo_pv_service.py", "-conf", str(conf), "-ids", "Meter_0",
+                             "--output-dir", "out", "--stats-interval", "0.5")
+        wait_until(lambda: len(rows_of(self.tmp / "out", "Meter_0")) >= 30, 60, "30 rows")
+        _, _, meter_err = self.interrupt(meter)
+        _, _, service_err = self.interrupt(service)
+        self.assertRegex(meter_err, r"stats: published \d+ \(\d+/s\), buffered \d+, dropped 0, "
+                                    r"reconnects 0")
+        self.assertRegex(service_err, r"stats: written \d+ \(\d+/s\), duplicates 0, rejected 0, "
+                                      r"backlog \d+, reconnects 0")
+        for path in (self.tmp / "out").iterdir():
+            self.assertEqual(path.stat().st_mode & 0o777, 0o644)
+
+    def test_debug_logs_each_reading_info_does_not(self) -> None:
+        conf = self.write_config()
+        args = ("-conf", str(conf), "--speed", "0", "--duration", "5", "--start", "2026-06-21T12:00")
+        quiet = self.run_cli("demo_meter.py", *args)
+        self.assertNotIn("took Meter_0", quiet.stderr)
+        verbose = self.run_cli("demo_meter.py", *args, "--log-level", "DEBUG")
+        self.assertEqual(verbose.stderr.count("took Meter_0"), 5)
+        result = self.run_cli("demo_pv_service.py", "-conf", str(conf), "-ids", "Meter_0",
+                              "--output-dir", "out", "--exit-when-idle", "1", "--log-level", "DEBUG")
+        self.assertEqual(result.stderr.count("wrote Meter_0"), 5)
+        self.assertEqual(result.stderr.count("skipped Meter_0"), 5)
+
     @parameterized.expand([("demo_meter.py", ()), ("demo_pv_service.py", ("-ids", "Meter_0"))])
     def test_unknown_option_is_a_one_line_error(self, script: str, args: tuple[str, ...]) -> None:
         result = self.run_cli(script, *args, "--no-such-option")

@@ -1,0 +1,63 @@
+"""`pip install .` gives the pv-meter and pv-service commands, equivalent to the demo scripts."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+from tests.support import ROOT
+
+
+class PackagingTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.venv = Path(tempfile.mkdtemp(prefix="pvtest-pip-"))
+        subprocess.run([sys.executable, "-m", "venv", str(cls.venv)], check=True, timeout=120)
+        install = subprocess.run([str(cls.venv / "bin" / "pip"), "install", "-q",
+                                  "--disable-pip-version-check", str(ROOT)],
+                                 capture_output=True, text=True, timeout=600)
+        if install.returncode != 0:
+            raise AssertionError(f"pip install . failed: {install.stderr[-2000:]}")
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        shutil.rmtree(cls.venv, ignore_errors=True)
+
+    def run_command(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+        workdir = tempfile.mkdtemp(prefix="pvtest-pip-run-")
+        self.addCleanup(shutil.rmtree, workdir, True)
+        return subprocess.run([str(self.venv / "bin" / name), *args], capture_output=True,
+                              text=True, timeout=60, cwd=workdir)
+
+    def test_commands_show_the_same_options(self) -> None:
+        for name, script, option in (("pv-meter", "demo_meter.py", "--nb-meter"),
+                                     ("pv-service", "demo_pv_service.py", "--meter-ids")):
+            installed = self.run_command(name, "--help")
+            self.assertEqual(installed.returncode, 0, installed.stderr)
+            self.assertIn(option, installed.stdout)
+            demo = subprocess.run([sys.executable, str(ROOT / script), "--help"],
+                                  capture_output=True, text=True, timeout=60)
+            # The usage line wraps by the program's name; what follows it must be the same.
+            self.assertEqual(installed.stdout.split("\n\n", 1)[1], demo.stdout.split("\n\n", 1)[1])
+
+    def test_installed_command_reports_errors_the_same_way(self) -> None:
+        result = self.run_command("pv-service", "-ids", "Meter_0", "-conf", "missing.ini")
+        self.assertEqual(result.returncode, 2)
+        self.assertEqual(result.stderr.strip(),
+                         "pv-service: error: missing.ini: configuration file not found")
+
+    def test_package_data_is_installed(self) -> None:
+        result = subprocess.run(
+            [str(self.venv / "bin" / "python"), "-c",
+             "from pv_simulator import pv_model; print(len(pv_model.load_challenge_curve()))"],
+            capture_output=True, text=True, timeout=60, cwd=tempfile.gettempdir())
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertGreater(int(result.stdout), 10)
+
+
+if __name__ == "__main__":
+    unittest.main()
