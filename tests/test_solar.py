@@ -7,7 +7,7 @@ import itertools
 import math
 import unittest
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from parameterized import parameterized
@@ -60,7 +60,7 @@ def fixture_cases() -> list[FixtureCase]:
 def fixture_rows(case: FixtureCase) -> list[FixtureRow]:
     """The case's CSV rows with epoch times."""
     with (DATA_DIR / case.file).open(newline="", encoding="utf-8") as handle:
-        return [FixtureRow(datetime.fromisoformat(row.pop("time_utc"))
+        return [FixtureRow(datetime.fromisoformat(row.pop("time_utc").replace("Z", "+00:00"))
                            .timestamp(), {key: float(value) for key, value in row.items()})
                 for row in csv.DictReader(handle)]
 
@@ -141,7 +141,7 @@ class IrradianceTest(unittest.TestCase):
             zenith_deg = row.values["zenith_apparent"]
             if zenith_deg >= 90.0:
                 continue
-            day_of_year = datetime.fromtimestamp(row.time_s, UTC).timetuple().tm_yday
+            day_of_year = datetime.fromtimestamp(row.time_s, timezone.utc).timetuple().tm_yday
             dni_extra_w_m2 = solar.extraterrestrial_irradiance_w_m2(day_of_year)
             air_mass = solar.relative_air_mass(zenith_deg)
             sky = solar.ineichen_perez_clear_sky(

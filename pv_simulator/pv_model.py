@@ -1,0 +1,316 @@
+"""PV plant models: AC power in kW of a rooftop plant at any instant.
+
+Two interchangeable models implement `PvModel`:
+
+* `ReferenceCurveModel` replays the challenge's digitized curve by local time of day;
+* `SolarPvModel` computes the plant's output physically (sun position, clear sky, clouds,
+  transposition, temperature, DC and inverter; see `solar` and `sky`).
+
+Both are pure functions of their configuration, seed and the timestamp, so a redelivered meter
+reading or a restarted service gets exactly the same PV value.
+"""
+
+import bisect
+import calendar
+import csv
+import itertools
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from pv_simulator import solar
+from pv_simulator.sky import DEFAULT_SEED, CloudySky, hash_uniform
+
+DEFAULT_LINKE_TURBIDITY: tuple[float, ...] = (
+    2.1, 2.2, 2.5, 2.9, 3.2, 3.4, 3.5, 3.3, 2.9, 2.6, 2.3, 2.2)
+"""Monthly Linke turbidity, January to December, for rural sites of a mild northern climate.
+
+The "rural" row of the monthly climatology for a mild northern climate in the GRASS GIS r.sun
+manual (J. Hofierka and M. Suri, "The solar radiation model for Open source GIS: implementation
+and applications", Open source GIS - GRASS users conference, Trento 2002), after the European
+Solar Radiation Atlas (K. Scharmer and J. Greif, eds., ESRA, 2000). Hazier summer air gives
+higher values. South of the equator the table is shifted by six months. Satellite climatologies
+(pvlib's lookup table) are often higher for a given place, e.g. 4.85 for Vienna in June; configure
+`linke_turbidity` per site when it matters.
+"""
+
+CHALLENGE_CURVE_PATH = Path(__file__).resolve().parent / "data" / "challenge_curve.csv"
+
+SKY_CLEAR = "clear"
+SKY_VARIABLE = "variable"
+
+_SECONDS_PER_DAY = 86400.0
+_NOISE_KNOT_S = 300.0
+_NOISE_STREAM = 3
+
+
+class PvModel(Protocol):
+    """What the simulator needs from a PV model."""
+
+    def power_kw(self, time_s: float) -> float:
+        """PV plant AC power in kW at epoch seconds time_s; >= 0, 0 at night."""
+        ...
+
+
+def load_challenge_curve(path: Path = CHALLENGE_CURVE_PATH) -> tuple[tuple[float, float], ...]:
+    """The challenge's PV curve as (minute of local day, kW) points, in time order."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        points = []
+        for row in csv.DictReader(handle):
+            hours, minutes = row["local_time"].split(":")
+            points.append((int(hours) * 60.0 + int(minutes), float(row["pv_power_kw"])))
+    return tuple(sorted(points))
+
+
+class MonotoneCubic:
+    """Shape-preserving piecewise cubic interpolation (PCHIP).
+
+    F. N. Fritsch and R. E. Carlson, "Monotone piecewise cubic interpolation", SIAM J. Numer.
+    Anal. 17 (1980) 238-246, with the slopes of F. N. Fritsch and J. Butland (1984) as in
+    scipy.interpolate.PchipInterpolator: every segment stays between its two data values, so a
+    curve through non-negative points never goes negative nor overshoots the peak, unlike a
+    cubic spline through sparse digitized points.
+    """
+
+    def __init__(self, xs: tuple[float, ...], ys: tuple[float, ...]) -> None:
+        if len(xs) != len(ys) or len(xs) < 3:
+            raise ValueError("need at least three points with one y per x")
+        if any(b <= a for a, b in itertools.pairwise(xs)):
+            raise ValueError("xs must be strictly increasing")
+        self._xs = xs
+        self._ys = ys
+        widths = [b - a for a, b in itertools.pairwise(xs)]
+        secants = [(ys[k + 1] - ys[k]) / widths[k] for k in range(len(widths))]
+        slopes = [0.0] * len(xs)
+        for k in range(1, len(xs) - 1):
+            if secants[k - 1] * secants[k] > 0.0:
+                weight_left = 2.0 * widths[k] + widths[k - 1]
+                weight_right = widths[k] + 2.0 * widths[k - 1]
+                slopes[k] = (weight_left + weight_right) / (
+                    weight_left / secants[k - 1] + weight_right / secants[k])
+        slopes[0] = self._end_slope(widths[0], widths[1], secants[0], secants[1])
+        slopes[-1] = self._end_slope(widths[-1], widths[-2], secants[-1], secants[-2])
+        self._slopes = tuple(slopes)
+
+    @staticmethod
+    def _end_slope(width_0: float, width_1: float, secant_0: float, secant_1: float) -> float:
+        """One-sided three-point slope, limited to keep the end segment monotone."""
+        slope = ((2.0 * width_0 + width_1) * secant_0 - width_0 * secant_1) / (width_0 + width_1)
+        if slope * secant_0 <= 0.0:
+            return 0.0
+        if secant_0 * secant_1 <= 0.0 and abs(slope) > abs(3.0 * secant_0):
+            return 3.0 * secant_0
+        return slope
+
+    def __call__(self, x: float) -> float:
+        """Interpolated value; the end values outside the data range."""
+        xs = self._xs
+        if x <= xs[0]:
+            return self._ys[0]
+        if x >= xs[-1]:
+            return self._ys[-1]
+        k = bisect.bisect_right(xs, x) - 1
+        width = xs[k + 1] - xs[k]
+        t = (x - xs[k]) / width
+        t2 = t * t
+        t3 = t2 * t
+        return ((2.0 * t3 - 3.0 * t2 + 1.0) * self._ys[k]
+                + (t3 - 2.0 * t2 + t) * width * self._slopes[k]
+                + (-2.0 * t3 + 3.0 * t2) * self._ys[k + 1]
+                + (t3 - t2) * width * self._slopes[k + 1])
+
+
+def _local_minute_of_day(time_s: float, tz: ZoneInfo) -> tuple[int, float]:
+    """Local calendar day ordinal and wall-clock minute of that day."""
+    local = datetime.fromtimestamp(time_s, tz)
+    minute = local.hour * 60.0 + local.minute + (local.second + local.microsecond * 1e-6) / 60.0
+    return local.toordinal(), minute
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high):
+        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+
+
+def _check_seed(seed: int | None) -> None:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"seed must be an integer or None, got {seed!r}")
+
+
+class ReferenceCurveModel:
+    """The challenge's PV curve (a real plant on a sunny day) by local time of day.
+
+    Between the digitized points the curve is interpolated with PCHIP; outside the first and last
+    point (about 05:36 and 21:07) it is zero. A small relative variation of +-`variation` is
+    smooth value noise: uniform knots every 5 minutes hashed from (seed, knot index), blended with a
+    cosine ramp. It depends only on (seed, time_s), so a redelivered reading gives the same value;
+    seed None uses the fixed DEFAULT_SEED.
+    """
+
+    def __init__(self, *, tz: ZoneInfo, seed: int | None = None, variation: float = 0.02) -> None:
+        _check_range("variation", variation, 0.0, 0.5)
+        _check_seed(seed)
+        points = load_challenge_curve()
+        self._tz = tz
+        self._seed = DEFAULT_SEED if seed is None else seed
+        self._variation = variation
+        self._curve = MonotoneCubic(tuple(p[0] for p in points), tuple(p[1] for p in points))
+        self._first_minute = points[0][0]
+        self._last_minute = points[-1][0]
+
+    def _noise(self, time_s: float) -> float:
+        """Smooth deterministic noise in [-1, 1]."""
+        position = time_s / _NOISE_KNOT_S
+        knot = math.floor(position)
+        left = 2.0 * hash_uniform(self._seed, _NOISE_STREAM, knot) - 1.0
+        right = 2.0 * hash_uniform(self._seed, _NOISE_STREAM, knot + 1) - 1.0
+        blend = 0.5 - 0.5 * math.cos(math.pi * (position - knot))
+        return left + (right - left) * blend
+
+    def power_kw(self, time_s: float) -> float:
+        """Curve value at the local time of time_s, with the seeded variation; 0 at night."""
+        _, minute = _local_minute_of_day(time_s, self._tz)
+        if minute <= self._first_minute or minute >= self._last_minute:
+            return 0.0
+        base_kw = self._curve(minute)
+        return max(base_kw * (1.0 + self._variation * self._noise(time_s)), 0.0)
+
+
+@dataclass(frozen=True)
+class _UtcDayConstants:
+    """Everything of the physical chain that depends only on the UTC day."""
+
+    start_s: float
+    sun_start: solar.GeocentricSun
+    sun_middle: solar.GeocentricSun
+    sun_end: solar.GeocentricSun
+    dni_extra_w_m2: float
+    linke_turbidity: float
+
+
+@lru_cache(maxsize=64)
+def _geocentric_sun_nodes(utc_day: int) -> tuple[solar.GeocentricSun, ...]:
+    """Full SPA at 00, 12 and 24 h UTC of a day; shared by all models in the process."""
+    start_s = utc_day * _SECONDS_PER_DAY
+    return tuple(solar.spa_geocentric_sun(start_s + offset_s)
+                 for offset_s in (0.0, _SECONDS_PER_DAY / 2.0, _SECONDS_PER_DAY))
+
+
+class SolarPvModel:
+    """A fixed-tilt rooftop plant simulated with the physical chain of `pv_simulator.solar`.
+
+    Sun position (NREL SPA) -> Kasten-Young air mass -> Ineichen-Perez clear sky -> for
+    sky="variable": clear-sky index from `CloudySky` (day of the local calendar, wall-clock minute)
+    and Erbs split of the cloudy GHI (`solar.cloudy_sky_irradiance`) -> Perez 1990
+    transposition with ground albedo -> physical IAM on the beam -> SAPM cell temperature -> PVWatts
+    DC with losses -> PVWatts inverter clipped at peak_power_kw / dc_ac_ratio.
+
+    The expensive, slowly varying parts (SPA's periodic terms, extraterrestrial irradiance, the
+    day's Linke turbidity, the day's cloud series) are computed once per day and cached; one
+    evaluation then costs a few tens of microseconds.
+    """
+
+    def __init__(self, *, latitude_deg: float, longitude_deg: float, altitude_m: float,
+                 tz: ZoneInfo, peak_power_kw: float, tilt_deg: float, azimuth_deg: float,
+                 dc_ac_ratio: float = 1.2, losses_pct: float = 14.08,
+                 temperature_coefficient: float = -0.0035, albedo: float = 0.2,
+                 linke_turbidity: tuple[float, ...] = DEFAULT_LINKE_TURBIDITY,
+                 air_temperature_c: float = 20.0, wind_speed_m_s: float = 1.0,
+                 sky: str = SKY_VARIABLE, seed: int | None = None) -> None:
+        _check_range("latitude_deg", latitude_deg, -90.0, 90.0)
+        _check_range("longitude_deg", longitude_deg, -180.0, 180.0)
+        _check_range("altitude_m", altitude_m, -500.0, 9000.0)
+        _check_range("peak_power_kw", peak_power_kw, 1e-6, 1e6)
+        _check_range("tilt_deg", tilt_deg, 0.0, 90.0)
+        _check_range("azimuth_deg", azimuth_deg, 0.0, 360.0)
+        _check_range("dc_ac_ratio", dc_ac_ratio, 0.1, 10.0)
+        _check_range("losses_pct", losses_pct, 0.0, 99.0)
+        _check_range("temperature_coefficient", temperature_coefficient, -0.02, 0.0)
+        _check_range("albedo", albedo, 0.0, 1.0)
+        _check_range("air_temperature_c", air_temperature_c, -60.0, 60.0)
+        _check_range("wind_speed_m_s", wind_speed_m_s, 0.0, 60.0)
+        if len(linke_turbidity) not in (1, 12):
+            raise ValueError("linke_turbidity must hold 1 value or 12 monthly values, "
+                             f"got {len(linke_turbidity)}")
+        for value in linke_turbidity:
+            _check_range("linke_turbidity", value, 1.0, 10.0)
+        if sky not in (SKY_CLEAR, SKY_VARIABLE):
+            raise ValueError(f"sky must be {SKY_CLEAR!r} or {SKY_VARIABLE!r}, got {sky!r}")
+        _check_seed(seed)
+        if latitude_deg < 0.0 and tuple(linke_turbidity) == DEFAULT_LINKE_TURBIDITY:
+            linke_turbidity = DEFAULT_LINKE_TURBIDITY[6:] + DEFAULT_LINKE_TURBIDITY[:6]
+        self._latitude_deg = latitude_deg
+        self._longitude_deg = longitude_deg
+        self._altitude_m = altitude_m
+        self._tz = tz
+        self._tilt_deg = tilt_deg
+        self._azimuth_deg = azimuth_deg
+        self._albedo = albedo
+        self._linke_turbidity = tuple(linke_turbidity)
+        self._air_temperature_c = air_temperature_c
+        self._wind_speed_m_s = wind_speed_m_s
+        self._temperature_coefficient = temperature_coefficient
+        self._losses_pct = losses_pct
+        self._pressure_pa = solar.pressure_from_altitude_pa(altitude_m)
+        self._dc_rating_w = peak_power_kw * 1000.0
+        self._inverter_dc_rating_w = (self._dc_rating_w / dc_ac_ratio
+                                      / solar.PVWATTS_ETA_INV_NOMINAL)
+        self._sky = CloudySky(seed=seed) if sky == SKY_VARIABLE else None
+        self._day_constants = lru_cache(maxsize=8)(self._compute_day_constants)
+
+    def _compute_day_constants(self, utc_day: int) -> _UtcDayConstants:
+        start_s = utc_day * _SECONDS_PER_DAY
+        day = datetime.fromtimestamp(start_s, timezone.utc).date()
+        day_of_year = day.timetuple().tm_yday
+        if len(self._linke_turbidity) == 1:
+            linke = self._linke_turbidity[0]
+        else:
+            linke = solar.linke_turbidity_for_day(
+                day_of_year, calendar.isleap(day.year), self._linke_turbidity)
+        sun_start, sun_middle, sun_end = _geocentric_sun_nodes(utc_day)
+        return _UtcDayConstants(start_s, sun_start, sun_middle, sun_end,
+                                solar.extraterrestrial_irradiance_w_m2(day_of_year), linke)
+
+    def power_kw(self, time_s: float) -> float:
+        """AC power in kW at epoch seconds time_s (0 with the sun below the horizon)."""
+        return self.ac_power_w(time_s) / 1000.0
+
+    def ac_power_w(self, time_s: float) -> float:
+        """AC power in W at epoch seconds time_s."""
+        day = self._day_constants(math.floor(time_s / _SECONDS_PER_DAY))
+        sun = solar.interpolate_geocentric_sun(day.sun_start, day.sun_middle, day.sun_end,
+                                               (time_s - day.start_s) / _SECONDS_PER_DAY)
+        position = solar.topocentric_solar_position(
+            sun, time_s, self._latitude_deg, self._longitude_deg, self._altitude_m,
+            self._pressure_pa / 100.0, self._air_temperature_c)
+        zenith_deg = position.apparent_zenith_deg
+        if zenith_deg >= 90.0:
+            return 0.0
+        air_mass = solar.relative_air_mass(zenith_deg)
+        clear = solar.ineichen_perez_clear_sky(
+            zenith_deg, solar.absolute_air_mass(air_mass, self._pressure_pa),
+            day.linke_turbidity, self._altitude_m, day.dni_extra_w_m2)
+        if self._sky is None:
+            ghi_w_m2, dni_w_m2, dhi_w_m2 = clear
+        else:
+            day_ordinal, minute = _local_minute_of_day(time_s, self._tz)
+            ghi_w_m2, dni_w_m2, dhi_w_m2 = solar.cloudy_sky_irradiance(
+                clear, self._sky.clear_sky_index(day_ordinal, minute), zenith_deg,
+                day.dni_extra_w_m2)
+        cos_aoi = solar.cos_angle_of_incidence(self._tilt_deg, self._azimuth_deg, zenith_deg,
+                                               position.azimuth_deg)
+        beam_w_m2 = solar.poa_beam_w_m2(dni_w_m2, cos_aoi)
+        diffuse_w_m2 = (solar.perez_sky_diffuse_w_m2(self._tilt_deg, cos_aoi, dhi_w_m2, dni_w_m2,
+                                                     day.dni_extra_w_m2, zenith_deg, air_mass)
+                        + solar.ground_reflected_w_m2(ghi_w_m2, self._tilt_deg, self._albedo))
+        effective_w_m2 = beam_w_m2 * solar.iam_physical(cos_aoi) + diffuse_w_m2
+        cell_temperature_c = solar.sapm_cell_temperature_c(
+            beam_w_m2 + diffuse_w_m2, self._air_temperature_c, self._wind_speed_m_s)
+        dc_power_w = solar.pvwatts_dc_power_w(effective_w_m2, cell_temperature_c,
+                                              self._dc_rating_w, self._temperature_coefficient,
+                                              self._losses_pct)
+        return solar.pvwatts_ac_power_w(dc_power_w, self._inverter_dc_rating_w)

@@ -1,0 +1,209 @@
+"""Reproducible cloudiness: a clear-sky index (GHI / clear-sky GHI) for any minute of any day.
+
+Two time scales, as in the classic synthetic radiation generators (R. Aguiar, M. Collares-Pereira
+and J. P. Conde, "Simple procedure for generating sequences of daily radiation values using a
+library of Markov transition matrices", Solar Energy 40 (1988) 269-279; R. Aguiar and M.
+Collares-Pereira, "TAG: a time-dependent, autoregressive, Gaussian model for generating synthetic
+hourly radiation", Solar Energy 49 (1992) 167-174):
+
+* each day has a weather regime (clear, broken clouds, overcast) drawn from a first-order Markov
+  chain over days, so sunny and grey spells last several days;
+* within the day the clear-sky index follows a regime-specific transform of a Gaussian AR(1)
+  process on a 1-minute grid (a discrete Ornstein-Uhlenbeck process), linear in between.
+
+Readings may be redelivered and services restarted, so everything is a pure function of (seed,
+day). A day's regime comes from coupling from the past (J. G. Propp and D. B. Wilson, "Exact
+sampling with coupled Markov chains", Random Structures and Algorithms 9 (1996) 223-252) with one
+hashed uniform per day: it yields the exact stationary Markov chain without any state carried
+over from earlier queries. A day's minute series comes from a random generator seeded with (seed,
+day). Series are built lazily and kept in a small LRU cache. Days are calendar days of whatever
+clock the caller uses (the PV model uses local wall time); seasons are not modelled.
+"""
+
+import math
+import random
+from collections import OrderedDict
+from statistics import NormalDist
+
+CLEAR = "clear"
+BROKEN = "broken"
+OVERCAST = "overcast"
+REGIMES: tuple[str, ...] = (CLEAR, BROKEN, OVERCAST)
+
+DEFAULT_SEED = 0
+"""Seed used when none is configured, so an unconfigured simulator is still reproducible."""
+
+MINUTES_PER_DAY = 1440
+
+DEFAULT_TRANSITIONS: tuple[tuple[float, float, float], ...] = (
+    (0.55, 0.35, 0.10),
+    (0.20, 0.50, 0.30),
+    (0.08, 0.32, 0.60),
+)
+"""Day-to-day regime transition probabilities, rows and columns in REGIMES order.
+
+Chosen for a central European climate: about 24 % clear, 40 % broken and 36 % overcast days with
+spells of two to three days. Every state can reach CLEAR and OVERCAST in one step, which makes
+coupling from the past coalesce quickly.
+"""
+
+_MASK_64 = (1 << 64) - 1
+_STREAM_REGIME = 1
+_STREAM_DAY = 2
+
+
+def _splitmix64(value: int) -> int:
+    """SplitMix64 step (G. L. Steele, D. Lea and C. H. Flood, OOPSLA 2014): a well-mixed hash."""
+    value = (value + 0x9E3779B97F4A7C15) & _MASK_64
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK_64
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK_64
+    return value ^ (value >> 31)
+
+
+def hash_int(seed: int, stream: int, index: int) -> int:
+    """Deterministic 64-bit hash of (seed, stream, index), identical across processes."""
+    value = _splitmix64(seed & _MASK_64)
+    value = _splitmix64(value ^ (stream & _MASK_64))
+    return _splitmix64(value ^ (index & _MASK_64))
+
+
+def hash_uniform(seed: int, stream: int, index: int) -> float:
+    """Deterministic uniform number in [0, 1) from (seed, stream, index)."""
+    return (hash_int(seed, stream, index) >> 11) / float(1 << 53)
+
+
+def stationary_distribution(transitions: tuple[tuple[float, ...], ...]) -> tuple[float, ...]:
+    """Long-run share of days in each regime (left eigenvector of the transition matrix)."""
+    size = len(transitions)
+    shares = [1.0 / size] * size
+    for _ in range(10000):
+        updated = [sum(shares[i] * transitions[i][j] for i in range(size)) for j in range(size)]
+        if max(abs(a - b) for a, b in zip(updated, shares, strict=True)) < 1e-13:
+            return tuple(updated)
+        shares = updated
+    return tuple(shares)
+
+
+CORRELATION_MINUTES: dict[str, float] = {CLEAR: 90.0, BROKEN: 30.0, OVERCAST: 40.0}
+"""e-folding time of each regime's latent AR(1) process: haze and stratus change slowly, cumulus
+fields drifting past the sun decorrelate within half an hour."""
+
+_CLEAR_HAZE_SCALE = 0.02
+_CLEAR_MIN_INDEX = 0.85
+_BROKEN_COVER_RANGE = (0.3, 0.7)
+_BROKEN_CLOUD_INDEX_RANGE = (0.2, 0.45)
+_BROKEN_EDGE_WIDTH = 0.7
+_BROKEN_ENHANCEMENT = 0.2
+_BROKEN_ENHANCEMENT_WIDTH = 0.15
+_OVERCAST_INDEX_RANGE = (0.15, 0.45)
+_OVERCAST_SPREAD = 0.07
+_MIN_INDEX = 0.03
+MAX_CLEAR_SKY_INDEX = 1.3
+"""Upper bound of the index: cloud-edge enhancement rarely lifts GHI 30 % above clear sky."""
+
+
+def _logistic(value: float) -> float:
+    if value < -60.0:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-value))
+
+
+def clear_sky_index_series(regime: str, rng: random.Random) -> tuple[float, ...]:
+    """One day of 1-minute clear-sky indices (MINUTES_PER_DAY + 1 values) for a regime.
+
+    The latent process is a unit-variance Gaussian AR(1) with the regime's CORRELATION_MINUTES.
+    clear: thin haze only, index 0.85-1.0.
+    broken: a latent AR(1) field is cut at the day's cloud cover (30-70 %); below the threshold
+    the sun is behind a cloud, the index ramps over a soft edge and briefly exceeds 1 just outside
+    clouds (light reflected from cloud sides, "cloud enhancement").
+    overcast: a low, slowly varying index around the day's cloud transmittance (0.15-0.45).
+    """
+    persistence = math.exp(-1.0 / CORRELATION_MINUTES[regime])
+    innovation_scale = math.sqrt(1.0 - persistence * persistence)
+    threshold = NormalDist().inv_cdf(rng.uniform(*_BROKEN_COVER_RANGE))
+    cloud_index = rng.uniform(*(_BROKEN_CLOUD_INDEX_RANGE if regime == BROKEN
+                                else _OVERCAST_INDEX_RANGE))
+    latent = rng.gauss(0.0, 1.0)
+    series = []
+    for _ in range(MINUTES_PER_DAY + 1):
+        if regime == CLEAR:
+            index = max(1.0 - _CLEAR_HAZE_SCALE * abs(latent), _CLEAR_MIN_INDEX)
+        elif regime == BROKEN:
+            distance = latent - threshold
+            sunlit = _logistic(distance / (_BROKEN_EDGE_WIDTH / 4.0))
+            edge_offset = (distance - _BROKEN_EDGE_WIDTH / 2.0) / _BROKEN_ENHANCEMENT_WIDTH
+            index = (cloud_index + (1.0 - cloud_index) * sunlit
+                     + _BROKEN_ENHANCEMENT * math.exp(-edge_offset * edge_offset))
+        else:
+            index = cloud_index + _OVERCAST_SPREAD * latent
+        series.append(min(max(index, _MIN_INDEX), MAX_CLEAR_SKY_INDEX))
+        latent = persistence * latent + innovation_scale * rng.gauss(0.0, 1.0)
+    return tuple(series)
+
+
+class CloudySky:
+    """Clear-sky index for (day ordinal, minute of day), reproducible from the seed alone."""
+
+    def __init__(self, *, seed: int | None = None,
+                 transitions: tuple[tuple[float, float, float], ...] = DEFAULT_TRANSITIONS,
+                 cache_days: int = 4) -> None:
+        if len(transitions) != len(REGIMES) or any(
+                len(row) != len(REGIMES) or any(p < 0.0 for p in row)
+                or abs(sum(row) - 1.0) > 1e-9 for row in transitions):
+            raise ValueError(
+                "transitions must be a 3x3 matrix of probabilities whose rows sum to 1")
+        if cache_days < 1:
+            raise ValueError("cache_days must be at least 1")
+        self._seed = DEFAULT_SEED if seed is None else seed
+        self._cumulative = tuple(tuple(sum(row[:j + 1]) for j in range(len(row)))
+                                 for row in transitions)
+        self._cache_days = cache_days
+        self._regimes: OrderedDict[int, str] = OrderedDict()
+        self._series: OrderedDict[int, tuple[float, ...]] = OrderedDict()
+
+    def _step(self, state: int, day_ordinal: int) -> int:
+        uniform = hash_uniform(self._seed, _STREAM_REGIME, day_ordinal)
+        for next_state, threshold in enumerate(self._cumulative[state]):
+            if uniform < threshold:
+                return next_state
+        return len(REGIMES) - 1
+
+    def regime(self, day_ordinal: int) -> str:
+        """Weather regime of a day (coupling from the past; independent of query history)."""
+        cached = self._regimes.get(day_ordinal)
+        if cached is not None:
+            return cached
+        lookback = 32
+        while True:
+            states = set(range(len(REGIMES)))
+            for day in range(day_ordinal - lookback + 1, day_ordinal + 1):
+                states = {self._step(state, day) for state in states}
+            if len(states) == 1:
+                break
+            lookback *= 2
+        result = REGIMES[states.pop()]
+        self._regimes[day_ordinal] = result
+        if len(self._regimes) > 64 * self._cache_days:
+            self._regimes.popitem(last=False)
+        return result
+
+    def day_series(self, day_ordinal: int) -> tuple[float, ...]:
+        """The day's clear-sky index at minutes 0..MINUTES_PER_DAY (built once, LRU-cached)."""
+        series = self._series.get(day_ordinal)
+        if series is not None:
+            self._series.move_to_end(day_ordinal)
+            return series
+        rng = random.Random(hash_int(self._seed, _STREAM_DAY, day_ordinal))
+        series = clear_sky_index_series(self.regime(day_ordinal), rng)
+        self._series[day_ordinal] = series
+        if len(self._series) > self._cache_days:
+            self._series.popitem(last=False)
+        return series
+
+    def clear_sky_index(self, day_ordinal: int, minute_of_day: float) -> float:
+        """Clear-sky index at a (fractional) minute of the day, linear between grid minutes."""
+        series = self.day_series(day_ordinal)
+        position = min(max(minute_of_day, 0.0), float(MINUTES_PER_DAY))
+        index = min(int(position), MINUTES_PER_DAY - 1)
+        weight = position - index
+        return series[index] + (series[index + 1] - series[index]) * weight
