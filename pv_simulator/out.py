@@ -9,9 +9,11 @@ A last line torn by a crash is cut off at that moment too.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -24,6 +26,18 @@ HEADER = "meter_id,time_s,meter_power_value_w,pv_power_value_kw,sum_meter_pv_w"
 _HEADER_LINE = (HEADER + "\n").encode()
 _TAIL_CHUNK = 4096
 FILE_MODE = 0o644
+
+
+def _syncfs() -> Callable[[int], int] | None:
+    """Linux's syncfs(2), which Python's os module does not offer; None elsewhere."""
+    try:
+        function: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    return function
+
+
+_SYNCFS = _syncfs()
 
 
 class OutputError(Exception):
@@ -72,8 +86,8 @@ class CsvOutput:
     Args:
         output_dir: where the files go; created if missing.
         tz: time zone of the file dates.
-        fsync: ``batch`` (fsync each touched file on :meth:`flush`), ``always`` (after each
-            row) or ``never`` (leave it to the OS).
+        fsync: ``batch`` (to disk on each :meth:`flush`), ``always`` (after each row) or
+            ``never`` (leave it to the OS).
         max_open_files: file handles kept open at once; the least recently used is closed.
 
     Raises:
@@ -91,6 +105,7 @@ class CsvOutput:
         self._days: dict[str, _Day] = {}
         self.rows_written = 0
         self.duplicates_skipped = 0
+        self._unsynced = False
         try:
             output_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -98,6 +113,7 @@ class CsvOutput:
                               f"{exc.strerror}") from None
         if not os.access(output_dir, os.W_OK | os.X_OK):
             raise OutputError(f"{output_dir}: output directory is not writable")
+        self._dir_fd = os.open(output_dir, os.O_RDONLY)
 
     def check_existing(self, meter_ids: list[str]) -> None:
         """Refuse to start when a file of one of these meters has another header.
@@ -141,14 +157,16 @@ class CsvOutput:
         return True
 
     def flush(self) -> None:
-        """Push written rows to the OS, and to disk unless ``fsync = never``.
+        """Push written rows to the OS, and with ``fsync = batch`` to disk.
 
         Raises:
             OutputError: a file cannot be written.
         """
         for day_file in self._open.values():
             if day_file.dirty:
-                self._sync(day_file)
+                self._write_out(day_file)
+        if self._unsynced:
+            self._sync_disk()
 
     def close(self) -> None:
         """Flush and close every open file."""
@@ -158,15 +176,51 @@ class CsvOutput:
             for day_file in self._open.values():
                 day_file.handle.close()
             self._open.clear()
+            if self._dir_fd >= 0:
+                os.close(self._dir_fd)
+                self._dir_fd = -1
 
-    def _sync(self, day_file: _DayFile) -> None:
+    def _write_out(self, day_file: _DayFile) -> None:
         try:
             day_file.handle.flush()
-            if self.fsync != "never":
-                os.fsync(day_file.handle.fileno())
         except OSError as exc:
             raise OutputError(f"{day_file.path}: cannot write: {exc.strerror}", exit_code=1) from None
         day_file.dirty = False
+        if self.fsync == "batch":
+            self._unsynced = True
+
+    def _sync_disk(self) -> None:
+        """Make every row handed to the OS since the last call durable.
+
+        A batch of a thousand meters touches a thousand files, and one fsync costs
+        milliseconds, so on Linux one syncfs of the output's file system does it all
+        (files closed since, and new directory entries, included). Elsewhere each
+        open file and the directory are fsynced; files are then fsynced before
+        they are closed (see ``_evict``).
+        """
+        try:
+            if _SYNCFS is not None:
+                if _SYNCFS(self._dir_fd) != 0:
+                    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+            else:
+                for day_file in self._open.values():
+                    os.fsync(day_file.handle.fileno())
+                os.fsync(self._dir_fd)
+        except OSError as exc:
+            raise OutputError(f"{self.output_dir}: cannot sync to disk: {exc.strerror}",
+                              exit_code=1) from None
+        self._unsynced = False
+
+    def _evict(self, day_file: _DayFile) -> None:
+        if day_file.dirty:
+            self._write_out(day_file)
+        if self._unsynced and _SYNCFS is None:
+            try:
+                os.fsync(day_file.handle.fileno())
+            except OSError as exc:
+                raise OutputError(f"{day_file.path}: cannot write: {exc.strerror}",
+                                  exit_code=1) from None
+        day_file.handle.close()
 
     def _path_for(self, meter_id: str, time_s: float) -> Path:
         day = self._days.get(meter_id)
@@ -185,10 +239,7 @@ class CsvOutput:
             self._open.move_to_end(path)
             return day_file
         if len(self._open) >= self.max_open_files:
-            _, oldest = self._open.popitem(last=False)
-            if oldest.dirty:
-                self._sync(oldest)
-            oldest.handle.close()
+            self._evict(self._open.popitem(last=False)[1])
         last_time = _prepare(path)
         try:
             handle = path.open("ab")
@@ -196,6 +247,10 @@ class CsvOutput:
                 # Readable by the tools that consume the files, whatever the umask.
                 os.fchmod(handle.fileno(), FILE_MODE)
                 handle.write(_HEADER_LINE)
+                if self.fsync == "always":
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                    os.fsync(self._dir_fd)
         except OSError as exc:
             raise OutputError(f"{path}: cannot open for appending: {exc.strerror}") from None
         day_file = _DayFile(path, handle, dirty=True)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import unittest
 from datetime import date, datetime
 from pathlib import Path
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 from parameterized import parameterized
 
+from pv_simulator import out as out_module
 from pv_simulator.out import HEADER, CsvOutput, OutputError, csv_path, format_row
 from tests.support import read_csv
 
@@ -130,6 +133,26 @@ class OutTest(unittest.TestCase):
         out.close()
         for meter in range(10):
             self.assertEqual(len(read_csv(self.dir / f"M{meter}-2026-06-21.csv")), 2)
+
+    @parameterized.expand([(mode, syncfs) for mode in ("batch", "always", "never")
+                           for syncfs in (True, False)])
+    def test_every_fsync_mode_writes_every_row(self, mode: str, syncfs: bool) -> None:
+        """Also without syncfs (as off Linux), where files are fsynced one by one."""
+        with mock.patch("pv_simulator.out._SYNCFS", out_module._SYNCFS if syncfs else None):
+            out = CsvOutput(self.dir, VIENNA, fsync=mode, max_open_files=2)
+            t = epoch("2026-06-21T12:00")
+            for step in range(3):
+                for meter in range(5):
+                    out.write(f"M{meter}", t + step, 100.0 * meter, 0.5)
+                out.flush()
+            out.close()
+        for meter in range(5):
+            rows = read_csv(self.dir / f"M{meter}-2026-06-21.csv")
+            self.assertEqual([float(r["time_s"]) for r in rows], [t, t + 1, t + 2])
+
+    def test_syncfs_is_found_on_linux(self) -> None:
+        if sys.platform.startswith("linux"):
+            self.assertIsNotNone(out_module._SYNCFS)
 
     def test_unwritable_directory(self) -> None:
         blocker = Path(tempfile.mkdtemp()) / "file"
