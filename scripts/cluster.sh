@@ -41,9 +41,10 @@ check_n() {
 # cluster_nodes N KIND: the members of KIND (disk_nodes or running_nodes) that
 # node N sees, one a line; nothing when node N does not answer.
 cluster_nodes() {
-    rabbitmqctl -q -n "pvc$1@$host" cluster_status --formatter json 2>/dev/null |
-        python3 -c 'import json, sys; print("\n".join(json.load(sys.stdin).get(sys.argv[1], [])))' "$2" ||
-        true
+    local status
+    status="$(rabbitmqctl -q -n "pvc$1@$host" cluster_status --formatter json 2>/dev/null)" || return 0
+    python3 -c 'import json, sys; print("\n".join(json.loads(sys.argv[1]).get(sys.argv[2], [])))' \
+        "$status" "$2"
 }
 
 # join N: make node N (running) a member of pvc1's cluster unless it is one.

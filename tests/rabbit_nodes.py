@@ -103,7 +103,7 @@ def _run(args: list[str], timeout: float) -> str:
     return out
 
 
-def _node_name(name: str) -> str:
+def node_name(name: str) -> str:
     """The Erlang node name the scripts give node NAME (short host name)."""
     return f"{name}@{socket.gethostname().split('.')[0]}"
 
@@ -136,7 +136,7 @@ def ensure_tls_node(
         NODE_TIMEOUT,
     )
     return TlsNode(
-        _node_name(name), "localhost", amqp_port, tls_port, cert_dir, server_cert
+        node_name(name), "localhost", amqp_port, tls_port, cert_dir, server_cert
     )
 
 
@@ -148,7 +148,7 @@ def ensure_tls_nodes(
     ensure_certs(cert_dir)
     with ThreadPoolExecutor(max_workers=len(certs)) as pool:
         nodes = list(pool.map(lambda cert: ensure_tls_node(cert_dir, cert), certs))
-    return dict(zip(certs, nodes))
+    return dict(zip(certs, nodes, strict=True))
 
 
 def stop_tls_node(server_cert: str = "server") -> None:

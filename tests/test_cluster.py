@@ -1,0 +1,179 @@
+"""Several PV services on one broker, and both CLIs across a node failure in a 3-node cluster.
+
+Slow (the cluster alone takes ~20 s to form), so not part of ``make test``: run
+``make test-cluster`` (``PV_CLUSTER_TESTS=1 python -m unittest tests.test_cluster -v``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import unittest
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pika
+
+from tests import rabbit_nodes
+from tests.support import BrokerTestCase, check_rows, rabbitmqctl, rows_of, wait_until
+
+cluster_tests = unittest.skipUnless(
+    os.environ.get("PV_CLUSTER_TESTS") == "1",
+    "cluster tests are slow: run them with `make test-cluster` (PV_CLUSTER_TESTS=1)")
+
+VIENNA = ZoneInfo("Europe/Vienna")
+START = "2026-06-21T00:00"
+START_S = datetime(2026, 6, 21, tzinfo=VIENNA).timestamp()
+
+
+def row_count(directory: Path) -> int:
+    """Rows in every CSV file of ``directory``, counted cheaply (no parsing)."""
+    return sum(path.read_bytes().count(b"\n") - 1 for path in directory.glob("*.csv"))
+
+
+def count_readings(test: unittest.TestCase, directories: list[Path], meter_id: str,
+                   readings: int) -> tuple[int, int, int]:
+    """(lost, duplicated, unexpected) of one meter's 1 s readings over ``directories``.
+
+    Each directory's rows must be in time order; the meter's rows may be in any one of them.
+    """
+    seen: Counter[float] = Counter()
+    for directory in directories:
+        rows = rows_of(directory, meter_id)
+        check_rows(test, rows)
+        seen.update(float(row["time_s"]) for row in rows)
+    expected = {START_S + k for k in range(readings)}
+    return (len(expected - seen.keys()), sum(n - 1 for n in seen.values()),
+            len(seen.keys() - expected))
+
+
+@cluster_tests
+class SeveralServicesTest(BrokerTestCase):
+    """Two PV service processes with two meter ids each share one meter's output."""
+
+    def test_every_reading_exactly_once_across_processes(self) -> None:
+        duration = 3000
+        conf = self.write_config()
+        groups = {"a": ["Meter_0", "Meter_1"], "b": ["Meter_2", "Meter_3"]}
+        services = {name: self.start("demo_pv_service.py", "-conf", str(conf), "-ids", *ids,
+                                     "--output-dir", name)
+                    for name, ids in groups.items()}
+        meter = self.run_cli("demo_meter.py", "-conf", str(conf), "-nb", "4", "--speed", "0",
+                             "--duration", str(duration), "--start", START)
+        self.assert_clean_exit(meter.returncode, meter.stderr)
+        self.assertIn(f"published {4 * duration} reading(s)", meter.stderr)
+        outputs = [self.tmp / name for name in groups]
+        wait_until(lambda: sum(row_count(d) for d in outputs if d.exists()) >= 4 * duration,
+                   60, f"{4 * duration} rows")
+        for name, service in services.items():
+            code, _, err = self.interrupt(service)
+            self.assert_clean_exit(code, err)
+            self.assertIn(f"wrote {2 * duration} row(s); 0 duplicate(s) skipped", err)
+            self.assertEqual(sorted(p.name.split("-")[0] for p in (self.tmp / name).iterdir()),
+                             groups[name])
+        for meter_id in (m for ids in groups.values() for m in ids):
+            self.assertEqual(count_readings(self, outputs, meter_id, duration), (0, 0, 0), meter_id)
+            self.assertEqual(self.queue_depth(meter_id), 0)
+
+
+@cluster_tests
+class ClusterFailoverTest(BrokerTestCase):
+    """Both CLIs on the 3-node cluster with quorum queues; the node they use stops mid-stream."""
+
+    meters = 2
+    duration = 60_000
+    ports: list[int]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        # The cluster is this class's own: no virtual host on the default node, so
+        # BrokerTestCase's class setup and teardown (which make and delete one) are skipped.
+        super(BrokerTestCase, cls).setUpClass()
+        cls.vhost = "/"
+        # Registered first, so that a half-formed cluster is torn down too.
+        cls.addClassCleanup(rabbit_nodes.stop_cluster)
+        cls.ports = rabbit_nodes.ensure_cluster()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        super(BrokerTestCase, cls).tearDownClass()
+
+    def delete_queues(self, meters: int = 16) -> None:
+        """Delete the meter queues a failed earlier run may have left in the cluster."""
+        connection = pika.BlockingConnection(pika.ConnectionParameters(
+            host="localhost", port=self.ports[0]))
+        try:
+            channel = connection.channel()
+            for i in range(meters):
+                channel.queue_delete(f"Meter_{i}")
+                channel.queue_delete(f"Meter_{i}.dlq")
+        finally:
+            connection.close()
+
+    def backlog(self, queues: list[str]) -> int:
+        """Messages in ``queues`` not yet acknowledged, asked of cluster node 2."""
+        return sum(int(line.split()[1]) for line in rabbitmqctl(
+            "-n", rabbit_nodes.node_name("pvc2"), "list_queues", "name", "messages").splitlines()[1:]
+            if line.split()[0] in queues)
+
+    def test_node_stop_mid_stream_loses_and_duplicates_nothing(self) -> None:
+        conf = self.tmp / "cluster.ini"
+        conf.write_text(
+            "[broker]\n"
+            f"hosts = {', '.join(f'localhost:{port}' for port in self.ports)}\n"
+            "queue_type = quorum\nconnection_attempts = 3\nretry_delay = 0.2\n"
+            "[site]\ntimezone = Europe/Vienna\n[pv]\nmodel = reference\n"
+            "[meter]\nmodel = random-walk\n")
+        ids = [f"Meter_{i}" for i in range(self.meters)]
+        total = self.meters * self.duration
+        out = self.tmp / "out"
+        started = time.monotonic()
+        service = self.start("demo_pv_service.py", "-conf", str(conf), "-ids", *ids,
+                             "--output-dir", str(out), "--stats-interval", "1")
+        meter = self.start("demo_meter.py", "-conf", str(conf), "-nb", str(self.meters),
+                           "--speed", "0", "--duration", str(self.duration), "--start", START,
+                           "--stats-interval", "1")
+        # Both try the hosts in order, so both are on node 1: stop that one.
+        wait_until(lambda: out.exists() and row_count(out) >= total // 10, 60,
+                   "a tenth of the readings written", interval_s=0.2)
+        rabbit_nodes.stop_cluster_node(1)
+        rows_at_stop = row_count(out)
+        self.assertIsNone(meter.poll(), "the meter finished before node 1 stopped")
+        rabbit_nodes.start_cluster_node(1)
+        code, _, meter_err = self.finish(meter, timeout=300)
+        self.assert_clean_exit(code, meter_err)
+        wait_until(lambda: row_count(out) >= total and self.backlog(ids) == 0, 120,
+                   f"{total} rows and empty queues", interval_s=0.5)
+        code, _, service_err = self.interrupt(service)
+        self.assert_clean_exit(code, service_err)
+        elapsed = time.monotonic() - started
+
+        published = re.search(r"published (\d+) reading\(s\) of \d+ meter\(s\); (\d+) dropped, "
+                              r"(\d+) reconnect\(s\)", meter_err)
+        wrote = re.search(r"wrote (\d+) row\(s\); (\d+) duplicate\(s\) skipped, (\d+) rejected, "
+                          r"(\d+) reconnect\(s\)", service_err)
+        assert published is not None and wrote is not None, (meter_err, service_err)
+        counts = [count_readings(self, [out], meter_id, self.duration) for meter_id in ids]
+        lost, duplicated, unexpected = (sum(column) for column in zip(*counts, strict=True))
+        print(f"\nCLUSTER readings={total} rows={row_count(out)} node_stops=1 "
+              f"rows_at_stop={rows_at_stop} meter_published={published[1]} "
+              f"meter_dropped={published[2]} meter_reconnects={published[3]} "
+              f"service_duplicates_skipped={wrote[2]} service_reconnects={wrote[4]} "
+              f"lost={lost} duplicated={duplicated} unexpected={unexpected} "
+              f"seconds={elapsed:.1f}")
+        self.assertEqual((lost, duplicated, unexpected), (0, 0, 0))
+        self.assertEqual(int(published[1]), total)
+        # The stop landed mid-stream: both clients lost node 1 and went on on node 2.
+        for err, reconnects in ((meter_err, published[3]), (service_err, wrote[4])):
+            self.assertGreaterEqual(int(reconnects), 1, err)
+            self.assertIn(f"connected to amqp://guest:***@localhost:{self.ports[0]}/", err)
+            self.assertIn(f"connected to amqp://guest:***@localhost:{self.ports[1]}/", err)
+        # Node 1 is back in the cluster and sees the quorum queues, drained.
+        queues = rabbitmqctl("-n", rabbit_nodes.node_name("pvc1"), "list_queues", "name", "type",
+                             "messages")
+        for meter_id in ids:
+            self.assertRegex(queues, rf"(?m)^{meter_id}\s+quorum\s+0$")
+            self.assertRegex(queues, rf"(?m)^{meter_id}\.dlq\s+quorum\s+0$")
