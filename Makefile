@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CONF ?= broker.ini
 REQUIREMENTS := requirements.txt requirements-test.txt requirements-plot.txt requirements-lint.txt
 
-.PHONY: test demo bench lint venv broker clean
+.PHONY: test test-cluster demo bench lint venv broker clean
 
 venv:
 	@bash scripts/ensure_venv.sh $(VENV) $(REQUIREMENTS)
@@ -26,3 +26,7 @@ demo: venv broker
 
 clean:
 	rm -rf $(VENV) demo-out bench-results.json
+
+# A three-node RabbitMQ cluster on loopback (scripts/cluster.sh), quorum queues, a node stopped mid-stream.
+test-cluster: venv broker
+	PV_CLUSTER_TESTS=1 $(PY) -m unittest tests.test_cluster -v

@@ -222,7 +222,14 @@ class Broker:
                 raise FatalBrokerError(f"TLS to {url}: the broker's certificate was refused: "
                                        f"{verify} (check [broker] ca_file and server_hostname)",
                                        EXIT_USAGE) from None
-            raise ConnectionLost(f"cannot connect to {url}: {_describe(exc)}") from None
+            text = _describe(exc)
+            if "ALERT_BAD_CERTIFICATE" in text or "ALERT_UNKNOWN_CA" in text:
+                # The broker refused our client certificate. Under TLS 1.3 the alert often
+                # arrives only as an EOF, which stays a retried connection failure.
+                raise FatalBrokerError(f"TLS to {url}: the broker refused the client "
+                                       f"certificate: {text} (check [broker] cert_file and "
+                                       "key_file)", EXIT_USAGE) from None
+            raise ConnectionLost(f"cannot connect to {url}: {text}") from None
 
     def connect(self, should_stop: Callable[[], bool] = lambda: False) -> bool:
         """Connect, trying ``connection_attempts`` times with backoff.
