@@ -68,20 +68,29 @@ class BrokerTestCase(unittest.TestCase):
     """A test class with its own virtual host on the real broker and a temp directory per test."""
 
     vhost: str
+    #: AMQP ports of the nodes whose meter queues each test starts without.
+    queue_ports: tuple[int, ...] = (PORT,)
 
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()
-        cls.vhost = f"pvtest-{cls.__name__}-{uuid.uuid4().hex[:8]}"
-        rabbitmqctl("add_vhost", cls.vhost)
-        rabbitmqctl("set_permissions", "-p", cls.vhost, "guest", ".*", ".*", ".*")
+        cls.vhost = cls.provision_broker()
 
     @classmethod
-    def tearDownClass(cls) -> None:
-        try:
-            rabbitmqctl("delete_vhost", cls.vhost)
-        finally:
-            super().tearDownClass()
+    def provision_broker(cls) -> str:
+        """The class's broker: a virtual host of its own on the default node, deleted after.
+
+        Classes with brokers of their own (TLS nodes, a cluster) override this, start
+        them, set ``queue_ports`` and register their teardown as a class cleanup.
+
+        Returns:
+            The virtual host the class's tests use.
+        """
+        vhost = f"pvtest-{cls.__name__}-{uuid.uuid4().hex[:8]}"
+        rabbitmqctl("add_vhost", vhost)
+        cls.addClassCleanup(rabbitmqctl, "delete_vhost", vhost)
+        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        return vhost
 
     def setUp(self) -> None:
         super().setUp()
@@ -92,16 +101,17 @@ class BrokerTestCase(unittest.TestCase):
         self.delete_queues()
 
     def delete_queues(self, meters: int = 16) -> None:
-        """Delete the queues an earlier test of the class may have left (Meter_0.. and DLQs)."""
-        connection = pika.BlockingConnection(pika.ConnectionParameters(
-            host=HOST, port=PORT, virtual_host=self.vhost))
-        try:
-            channel = connection.channel()
-            for i in range(meters):
-                channel.queue_delete(f"Meter_{i}")
-                channel.queue_delete(f"Meter_{i}.dlq")
-        finally:
-            connection.close()
+        """Delete the queues an earlier test or run may have left (Meter_0.. and DLQs)."""
+        for port in self.queue_ports:
+            connection = pika.BlockingConnection(pika.ConnectionParameters(
+                host=HOST, port=port, virtual_host=self.vhost))
+            try:
+                channel = connection.channel()
+                for i in range(meters):
+                    channel.queue_delete(f"Meter_{i}")
+                    channel.queue_delete(f"Meter_{i}.dlq")
+            finally:
+                connection.close()
 
     def _kill_processes(self) -> None:
         for process in self.processes:

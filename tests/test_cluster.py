@@ -15,8 +15,6 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pika
-
 from tests import rabbit_nodes
 from tests.support import BrokerTestCase, check_rows, rabbitmqctl, rows_of, wait_until
 
@@ -88,30 +86,13 @@ class ClusterFailoverTest(BrokerTestCase):
     ports: list[int]
 
     @classmethod
-    def setUpClass(cls) -> None:
-        # The cluster is this class's own: no virtual host on the default node, so
-        # BrokerTestCase's class setup and teardown (which make and delete one) are skipped.
-        super(BrokerTestCase, cls).setUpClass()
-        cls.vhost = "/"
+    def provision_broker(cls) -> str:
+        """The class's own three-node cluster, in its virtual host "/"; torn down after."""
         # Registered first, so that a half-formed cluster is torn down too.
         cls.addClassCleanup(rabbit_nodes.stop_cluster)
         cls.ports = rabbit_nodes.ensure_cluster()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        super(BrokerTestCase, cls).tearDownClass()
-
-    def delete_queues(self, meters: int = 16) -> None:
-        """Delete the meter queues a failed earlier run may have left in the cluster."""
-        connection = pika.BlockingConnection(pika.ConnectionParameters(
-            host="localhost", port=self.ports[0]))
-        try:
-            channel = connection.channel()
-            for i in range(meters):
-                channel.queue_delete(f"Meter_{i}")
-                channel.queue_delete(f"Meter_{i}.dlq")
-        finally:
-            connection.close()
+        cls.queue_ports = tuple(cls.ports)
+        return "/"
 
     def backlog(self, queues: list[str]) -> int:
         """Messages in ``queues`` not yet acknowledged, asked of cluster node 2."""

@@ -14,7 +14,6 @@ from pathlib import Path
 from unittest import mock
 from urllib.parse import quote
 
-import pika
 from parameterized import parameterized
 
 from pv_simulator.config import PASSWORD_ENV
@@ -55,31 +54,13 @@ class TlsTest(BrokerTestCase):
     nodes: dict[str, rabbit_nodes.TlsNode]
 
     @classmethod
-    def setUpClass(cls) -> None:
-        # The nodes are this class's own: no virtual host on the default node, so
-        # BrokerTestCase's class setup and teardown (which make and delete one) are skipped.
-        super(BrokerTestCase, cls).setUpClass()
-        cls.vhost = "/"
+    def provision_broker(cls) -> str:
+        """The private TLS nodes, in their virtual host "/"; stopped after the class."""
         # Registered first, so that the nodes of a half-failed start are stopped too.
         cls.addClassCleanup(rabbit_nodes.stop_tls_nodes)
         cls.nodes = rabbit_nodes.ensure_tls_nodes()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        super(BrokerTestCase, cls).tearDownClass()
-
-    def delete_queues(self, meters: int = 1) -> None:
-        """Delete the meter queues an earlier test or run left on the nodes (plain AMQP port)."""
-        for node in self.nodes.values():
-            connection = pika.BlockingConnection(pika.ConnectionParameters(
-                host=node.host, port=node.amqp_port))
-            try:
-                channel = connection.channel()
-                for i in range(meters):
-                    channel.queue_delete(f"Meter_{i}")
-                    channel.queue_delete(f"Meter_{i}.dlq")
-            finally:
-                connection.close()
+        cls.queue_ports = tuple(node.amqp_port for node in cls.nodes.values())
+        return "/"
 
     def tls_config(self, server_cert: str, **broker: object) -> Path:
         """tls = true towards the node serving ``server_cert``, trusting the test CA."""
@@ -89,9 +70,13 @@ class TlsTest(BrokerTestCase):
             "connection_attempts": 2, "retry_delay": 0.2, **broker})
 
     def peer_cert_subjects(self, node: rabbit_nodes.TlsNode) -> list[str]:
-        """The client certificate subject of each connection the node holds."""
-        return rabbitmqctl("-n", node.node_name, "list_connections",
-                           "peer_cert_subject").splitlines()[1:]
+        """The client certificate subject of each TLS connection the node holds.
+
+        Plain connections (the queue cleanup's, which may still be closing) do not count.
+        """
+        lines = rabbitmqctl("-n", node.node_name, "list_connections", "ssl",
+                            "peer_cert_subject").splitlines()[1:]
+        return [line.partition("\t")[2] for line in lines if line.startswith("true")]
 
     @parameterized.expand([
         ("ca_file", "server", {}, ""),
