@@ -210,7 +210,6 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
         service = MeterService(broker, meter_ids, models, clock, buffer_per_meter, stopper,
                                stats_interval_s=args.stats_interval)
         try:
-            service.declare()
             log.info("Meter created: %s", meter_ids)
             service.run()
         finally:
@@ -257,9 +256,6 @@ def service_main(argv: Sequence[str] | None = None) -> int:
                             stopper, exit_when_idle_s=args.exit_when_idle,
                             stats_interval_s=args.stats_interval)
         try:
-            service.start()
-            log.info("PV service consuming %s; writing to %s", meter_ids,
-                     args.output_dir.resolve())
             service.run()
         finally:
             output.close()

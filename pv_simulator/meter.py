@@ -124,11 +124,18 @@ class MeterService:
             self.broker.declare_meter_queue(meter_id)
 
     def run(self) -> None:
-        """Publish until the clock's duration is over or ``should_stop``; then publish what is left.
+        """Declare the queues, publish until the clock's duration is over or ``should_stop``.
+
+        What is taken but not yet published at the end is published before returning.
+        A connection lost at any point, the first declares included, is reconnected.
 
         Raises:
             FatalBrokerError: the broker refused something retrying cannot fix.
         """
+        try:
+            self.declare()
+        except ConnectionLost as exc:
+            self._lost(exc)
         tick = 0
         fast = self.clock.speed == 0
         while not self.should_stop():

@@ -106,6 +106,7 @@ class CsvOutput:
         self.rows_written = 0
         self.duplicates_skipped = 0
         self._unsynced = False
+        self._skip_noted: set[Path] = set()
         try:
             output_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -139,8 +140,14 @@ class CsvOutput:
         time_s = round(time_s, 3)
         path = self._path_for(meter_id, time_s)
         day_file = self._file(path)
-        if time_s <= self._last_time[path]:
+        last_time_s = self._last_time[path]
+        if time_s <= last_time_s:
             self.duplicates_skipped += 1
+            if path not in self._skip_noted:
+                self._skip_noted.add(path)
+                log.info("%s already holds rows up to time_s %s: skipping readings not after it "
+                         "(redelivered, or from a meter started again at an earlier time)",
+                         path, f"{last_time_s:.3f}".rstrip("0").rstrip("."))
             return False
         line = format_row(meter_id, time_s, meter_power_w, pv_power_kw).encode()
         try:

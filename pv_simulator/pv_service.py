@@ -95,21 +95,48 @@ class PvService:
         self._last_delivery = time.monotonic()
         self._stats = StatsLog("written", stats_interval_s)
 
-    def start(self) -> None:
+    def _start(self) -> None:
         """Declare the meters' queues and start consuming them."""
         for meter_id in self.meter_ids:
             self.broker.declare_meter_queue(meter_id)
         self.broker.consume(self.meter_ids, self._batch.append, self.prefetch)
         self._last_delivery = time.monotonic()
 
+    def _consume(self) -> bool:
+        """Start consuming, reconnecting as often as the connection is lost meanwhile.
+
+        Declaring thousands of queues takes seconds, long enough for a broker restart
+        to interrupt it, at start as after a reconnect.
+
+        Returns:
+            True once consuming; False when stopped first.
+
+        Raises:
+            FatalBrokerError: the broker refused something retrying cannot fix.
+        """
+        while not self.should_stop():
+            try:
+                self._start()
+                return True
+            except ConnectionLost as exc:
+                self._batch.clear()  # deliveries of the lost channel come again
+                log.warning("%s; reconnecting", exc)
+            if not self.broker.reconnect(self.should_stop):
+                break
+        return False
+
     def run(self) -> None:
-        """Serve until stopped or idle; on stop, finish the deliveries in hand.
+        """Consume and serve until stopped or idle; on stop, finish the deliveries in hand.
 
         Raises:
             FatalBrokerError: the broker refused something retrying cannot fix.
             OutputError: a file cannot be written as asked.
         """
-        while not self.should_stop():
+        consuming = self._consume()
+        if consuming:
+            log.info("PV service consuming %d queue(s); writing to %s", len(self.meter_ids),
+                     self.output.output_dir.resolve())
+        while consuming and not self.should_stop():
             try:
                 self._serve_batch()
             except ConnectionLost as exc:
@@ -118,9 +145,8 @@ class PvService:
                 self._batch.clear()
                 self.output.flush()
                 log.warning("%s; reconnecting", exc)
-                if not self.broker.reconnect(self.should_stop):
+                if not (self.broker.reconnect(self.should_stop) and self._consume()):
                     break
-                self.start()
                 log.info("reconnected; consuming %d queue(s) again", len(self.meter_ids))
                 continue
             if self._stats.due():

@@ -63,7 +63,6 @@ class MeterServiceTest(BrokerTestCase):
         service = MeterService(broker, ["Mtest_0", "Mtest_1"],
                                [RandomWalkModel(seed=1), RandomWalkModel(seed=2)],
                                clock, 3600, lambda: False, batch_size=700)
-        service.declare()
         service.run()
         self.assertEqual(service.published, 5000)
         self.assertEqual(self.queue_depth("Mtest_0"), 2500)

@@ -70,6 +70,15 @@ class OutTest(unittest.TestCase):
         self.assertTrue(self.out.write("Meter_0", t + 1, 1.0, 0.0))
         self.assertEqual((self.out.rows_written, self.out.duplicates_skipped), (2, 2))
 
+    def test_first_skip_per_file_is_logged_once(self) -> None:
+        t = epoch("2026-06-21T12:00")
+        self.out.write("Meter_0", t, 1.0, 0.0)
+        with self.assertLogs("pv_simulator.out", "INFO") as logs:
+            for _ in range(3):
+                self.out.write("Meter_0", t - 60, 1.0, 0.0)
+        self.assertEqual(len(logs.output), 1)
+        self.assertIn("Meter_0-2026-06-21.csv already holds rows up to", logs.output[0])
+
     def test_duplicates_are_found_after_a_restart(self) -> None:
         t = epoch("2026-06-21T12:00")
         for i in range(3):
