@@ -1,0 +1,117 @@
+"""Microseconds per call of what each reading costs outside the broker.
+
+The per-reading CPU budget of both services is shared with pika and, on this two-core
+machine, with RabbitMQ: these figures say how much of it the models, the message format
+and the CSV writer take. Each figure is the best of a few repeats of a loop over
+realistic inputs (a summer day in Vienna at 1 s steps, as the services see them).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pv_simulator import household, pv_model
+from pv_simulator.meter import RandomWalkModel
+from pv_simulator.out import CsvOutput, format_row
+from pv_simulator.reading import ReadingEncoder, decode
+
+TZ = ZoneInfo("Europe/Vienna")
+DAY_START = datetime(2026, 6, 21, tzinfo=TZ).timestamp()
+
+
+def _best_us(run: Callable[[], int], repeats: int) -> float:
+    """Best per-call microseconds of ``run`` (which returns how many calls it made)."""
+    best = float("inf")
+    for _ in range(repeats):
+        began = time.perf_counter()
+        calls = run()
+        best = min(best, (time.perf_counter() - began) / calls * 1e6)
+    return round(best, 2)
+
+
+def _solar(sky: str) -> pv_model.SolarPvModel:
+    # The defaults of broker.ini / config.PvConfig for the Vienna site.
+    return pv_model.SolarPvModel(latitude_deg=48.2, longitude_deg=16.37, altitude_m=194.0,
+                                 tz=TZ, peak_power_kw=4.0, tilt_deg=30.0, azimuth_deg=180.0,
+                                 sky=sky, seed=1)
+
+
+def _over(times: list[float], call: Callable[[float], object]) -> Callable[[], int]:
+    def run() -> int:
+        for t in times:
+            call(t)
+        return len(times)
+    return run
+
+
+def measure(quick: bool = False) -> dict[str, float]:
+    """µs per call of each model, the reading format and the CSV writer."""
+    step = 20 if quick else 1
+    repeats = 2 if quick else 3
+    day = [DAY_START + s for s in range(0, 86_400, step)]
+    daylight = [t for t in day if 6 * 3600 <= t - DAY_START < 20 * 3600]
+    results: dict[str, float] = {}
+
+    for sky in (pv_model.SKY_CLEAR, pv_model.SKY_VARIABLE):
+        model = _solar(sky)
+        model.power_kw(day[0])  # the day's constants, cached per day in the service too
+        results[f"pv_solar_{sky}_day_us"] = _best_us(_over(day, model.power_kw), repeats)
+        results[f"pv_solar_{sky}_daylight_us"] = _best_us(_over(daylight, model.power_kw), repeats)
+    reference = pv_model.ReferenceCurveModel(tz=TZ, seed=1)
+    results["pv_reference_day_us"] = _best_us(_over(day, reference.power_kw), repeats)
+
+    def stepping(make: Callable[[], Callable[[float], float]]) -> Callable[[], int]:
+        # Meter models keep state and need non-decreasing times: a fresh one per repeat.
+        def run() -> int:
+            power = make()
+            for t in day:
+                power(t)
+            return len(day)
+        return run
+
+    household.HouseholdModel(tz=TZ, seed=1).power_w(day[0])  # load the H0 tables once
+    results["meter_household_us"] = _best_us(
+        stepping(lambda: household.HouseholdModel(tz=TZ, seed=1, meter_index=3).power_w), repeats)
+    results["meter_random_walk_us"] = _best_us(
+        stepping(lambda: RandomWalkModel(seed=1, meter_index=3).power_w), repeats)
+
+    encode = ReadingEncoder("Meter_0")
+    bodies = [encode(t, 1234.5678) for t in day]
+    results["reading_encode_us"] = _best_us(_over(day, lambda t: encode(t, 1234.5678)), repeats)
+
+    def decode_all() -> int:
+        for body in bodies:
+            decode(body, "Meter_0", 9000.0)
+        return len(bodies)
+    results["reading_decode_us"] = _best_us(decode_all, repeats)
+    results["csv_format_row_us"] = _best_us(
+        _over(day, lambda t: format_row("Meter_0", t, 1234.5678, 1.234567)), repeats)
+
+    def write_all() -> int:
+        with tempfile.TemporaryDirectory(prefix="pvbench-cost-") as tmp:
+            output = CsvOutput(Path(tmp), TZ, fsync="never")
+            for t in day:
+                output.write("Meter_0", t, 1234.5678, 1.234567)
+            output.close()
+        return len(day)
+    results["csv_write_one_file_us"] = _best_us(write_all, repeats)
+
+    def write_rotating() -> int:
+        # More meters than the LRU holds (as with 2,000 meters): every row reopens a file.
+        meters = [f"Meter_{i}" for i in range(300)]
+        calls = 0
+        with tempfile.TemporaryDirectory(prefix="pvbench-cost-") as tmp:
+            output = CsvOutput(Path(tmp), TZ, fsync="never", max_open_files=256)
+            for t in day[: max(10, len(day) // 300)]:
+                for meter in meters:
+                    output.write(meter, t, 1234.5678, 1.234567)
+                    calls += 1
+            output.close()
+        return calls
+    results["csv_write_lru_miss_us"] = _best_us(write_rotating, repeats)
+    return results

@@ -1,0 +1,291 @@
+"""The end-to-end scenarios: both CLIs as subprocesses, on a broker virtual host of their own.
+
+* :func:`fast_forward`: one simulated stretch as fast as possible (``--speed 0``); the wall time
+  runs from the meter's launch to the last row's write (the newest file mtime), so the
+  service's idle wait before exiting is not counted.
+* :func:`real_time`: N meters paced by the wall clock (``--speed 1``); latency of a random
+  sample of meters (see ``tail.py``), backlog when the meter finishes, throughput, and the
+  memory and open files of both processes. The 10,000-id scenario is the same procedure at a
+  low rate.
+
+Latency is measured from when a reading was *due* on the meter's clock. The meter creates its
+clock just before it connects and logs "connected to", so that line's time (ms resolution)
+is the anchor: tick k was due at ``anchor + k * interval``; this underestimates by the
+connect time (a few ms on loopback). The raw ``appeared - time_s`` is reported as well; it
+also counts the meter's startup (launch to clock), since ``--start`` is the launch time.
+In both, a meter that falls behind its clock (e.g. while declaring its queues) shows as latency.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks.broker_env import DepthProbe, queue_backlog, virtual_host, write_config
+from benchmarks.clis import Cli, Processes, meter_ids
+from benchmarks.procstat import ProcSampler, broker_pid
+from benchmarks.tail import CsvTailer, count_rows
+from pv_simulator.config import load_config
+
+#: A summer day, so the solar model computes the full chain for about 16 of the 24 hours.
+FF_START = "2026-06-21T00:00"
+FF_IDLE_S = 2.0
+WARMUP_S = 10.0
+
+Result = dict[str, object]
+
+
+@dataclass
+class Env:
+    """What every scenario needs: where to work, the shipped config, the process registry."""
+
+    work: Path
+    source_conf: Path
+    processes: Processes
+    profile_dir: Path | None = None
+    py_spy: str | None = None
+
+    def profile(self, cli: Cli, scenario: str) -> Path | None:
+        """Attach py-spy to a started CLI when profiling; it writes its file when the CLI exits."""
+        if self.profile_dir is None or self.py_spy is None:
+            return None
+        self.profile_dir.mkdir(parents=True, exist_ok=True)
+        path = self.profile_dir / f"{scenario}-{cli.role}.txt"
+        self.processes.start(f"py-spy-{cli.role}", [
+            self.py_spy, "record", "--pid", str(cli.pid), "--rate", "100", "--idle",
+            "--format", "raw", "--output", str(path)], self.work)
+        return path
+
+    def finish_profiles(self) -> None:
+        """Let the attached py-spy processes write their files (their targets have exited)."""
+        for cli in self.processes.started:
+            if cli.role.startswith("py-spy") and cli.process.poll() is None:
+                try:
+                    cli.wait(30)
+                except RuntimeError:
+                    cli.interrupt(30)
+
+
+@dataclass
+class _Setup:
+    name: str
+    work: Path
+    conf: Path
+    out: Path
+    vhost: str
+    sampler: ProcSampler
+
+
+def _scenario(env: Env, name: str, vhost: str) -> _Setup:
+    work = env.work / name
+    work.mkdir(parents=True)
+    sampler = ProcSampler()
+    sampler.add("broker", broker_pid())
+    return _Setup(name, work, write_config(env.source_conf, work / "bench.ini", vhost),
+                  work / "out", vhost, sampler)
+
+
+def _published(meter: Cli) -> int | None:
+    """The meter's own count, from its closing log line (the last one that says it)."""
+    line = meter.find_last("published ")
+    try:
+        return int(line.split("published ", 1)[1].split()[0]) if line else None
+    except (IndexError, ValueError):
+        return None
+
+
+def _percentiles(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"n": 0, "p50_s": None, "p99_s": None, "max_s": None}
+    ordered = sorted(values)
+
+    def pct(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)], 3)
+
+    return {"n": len(ordered), "p50_s": pct(0.50), "p99_s": pct(0.99),
+            "max_s": round(ordered[-1], 3)}
+
+
+def fast_forward(env: Env, name: str, meters: int, interval_s: float,
+                 duration_s: float) -> Result:
+    """One simulated stretch as fast as possible through both CLIs, all guarantees on."""
+    with virtual_host(name) as vhost, env.processes:
+        return _fast_forward(env, _scenario(env, name, vhost), meters, interval_s, duration_s)
+
+
+def _fast_forward(env: Env, s: _Setup, meters: int, interval_s: float,
+                  duration_s: float) -> Result:
+    ids = meter_ids(meters)
+    expected = meters * math.ceil(duration_s / interval_s - 1e-9)
+    service = env.processes.service(s.conf, s.work, ids, "--output-dir", str(s.out),
+                                    "--exit-when-idle", f"{FF_IDLE_S:g}")
+    s.sampler.add("service", service.pid)
+    service.wait_for("PV service consuming", 120)
+    profiles = [env.profile(service, s.name)]
+    launched = time.time()
+    meter = env.processes.meter(s.conf, s.work, "-nb", str(meters), "--speed", "0",
+                                "--interval", f"{interval_s:g}", "--duration", f"{duration_s:g}",
+                                "--start", FF_START, "--seed", "1")
+    s.sampler.add("meter", meter.pid)
+    s.sampler.start()
+    profiles.append(env.profile(meter, s.name))
+    timeout = 600 + expected / 100
+    meter_code = meter.wait(timeout)
+    meter_done = meter.ended_at or time.time()
+    service_code = service.wait(timeout)
+    service_done = service.ended_at or time.time()
+    procs = s.sampler.stop()
+    env.finish_profiles()
+    rows, files, last_write = count_rows(s.out)
+    if meter_code or service_code or rows != expected or last_write is None:
+        raise RuntimeError(f"{s.name}: meter exit {meter_code}, service exit {service_code}, "
+                           f"{rows} of {expected} rows: {meter.tail()} || {service.tail()}")
+    wall_s = last_write - launched
+    return {
+        "name": s.name, "meters": meters, "interval_s": interval_s, "duration_s": duration_s,
+        "readings": expected, "rows": rows, "files": files,
+        "wall_s": round(wall_s, 3),
+        "readings_per_s": round(rows / wall_s),
+        "meter_exit_s": round(meter_done - launched, 3),
+        "service_exit_less_idle_s": round(service_done - FF_IDLE_S - launched, 3),
+        "published": _published(meter),
+        "processes": procs,
+        "profiles": [str(p) for p in profiles if p],
+    }
+
+
+class _DepthSeries:
+    """Ready messages of the sampled queues every ``every_s``, on its own connection and thread."""
+
+    def __init__(self, vhost: str, queues: list[str], every_s: float = 2.0) -> None:
+        self.vhost, self.queues, self.every_s = vhost, queues, every_s
+        self.points: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="depth", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        probe = DepthProbe(self.vhost, self.queues)
+        try:
+            while not self._stop.wait(self.every_s):
+                self.points.append((time.time(), probe.ready()))
+        finally:
+            probe.close()
+
+    def stop(self) -> list[tuple[float, int]]:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        return self.points
+
+
+def real_time(env: Env, name: str, meters: int, interval_s: float, duration_s: float,
+              sample_size: int, drain_limit_s: float = 120.0) -> Result:
+    """N meters at wall-clock pace; latency of a sample, backlog, throughput, RSS, open files."""
+    with virtual_host(name) as vhost, env.processes:
+        return _real_time(env, _scenario(env, name, vhost), meters, interval_s, duration_s,
+                          sample_size, drain_limit_s)
+
+
+def _real_time(env: Env, s: _Setup, meters: int, interval_s: float, duration_s: float,
+               sample_size: int, drain_limit_s: float) -> Result:
+    ids = meter_ids(meters)
+    sample = sorted(random.Random(7).sample(ids, min(sample_size, meters)))
+    ticks = math.ceil(duration_s / interval_s - 1e-9)
+    service_launched = time.time()
+    service = env.processes.service(s.conf, s.work, ids, "--output-dir", str(s.out))
+    s.sampler.add("service", service.pid)
+    s.sampler.start()
+    service_ready = service.wait_for("PV service consuming", 900)
+    profiles = [env.profile(service, s.name)]
+    tailer = CsvTailer(s.out, sample, load_config(s.conf).site.timezone).start()
+    start_epoch = round(time.time(), 3)
+    start_iso = datetime.fromtimestamp(start_epoch, timezone.utc).isoformat(timespec="milliseconds")
+    meter = env.processes.meter(s.conf, s.work, "-nb", str(meters), "--speed", "1",
+                                "--interval", f"{interval_s:g}", "--duration", f"{duration_s:g}",
+                                "--start", start_iso, "--seed", "1")
+    s.sampler.add("meter", meter.pid)
+    profiles.append(env.profile(meter, s.name))
+    anchor = meter.wait_for("connected to", 300)
+    depth = _DepthSeries(s.vhost, sample)
+    # One interval after the last tick was due, every reading should be written: what is
+    # not is the backlog, wherever it waits (the meter's buffer, the queues, the service).
+    schedule_end = anchor + ticks * interval_s
+    with contextlib.suppress(RuntimeError):
+        meter.wait(max(0.0, schedule_end - time.time()))
+    time.sleep(max(0.0, schedule_end - time.time()))
+    rows_at_schedule_end = count_rows(s.out)[0]
+    meter_code = meter.wait(duration_s + 900)
+    meter_done = meter.ended_at or time.time()
+    depth_points = depth.stop()
+    backlog_at_end = queue_backlog(s.vhost)
+    rows_at_end = count_rows(s.out)[0]
+    drained_after = None
+    while time.time() - meter_done < drain_limit_s:
+        backlog = queue_backlog(s.vhost)
+        if backlog["ready"] + backlog["unacked"] == 0:
+            drained_after = round(time.time() - meter_done, 1)
+            break
+        time.sleep(1.0)
+    backlog_at_stop = queue_backlog(s.vhost)
+    service_code = service.interrupt(120)
+    tailer.stop()
+    procs = s.sampler.stop()
+    env.finish_profiles()
+    rows, files, _ = count_rows(s.out)
+    if meter_code or service_code:
+        raise RuntimeError(f"{s.name}: meter exit {meter_code}, service exit {service_code}: "
+                           f"{meter.tail()} || {service.tail()}")
+
+    first_tick: list[float] = []
+    due: list[float] = []
+    raw: list[float] = []
+    steady: list[float] = []
+    windows: dict[int, list[float]] = {}
+    for time_s, appeared, _pv in tailer.rows:
+        offset_s = time_s - start_epoch
+        latency = appeared - (anchor + offset_s)
+        due.append(latency)
+        raw.append(appeared - time_s)
+        if offset_s >= WARMUP_S:
+            steady.append(latency)
+        if offset_s < interval_s:
+            first_tick.append(latency)
+        windows.setdefault(int(offset_s // 10) * 10, []).append(latency)
+    elapsed = meter_done - anchor
+    return {
+        "name": s.name, "meters": meters, "interval_s": interval_s, "duration_s": duration_s,
+        "offered_per_s": round(meters / interval_s, 1),
+        "expected_readings": meters * ticks,
+        "published": _published(meter),
+        "rows_at_meter_end": rows_at_end,
+        "unwritten_at_schedule_end": meters * ticks - rows_at_schedule_end,
+        "meter_lag_at_end_s": round(meter_done - (anchor + (ticks - 1) * interval_s), 2),
+        "rows_final": rows, "files": files,
+        # Rows readable when the meter ends, over the run's span (the duration, or longer
+        # when the meter fell behind its clock).
+        "readings_per_s": round(rows_at_end / max(elapsed, duration_s), 1),
+        "service_startup_s": round(service_ready - service_launched, 2),
+        "meter_launch_to_clock_s": round(anchor - start_epoch, 3),
+        # The meter declares its queues after its clock started: the first tick shows it.
+        "first_tick_latency_s": round(max(first_tick), 3) if first_tick else None,
+        "meter_run_s": round(elapsed, 2),
+        "latency": _percentiles(due),
+        "latency_after_warmup": _percentiles(steady),
+        "latency_raw_vs_time_s": _percentiles(raw),
+        "latency_p99_by_10s": {str(k): _percentiles(v)["p99_s"] for k, v in sorted(windows.items())},
+        "sample_meters": len(sample),
+        "sample_rows": len(tailer.rows),
+        "sample_rows_with_pv": sum(1 for row in tailer.rows if row[2] > 0),
+        "backlog_at_meter_end": backlog_at_end,
+        "backlog_at_stop": backlog_at_stop,
+        "drained_after_s": drained_after,
+        "sample_ready_series": [(round(t - anchor, 1), n) for t, n in depth_points],
+        "processes": procs,
+        "profiles": [str(p) for p in profiles if p],
+    }
