@@ -24,6 +24,22 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# RabbitMQ keeps a file open per queue, and every meter has two (its queue and
+# its dead-letter queue). Debian's wrapper starts the server through su, whose
+# PAM limits leave it 1,024 open files: past ~900 queues the broker reopens
+# queue files all the time and a few thousand meters no longer keep up. So
+# start it the way the wrapper does, with the soft limit raised to the hard one
+# (raised first, as root, to at least 65,536 where allowed).
+start_server() {
+    if [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && id rabbitmq >/dev/null 2>&1; then
+        as_root sh -c 'ulimit -Hn 65536 2>/dev/null; ulimit -Sn 65536 2>/dev/null
+            exec su rabbitmq -s /bin/sh -c "ulimit -n \$(ulimit -Hn) 2>/dev/null
+                cd /var/lib/rabbitmq && exec /usr/lib/rabbitmq/bin/rabbitmq-server -detached"' || true
+    else
+        as_root rabbitmq-server -detached || true
+    fi
+}
+
 if answers; then
     echo "broker: already answering at $host:$port"
     exit 0
@@ -47,7 +63,7 @@ export PATH="$PATH:/usr/sbin"
 
 if ! answers; then
     echo "broker: starting rabbitmq-server"
-    as_root rabbitmq-server -detached || true
+    start_server
     # await_startup fails at once until the node has registered with epmd.
     for _ in $(seq 1 60); do
         as_root rabbitmqctl -q await_startup --timeout 120 >/dev/null 2>&1 && break
