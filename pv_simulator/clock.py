@@ -32,15 +32,19 @@ def parse_start(text: str, tz: ZoneInfo) -> float:
 class SimClock:
     """Ticks of simulated time at a fixed interval, paced against the wall clock.
 
+    The schedule runs from :meth:`begin`, so set-up work before the first tick
+    (declaring thousands of queues) does not make the first ticks late.
+
     Args:
-        start_s: simulated epoch seconds of the first tick.
+        start_s: simulated epoch seconds of the first tick; None for the wall time
+            at :meth:`begin`.
         interval_s: simulated seconds between ticks (> 0).
         speed: simulated seconds per wall-clock second; 0 means as fast as possible.
         duration_s: simulated seconds after which there are no more ticks; None for no end.
         now: the wall clock (monotonic seconds); injectable for tests.
     """
 
-    start_s: float
+    start_s: float | None
     interval_s: float
     speed: float = 1.0
     duration_s: float | None = None
@@ -52,7 +56,13 @@ class SimClock:
             raise ValueError(f"interval must be a positive number of seconds, not {self.interval_s}")
         if not self.speed >= 0 or not math.isfinite(self.speed):
             raise ValueError(f"speed must be 0 or a positive factor, not {self.speed}")
+        self.begin()
+
+    def begin(self) -> None:
+        """Start the schedule now: tick 0 is due at once."""
         self.wall_start_s = self.now()
+        if self.start_s is None:
+            self.start_s = time.time()
 
     @property
     def tick_count(self) -> int | None:
@@ -63,6 +73,7 @@ class SimClock:
 
     def sim_time(self, tick: int) -> float:
         """Simulated epoch seconds of tick ``tick``."""
+        assert self.start_s is not None
         return self.start_s + tick * self.interval_s
 
     def wait_s(self, tick: int) -> float:

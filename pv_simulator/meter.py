@@ -136,6 +136,7 @@ class MeterService:
             self.declare()
         except ConnectionLost as exc:
             self._lost(exc)
+        self.clock.begin()
         tick = 0
         fast = self.clock.speed == 0
         while not self.should_stop():

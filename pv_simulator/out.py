@@ -247,7 +247,8 @@ class CsvOutput:
             return day_file
         if len(self._open) >= self.max_open_files:
             self._evict(self._open.popitem(last=False)[1])
-        last_time = _prepare(path)
+        # A file this process wrote before needs no second check of header and tail.
+        last_time = self._last_time[path] if path in self._last_time else _prepare(path)
         try:
             handle = path.open("ab")
             if handle.tell() == 0:

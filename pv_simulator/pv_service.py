@@ -87,7 +87,10 @@ class PvService:
         self.should_stop = should_stop
         self.exit_when_idle_s = exit_when_idle_s
         self.prefetch = prefetch_for(len(self.meter_ids))
-        self.batch_max = max(1, min(batch_max, self.prefetch // 2))
+        # Not bounded by the per-queue prefetch: with thousands of queues each holds a
+        # few deliveries, and a batch gathers them across queues until full or
+        # batch_wait_s has passed.
+        self.batch_max = max(1, batch_max)
         self.batch_wait_s = batch_wait_s
         self.rejects = RejectLog()
         self.received = 0
@@ -176,6 +179,8 @@ class PvService:
         power_kw = self.pv_model.power_kw
         write = self.output.write
         debug = log.isEnabledFor(logging.DEBUG)
+        # In real time every meter's reading of a tick has the same time: one PV value serves.
+        pv_time_s, pv_kw = float("nan"), 0.0
         for delivery in batch:
             try:
                 reading = decode(delivery.body, delivery.queue, self.max_power_w)
@@ -183,7 +188,8 @@ class PvService:
                 self.rejects.rejected(delivery.queue, str(exc))
                 rejected.append(delivery.delivery_tag)
                 continue
-            pv_kw = power_kw(reading.time_s)
+            if reading.time_s != pv_time_s:
+                pv_time_s, pv_kw = reading.time_s, power_kw(reading.time_s)
             written = write(reading.meter_id, reading.time_s, reading.power_w, pv_kw)
             if debug:
                 log.debug("%s %s at %.3f: %.3f W + %.6f kW", "wrote" if written else "skipped",
