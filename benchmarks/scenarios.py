@@ -8,12 +8,12 @@
   memory and open files of both processes. The 10,000-id scenario is the same procedure at a
   low rate.
 
-Latency is measured from when a reading was *due* on the meter's clock. The meter creates its
-clock just before it connects and logs "connected to", so that line's time (ms resolution)
-is the anchor: tick k was due at ``anchor + k * interval``; this underestimates by the
-connect time (a few ms on loopback). The raw ``appeared - time_s`` is reported as well; it
-also counts the meter's startup (launch to clock), since ``--start`` is the launch time.
-In both, a meter that falls behind its clock (e.g. while declaring its queues) shows as latency.
+Latency is measured from when a reading was *due* on the meter's clock. The meter starts its
+clock once its queues are declared and logs "clock started", so that line's time (ms
+resolution) is the anchor: tick k was due at ``anchor + k * interval``. The raw
+``appeared - time_s`` is reported as well; it also counts the meter's startup (launch to
+clock, declares included), since ``--start`` is the launch time. A meter that falls behind
+its clock shows as latency in both.
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ def _real_time(env: Env, s: _Setup, meters: int, interval_s: float, duration_s: 
                                 "--start", start_iso, "--seed", "1")
     s.sampler.add("meter", meter.pid)
     profiles.append(env.profile(meter, s.name))
-    anchor = meter.wait_for("connected to", 300)
+    anchor = meter.wait_for("clock started", 300)
     depth = _DepthSeries(s.vhost, sample)
     # One interval after the last tick was due, every reading should be written: what is
     # not is the backlog, wherever it waits (the meter's buffer, the queues, the service).

@@ -137,6 +137,9 @@ class MeterService:
         except ConnectionLost as exc:
             self._lost(exc)
         self.clock.begin()
+        log.info("clock started: first reading at time_s %.3f, every %g s, speed %s",
+                 self.clock.sim_time(0), self.clock.interval_s,
+                 self.clock.speed or "as fast as possible")
         tick = 0
         fast = self.clock.speed == 0
         while not self.should_stop():
