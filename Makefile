@@ -21,6 +21,11 @@ lint: venv
 	$(VENV)/bin/ruff check pv_simulator tests scripts tools benchmarks demo_meter.py demo_pv_service.py
 	$(VENV)/bin/mypy
 
+# Benchmarks: figures against a bare pika baseline measured in the same run.
+# QUICK=1: seconds, small N, only to show they run (CI).
+bench: venv broker
+	$(PY) benchmarks/run.py $(if $(QUICK),--quick,)
+
 demo: venv broker
 	$(PY) scripts/demo.py
 

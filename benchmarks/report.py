@@ -14,7 +14,7 @@ RT_TARGET = "rt_2000"
 RT_REPORT = "rt_5000"
 IDS = "ids_10000"
 RSS_LIMIT_MB = 150.0
-OPEN_FILES_LIMIT = 300  # the LRU's 256 handles, the socket, stdio and Python's own
+OPEN_FILES_LIMIT = 4200  # the LRU's 4,096 handles at most, the socket, stdio and Python's own
 
 
 def _get(data: Any, *path: str) -> Any:
