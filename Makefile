@@ -15,7 +15,7 @@ broker:
 	@bash scripts/ensure_broker.sh $(CONF)
 
 test: venv broker
-	$(PY) -m unittest discover -s tests -t . -v
+	$(PY) scripts/run_tests.py
 
 lint: venv
 	$(VENV)/bin/ruff check pv_simulator tests scripts tools benchmarks demo_meter.py demo_pv_service.py
@@ -34,4 +34,4 @@ clean:
 
 # A three-node RabbitMQ cluster on loopback (scripts/cluster.sh), quorum queues, a node stopped mid-stream.
 test-cluster: venv broker
-	PV_CLUSTER_TESTS=1 $(PY) -m unittest tests.test_cluster -v
+	PV_CLUSTER_TESTS=1 $(PY) scripts/run_tests.py --label cluster tests.test_cluster

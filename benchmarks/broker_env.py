@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import configparser
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,35 +16,24 @@ from pathlib import Path
 
 import pika
 
+from tests.support import rabbitmqctl
+
 HOST = "127.0.0.1"  # loopback only
 PORT = 5672
 USER = "guest"
 PASSWORD = "guest"
 
 
-def rabbitmqctl(*args: str, timeout: float = 300) -> str:
-    """Run rabbitmqctl quietly (through sudo when not root); raise with its output on failure."""
-    command = ["rabbitmqctl", "-q", *args]
-    if os.geteuid() != 0:
-        command = ["sudo", "-n", *command]
-    env = dict(os.environ, PATH=os.environ.get("PATH", "") + ":/usr/sbin")
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}): "
-                           f"{result.stderr.strip() or result.stdout.strip()}")
-    return result.stdout
-
-
 @contextmanager
 def virtual_host(label: str) -> Iterator[str]:
     """A new virtual host the guest user may use; deleted when the block ends, however it ends."""
     name = f"pvbench-{label}-{uuid.uuid4().hex[:8]}"
-    rabbitmqctl("add_vhost", name)
+    rabbitmqctl("add_vhost", name, timeout=300)
     try:
         rabbitmqctl("set_permissions", "-p", name, USER, ".*", ".*", ".*")
         yield name
     finally:
-        rabbitmqctl("delete_vhost", name)
+        rabbitmqctl("delete_vhost", name, timeout=300)
 
 
 def parameters(vhost: str) -> pika.ConnectionParameters:
