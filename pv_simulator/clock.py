@@ -22,7 +22,10 @@ def parse_start(text: str, tz: ZoneInfo) -> float:
     Raises:
         ValueError: ``text`` is not an ISO 8601 date or date-time.
     """
-    moment = datetime.fromisoformat(text.strip())
+    text = text.strip()
+    if text[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat does not take the Z suffix
+        text = text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return moment.timestamp()

@@ -16,7 +16,7 @@ import argparse
 import csv
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -206,7 +206,7 @@ def _date_numbers(times_s: list[float]) -> list[float]:
     them in the site's zone."""
     from matplotlib import dates as mdates
 
-    unix_epoch_days = float(mdates.date2num(datetime(1970, 1, 1, tzinfo=UTC)))
+    unix_epoch_days = float(mdates.date2num(datetime(1970, 1, 1, tzinfo=timezone.utc)))
     return [unix_epoch_days + time_s / 86400.0 for time_s in times_s]
 
 
