@@ -44,6 +44,8 @@ METER = "Meter_0"
 DLQ = METER + ".dlq"
 TZ = ZoneInfo("Europe/Vienna")
 READINGS = 12_000
+#: Simulated seconds per wall second for a paced stream: 12,000 readings in 6 s.
+PACED_SPEED = 2000
 INTERVAL_S = 1
 SEED = 1
 #: Sunrise in Vienna: the PV column goes from 0 to real values within the run.
@@ -215,11 +217,18 @@ class FaultTestCase(BrokerTestCase):
         self.out = self.tmp / "out"
 
     def config(self, fsync: str = "batch") -> Path:
-        return self.write_config(f"faults-{fsync}.ini", output={"fsync": fsync})
+        # A buffer as long as the stream: a paced meter (real-time rules) would otherwise drop
+        # its oldest readings during a broker outage, as designed, and the check would see gaps.
+        return self.write_config(f"faults-{fsync}.ini", output={"fsync": fsync},
+                                 meter={"buffer_s": READINGS * INTERVAL_S})
 
-    def start_meter(self, conf: Path, start: str, readings: int = READINGS) -> Proc:
+    def start_meter(self, conf: Path, start: str, readings: int = READINGS,
+                    speed: int = 0) -> Proc:
+        """The meter, as fast as possible, or paced at ``speed`` for faults that must land
+        mid-stream: a rabbitmqctl call takes about a second, and an unpaced stream of
+        12,000 readings is over by then."""
         return Proc("demo_meter.py", self.start(
-            "demo_meter.py", "-conf", str(conf), "-nb", "1", "--speed", "0",
+            "demo_meter.py", "-conf", str(conf), "-nb", "1", "--speed", str(speed),
             "--interval", str(INTERVAL_S), "--duration", str(readings * INTERVAL_S),
             "--start", start, "--seed", str(SEED)))
 
@@ -404,7 +413,7 @@ class StreamFaultTest(FaultTestCase):
         began = time.monotonic()
         rng = random.Random("close_all")
         conf = self.config("always")  # one fsync per row: the PV service is mid-stream for 3 s
-        meter = self.start_meter(conf, DAWN)
+        meter = self.start_meter(conf, DAWN, speed=PACED_SPEED)
         pv = self.start_pv(conf)
         closed_at: list[int] = []
         meter_running: list[bool] = []
@@ -426,7 +435,7 @@ class StreamFaultTest(FaultTestCase):
         reference = self.reference(DAWN)
         began = time.monotonic()
         conf = self.config()
-        meter = self.start_meter(conf, DAWN)
+        meter = self.start_meter(conf, DAWN, speed=PACED_SPEED)
         pv = self.start_pv(conf)
         moment = random.Random("kill_meter").randint(3000, 7000)
         seen = 0
@@ -594,7 +603,7 @@ class BrokerRestartTest(FaultTestCase):
         self.reference(NIGHT)
         began = time.monotonic()
         conf = self.config()
-        meter = self.start_meter(conf, NIGHT)
+        meter = self.start_meter(conf, NIGHT, speed=PACED_SPEED)
         pv = self.start_pv(conf)
         moment = random.Random("broker_restart").randint(200, 1500)
         self.wait_rows(moment, 60, alive=[pv])
