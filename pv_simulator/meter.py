@@ -171,10 +171,11 @@ class MeterService:
     def _take(self, tick: int) -> None:
         time_s = self.clock.sim_time(tick)
         append = self.pending.append
+        debug = log.isEnabledFor(logging.DEBUG)
         for meter_id, model, encode in self.meters:
-            append((meter_id, encode(time_s, model.power_w(time_s)), time_s))
-        if log.isEnabledFor(logging.DEBUG):
-            for meter_id, body, _ in list(self.pending)[-len(self.meters):]:
+            body = encode(time_s, model.power_w(time_s))
+            append((meter_id, body, time_s))
+            if debug:
                 log.debug("took %s: %s", meter_id, body.decode())
         overflow = len(self.pending) - self.capacity
         if overflow > 0:
