@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CONF ?= broker.ini
 REQUIREMENTS := requirements.txt requirements-test.txt requirements-plot.txt requirements-lint.txt
 
-.PHONY: test test-cluster demo bench lint venv broker clean
+.PHONY: test test-unit test-cluster demo bench lint venv broker clean
 
 venv:
 	@bash scripts/ensure_venv.sh $(VENV) $(REQUIREMENTS)
@@ -16,6 +16,10 @@ broker:
 
 test: venv broker
 	$(PY) scripts/run_tests.py
+
+# The unit suite alone: no broker, no subprocess, no set-up beyond the venv.
+test-unit: venv
+	$(PY) scripts/run_tests.py --label unit tests/unit
 
 lint: venv
 	$(VENV)/bin/ruff check pv_simulator tests scripts tools benchmarks demo_meter.py demo_pv_service.py
@@ -34,4 +38,4 @@ clean:
 
 # A three-node RabbitMQ cluster on loopback (scripts/cluster.sh), quorum queues, a node stopped mid-stream.
 test-cluster: venv broker
-	PV_CLUSTER_TESTS=1 $(PY) scripts/run_tests.py --label cluster tests.test_cluster
+	PV_CLUSTER_TESTS=1 $(PY) scripts/run_tests.py --label cluster tests.integration.test_cluster

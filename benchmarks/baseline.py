@@ -21,7 +21,7 @@ import pika
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 
-from pv_simulator.reading import ReadingEncoder
+from pv_simulator.messaging.wire import ReadingEncoder
 
 QUEUE = "baseline"
 PREFETCH = 100

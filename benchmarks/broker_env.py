@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pika
 
-from tests.support import rabbitmqctl
+from tests.integration.support import rabbitmqctl
 
 HOST = "127.0.0.1"  # loopback only
 PORT = 5672

@@ -29,7 +29,7 @@ import pika
 from pika.spec import BasicProperties
 
 from benchmarks.procstat import broker_pid, cpu_seconds
-from pv_simulator.reading import ReadingEncoder
+from pv_simulator.messaging.wire import ReadingEncoder
 
 MODES: dict[str, dict[str, Any]] = {
     "per_meter_classic": {"queues": "per_meter", "args": {}, "tx": True},

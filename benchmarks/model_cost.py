@@ -15,10 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pv_simulator import household, pv_model
-from pv_simulator.meter import RandomWalkModel
-from pv_simulator.out import CsvOutput, format_row
-from pv_simulator.reading import ReadingEncoder, decode
+from pv_simulator.messaging.wire import ReadingEncoder, decode
+from pv_simulator.models import household, pv_plant
+from pv_simulator.services.meter import RandomWalkModel
+from pv_simulator.storage.csv_store import CsvOutput, format_row
 
 TZ = ZoneInfo("Europe/Vienna")
 DAY_START = datetime(2026, 6, 21, tzinfo=TZ).timestamp()
@@ -34,9 +34,9 @@ def _best_us(run: Callable[[], int], repeats: int) -> float:
     return round(best, 2)
 
 
-def _solar(sky: str) -> pv_model.SolarPvModel:
+def _solar(sky: str) -> pv_plant.SolarPvModel:
     # The defaults of broker.ini / config.PvConfig for the Vienna site.
-    return pv_model.SolarPvModel(latitude_deg=48.2, longitude_deg=16.37, altitude_m=194.0,
+    return pv_plant.SolarPvModel(latitude_deg=48.2, longitude_deg=16.37, altitude_m=194.0,
                                  tz=TZ, peak_power_kw=4.0, tilt_deg=30.0, azimuth_deg=180.0,
                                  sky=sky, seed=1)
 
@@ -57,12 +57,12 @@ def measure(quick: bool = False) -> dict[str, float]:
     daylight = [t for t in day if 6 * 3600 <= t - DAY_START < 20 * 3600]
     results: dict[str, float] = {}
 
-    for sky in (pv_model.SKY_CLEAR, pv_model.SKY_VARIABLE):
+    for sky in (pv_plant.SKY_CLEAR, pv_plant.SKY_VARIABLE):
         model = _solar(sky)
         model.power_kw(day[0])  # the day's constants, cached per day in the service too
         results[f"pv_solar_{sky}_day_us"] = _best_us(_over(day, model.power_kw), repeats)
         results[f"pv_solar_{sky}_daylight_us"] = _best_us(_over(daylight, model.power_kw), repeats)
-    reference = pv_model.ReferenceCurveModel(tz=TZ, seed=1)
+    reference = pv_plant.ReferenceCurveModel(tz=TZ, seed=1)
     results["pv_reference_day_us"] = _best_us(_over(day, reference.power_kw), repeats)
 
     def stepping(make: Callable[[], Callable[[float], float]]) -> Callable[[], int]:

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pv_simulator.out import csv_path
+from pv_simulator.storage.csv_store import csv_path
 
 
 class CsvTailer:

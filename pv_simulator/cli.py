@@ -20,13 +20,13 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from . import household, pv_model
-from .broker import EXIT_USAGE, Broker, BrokerError
-from .clock import SimClock, parse_start
-from .config import Config, ConfigError, load_config
-from .meter import MeterModel, MeterService, RandomWalkModel
-from .out import CsvOutput, OutputError
-from .pv_service import PvService
+from pv_simulator.config import Config, ConfigError, load_config
+from pv_simulator.messaging.rabbitmq import EXIT_USAGE, Broker, BrokerError
+from pv_simulator.models import household, pv_plant
+from pv_simulator.services.clock import SimClock, parse_start
+from pv_simulator.services.meter import MeterModel, MeterService, RandomWalkModel
+from pv_simulator.services.pv_service import PvService
+from pv_simulator.storage.csv_store import CsvOutput, OutputError
 
 log = logging.getLogger("pv_simulator")
 
@@ -116,18 +116,18 @@ def _non_negative(text: str) -> float:
     return value
 
 
-def build_pv_model(config: Config) -> pv_model.PvModel:
+def build_pv_model(config: Config) -> pv_plant.PvModel:
     """The PV model the configuration names, built from its [site] and [pv] sections."""
     pv, site = config.pv, config.site
     if pv.model == "reference":
-        return pv_model.ReferenceCurveModel(tz=site.timezone, seed=pv.seed)
-    return pv_model.SolarPvModel(
+        return pv_plant.ReferenceCurveModel(tz=site.timezone, seed=pv.seed)
+    return pv_plant.SolarPvModel(
         latitude_deg=site.latitude_deg, longitude_deg=site.longitude_deg,
         altitude_m=site.altitude_m, tz=site.timezone, peak_power_kw=pv.peak_power_kw,
         tilt_deg=pv.tilt_deg, azimuth_deg=pv.azimuth_deg, dc_ac_ratio=pv.dc_ac_ratio,
         losses_pct=pv.losses_pct, temperature_coefficient=pv.temperature_coefficient,
         albedo=pv.albedo,
-        linke_turbidity=pv.linke_turbidity or pv_model.DEFAULT_LINKE_TURBIDITY,
+        linke_turbidity=pv.linke_turbidity or pv_plant.DEFAULT_LINKE_TURBIDITY,
         air_temperature_c=pv.air_temperature_c, wind_speed_m_s=pv.wind_speed_m_s,
         sky=pv.sky, seed=pv.seed)
 

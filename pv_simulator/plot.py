@@ -43,7 +43,7 @@ class MatplotlibMissingError(ImportError):
 
 def read_reference_curve(path: Path | str) -> list[tuple[time, float]]:
     """(local time of day, PV kW) points of a reference curve such as
-    pv_simulator/data/challenge_curve.csv.
+    pv_simulator/models/data/challenge_curve.csv.
 
     Raises:
         OSError: the file cannot be read.

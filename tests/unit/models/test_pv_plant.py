@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from parameterized import parameterized
 
-from pv_simulator import solar
-from pv_simulator.pv_model import (
+from pv_simulator.models import pv_chain
+from pv_simulator.models.pv_plant import (
     DEFAULT_LINKE_TURBIDITY,
     MonotoneCubic,
     PvModel,
@@ -23,9 +23,9 @@ from pv_simulator.pv_model import (
     SolarPvModel,
     load_challenge_curve,
 )
-from tests.test_solar import FIXTURES, FixtureCase, fixture_rows
+from tests.paths import ROOT
+from tests.unit.models.test_pv_chain import FIXTURES, FixtureCase, fixture_rows
 
-ROOT = Path(__file__).resolve().parent.parent
 VIENNA = ZoneInfo("Europe/Vienna")
 MINUTE_S = 60.0
 
@@ -128,8 +128,8 @@ class SolarModelFixtureTest(unittest.TestCase):
 
         north_summer = energy_kwh(45.0, "UTC", datetime(2026, 6, 21, tzinfo=ZoneInfo("UTC")))
         south_summer = energy_kwh(-45.0, "UTC", datetime(2026, 12, 21, tzinfo=ZoneInfo("UTC")))
-        closer_sun = (solar.extraterrestrial_irradiance_w_m2(355)
-                      / solar.extraterrestrial_irradiance_w_m2(172))
+        closer_sun = (pv_chain.extraterrestrial_irradiance_w_m2(355)
+                      / pv_chain.extraterrestrial_irradiance_w_m2(172))
         self.assertAlmostEqual(south_summer / north_summer, closer_sun, delta=0.03)
 
 

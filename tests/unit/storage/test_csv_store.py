@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 from parameterized import parameterized
 
-from pv_simulator import out as out_module
-from pv_simulator.out import HEADER, CsvOutput, OutputError, csv_path, format_row
-from tests.support import read_csv
+from pv_simulator.storage import csv_store
+from pv_simulator.storage.csv_store import HEADER, CsvOutput, OutputError, csv_path, format_row
+from tests.integration.support import read_csv
 
 VIENNA = ZoneInfo("Europe/Vienna")
 
@@ -73,7 +73,7 @@ class OutTest(unittest.TestCase):
     def test_first_skip_per_file_is_logged_once(self) -> None:
         t = epoch("2026-06-21T12:00")
         self.out.write("Meter_0", t, 1.0, 0.0)
-        with self.assertLogs("pv_simulator.out", "INFO") as logs:
+        with self.assertLogs("pv_simulator.storage.csv_store", "INFO") as logs:
             for _ in range(3):
                 self.out.write("Meter_0", t - 60, 1.0, 0.0)
         self.assertEqual(len(logs.output), 1)
@@ -98,7 +98,7 @@ class OutTest(unittest.TestCase):
             handle.write("Meter_0,17820")
         again = CsvOutput(self.dir, VIENNA)
         self.addCleanup(again.close)
-        with self.assertLogs("pv_simulator.out", "WARNING") as logs:
+        with self.assertLogs("pv_simulator.storage.csv_store", "WARNING") as logs:
             again.write("Meter_0", t + 1, 2.0, 0.0)
         again.flush()
         self.assertIn("torn last line", logs.output[0])
@@ -108,7 +108,7 @@ class OutTest(unittest.TestCase):
     def test_torn_header_is_rewritten(self) -> None:
         path = self.dir / "Meter_0-2026-06-21.csv"
         path.write_text(HEADER[:10])
-        with self.assertLogs("pv_simulator.out", "WARNING"):
+        with self.assertLogs("pv_simulator.storage.csv_store", "WARNING"):
             self.out.write("Meter_0", epoch("2026-06-21T12:00"), 1.0, 0.0)
         self.out.flush()
         self.assertEqual(path.read_text().splitlines()[0], HEADER)
@@ -147,7 +147,7 @@ class OutTest(unittest.TestCase):
                            for syncfs in (True, False)])
     def test_every_fsync_mode_writes_every_row(self, mode: str, syncfs: bool) -> None:
         """Also without syncfs (as off Linux), where files are fsynced one by one."""
-        with mock.patch("pv_simulator.out._SYNCFS", out_module._SYNCFS if syncfs else None):
+        with mock.patch("pv_simulator.storage.csv_store._SYNCFS", csv_store._SYNCFS if syncfs else None):
             out = CsvOutput(self.dir, VIENNA, fsync=mode, max_open_files=2)
             t = epoch("2026-06-21T12:00")
             for step in range(3):
@@ -161,7 +161,7 @@ class OutTest(unittest.TestCase):
 
     def test_syncfs_is_found_on_linux(self) -> None:
         if sys.platform.startswith("linux"):
-            self.assertIsNotNone(out_module._SYNCFS)
+            self.assertIsNotNone(csv_store._SYNCFS)
 
     def test_unwritable_directory(self) -> None:
         blocker = Path(tempfile.mkdtemp()) / "file"

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 
 from parameterized import parameterized
 
-ROOT = Path(__file__).resolve().parent.parent
-CHALLENGE_CURVE = ROOT / "pv_simulator" / "data" / "challenge_curve.csv"
+from tests.paths import ROOT
+
+CHALLENGE_CURVE = ROOT / "pv_simulator" / "models" / "data" / "challenge_curve.csv"
 HEADER = "meter_id,time_s,meter_power_value_w,pv_power_value_kw,sum_meter_pv_w"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 VIENNA = ZoneInfo("Europe/Vienna")
@@ -141,9 +142,9 @@ class PlotImportTest(unittest.TestCase):
         """Every module of the package, plot included, imports without pulling in matplotlib."""
         code = (
             "import importlib, pkgutil, sys, pv_simulator\n"
-            "for module in pkgutil.iter_modules(pv_simulator.__path__):\n"
-            "    if module.name != '__main__':\n"
-            "        importlib.import_module('pv_simulator.' + module.name)\n"
+            "for module in pkgutil.walk_packages(pv_simulator.__path__, 'pv_simulator.'):\n"
+            "    if not module.name.endswith('__main__'):\n"
+            "        importlib.import_module(module.name)\n"
             "print('pv_simulator.plot' in sys.modules, 'matplotlib' in sys.modules)\n"
         )
         result = subprocess.run(

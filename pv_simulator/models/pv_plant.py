@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from pv_simulator import solar
-from pv_simulator.sky import DEFAULT_SEED, CloudySky, hash_uniform
+from pv_simulator.models import pv_chain
+from pv_simulator.models.sky import DEFAULT_SEED, CloudySky, hash_uniform
 
 DEFAULT_LINKE_TURBIDITY: tuple[float, ...] = (
     2.1, 2.2, 2.5, 2.9, 3.2, 3.4, 3.5, 3.3, 2.9, 2.6, 2.3, 2.2)
@@ -185,18 +185,18 @@ class _UtcDayConstants:
     """Everything of the physical chain that depends only on the UTC day."""
 
     start_s: float
-    sun_start: solar.GeocentricSun
-    sun_middle: solar.GeocentricSun
-    sun_end: solar.GeocentricSun
+    sun_start: pv_chain.GeocentricSun
+    sun_middle: pv_chain.GeocentricSun
+    sun_end: pv_chain.GeocentricSun
     dni_extra_w_m2: float
     linke_turbidity: float
 
 
 @lru_cache(maxsize=64)
-def _geocentric_sun_nodes(utc_day: int) -> tuple[solar.GeocentricSun, ...]:
+def _geocentric_sun_nodes(utc_day: int) -> tuple[pv_chain.GeocentricSun, ...]:
     """Full SPA at 00, 12 and 24 h UTC of a day; shared by all models in the process."""
     start_s = utc_day * _SECONDS_PER_DAY
-    return tuple(solar.spa_geocentric_sun(start_s + offset_s)
+    return tuple(pv_chain.spa_geocentric_sun(start_s + offset_s)
                  for offset_s in (0.0, _SECONDS_PER_DAY / 2.0, _SECONDS_PER_DAY))
 
 
@@ -205,7 +205,7 @@ class SolarPvModel:
 
     Sun position (NREL SPA) -> Kasten-Young air mass -> Ineichen-Perez clear sky -> for
     sky="variable": clear-sky index from `CloudySky` (day of the local calendar, wall-clock minute)
-    and Erbs split of the cloudy GHI (`solar.cloudy_sky_irradiance`) -> Perez 1990
+    and Erbs split of the cloudy GHI (`pv_chain.cloudy_sky_irradiance`) -> Perez 1990
     transposition with ground albedo -> physical IAM on the beam -> SAPM cell temperature -> PVWatts
     DC with losses -> PVWatts inverter clipped at peak_power_kw / dc_ac_ratio.
 
@@ -255,10 +255,10 @@ class SolarPvModel:
         self._wind_speed_m_s = wind_speed_m_s
         self._temperature_coefficient = temperature_coefficient
         self._losses_pct = losses_pct
-        self._pressure_pa = solar.pressure_from_altitude_pa(altitude_m)
+        self._pressure_pa = pv_chain.pressure_from_altitude_pa(altitude_m)
         self._dc_rating_w = peak_power_kw * 1000.0
         self._inverter_dc_rating_w = (self._dc_rating_w / dc_ac_ratio
-                                      / solar.PVWATTS_ETA_INV_NOMINAL)
+                                      / pv_chain.PVWATTS_ETA_INV_NOMINAL)
         self._sky = CloudySky(seed=seed) if sky == SKY_VARIABLE else None
         self._day_constants = lru_cache(maxsize=8)(self._compute_day_constants)
 
@@ -269,11 +269,11 @@ class SolarPvModel:
         if len(self._linke_turbidity) == 1:
             linke = self._linke_turbidity[0]
         else:
-            linke = solar.linke_turbidity_for_day(
+            linke = pv_chain.linke_turbidity_for_day(
                 day_of_year, calendar.isleap(day.year), self._linke_turbidity)
         sun_start, sun_middle, sun_end = _geocentric_sun_nodes(utc_day)
         return _UtcDayConstants(start_s, sun_start, sun_middle, sun_end,
-                                solar.extraterrestrial_irradiance_w_m2(day_of_year), linke)
+                                pv_chain.extraterrestrial_irradiance_w_m2(day_of_year), linke)
 
     def power_kw(self, time_s: float) -> float:
         """AC power in kW at epoch seconds time_s (0 with the sun below the horizon)."""
@@ -282,35 +282,35 @@ class SolarPvModel:
     def ac_power_w(self, time_s: float) -> float:
         """AC power in W at epoch seconds time_s."""
         day = self._day_constants(math.floor(time_s / _SECONDS_PER_DAY))
-        sun = solar.interpolate_geocentric_sun(day.sun_start, day.sun_middle, day.sun_end,
+        sun = pv_chain.interpolate_geocentric_sun(day.sun_start, day.sun_middle, day.sun_end,
                                                (time_s - day.start_s) / _SECONDS_PER_DAY)
-        position = solar.topocentric_solar_position(
+        position = pv_chain.topocentric_solar_position(
             sun, time_s, self._latitude_deg, self._longitude_deg, self._altitude_m,
             self._pressure_pa / 100.0, self._air_temperature_c)
         zenith_deg = position.apparent_zenith_deg
         if zenith_deg >= 90.0:
             return 0.0
-        air_mass = solar.relative_air_mass(zenith_deg)
-        clear = solar.ineichen_perez_clear_sky(
-            zenith_deg, solar.absolute_air_mass(air_mass, self._pressure_pa),
+        air_mass = pv_chain.relative_air_mass(zenith_deg)
+        clear = pv_chain.ineichen_perez_clear_sky(
+            zenith_deg, pv_chain.absolute_air_mass(air_mass, self._pressure_pa),
             day.linke_turbidity, self._altitude_m, day.dni_extra_w_m2)
         if self._sky is None:
             ghi_w_m2, dni_w_m2, dhi_w_m2 = clear
         else:
             day_ordinal, minute = _local_minute_of_day(time_s, self._tz)
-            ghi_w_m2, dni_w_m2, dhi_w_m2 = solar.cloudy_sky_irradiance(
+            ghi_w_m2, dni_w_m2, dhi_w_m2 = pv_chain.cloudy_sky_irradiance(
                 clear, self._sky.clear_sky_index(day_ordinal, minute), zenith_deg,
                 day.dni_extra_w_m2)
-        cos_aoi = solar.cos_angle_of_incidence(self._tilt_deg, self._azimuth_deg, zenith_deg,
+        cos_aoi = pv_chain.cos_angle_of_incidence(self._tilt_deg, self._azimuth_deg, zenith_deg,
                                                position.azimuth_deg)
-        beam_w_m2 = solar.poa_beam_w_m2(dni_w_m2, cos_aoi)
-        diffuse_w_m2 = (solar.perez_sky_diffuse_w_m2(self._tilt_deg, cos_aoi, dhi_w_m2, dni_w_m2,
+        beam_w_m2 = pv_chain.poa_beam_w_m2(dni_w_m2, cos_aoi)
+        diffuse_w_m2 = (pv_chain.perez_sky_diffuse_w_m2(self._tilt_deg, cos_aoi, dhi_w_m2, dni_w_m2,
                                                      day.dni_extra_w_m2, zenith_deg, air_mass)
-                        + solar.ground_reflected_w_m2(ghi_w_m2, self._tilt_deg, self._albedo))
-        effective_w_m2 = beam_w_m2 * solar.iam_physical(cos_aoi) + diffuse_w_m2
-        cell_temperature_c = solar.sapm_cell_temperature_c(
+                        + pv_chain.ground_reflected_w_m2(ghi_w_m2, self._tilt_deg, self._albedo))
+        effective_w_m2 = beam_w_m2 * pv_chain.iam_physical(cos_aoi) + diffuse_w_m2
+        cell_temperature_c = pv_chain.sapm_cell_temperature_c(
             beam_w_m2 + diffuse_w_m2, self._air_temperature_c, self._wind_speed_m_s)
-        dc_power_w = solar.pvwatts_dc_power_w(effective_w_m2, cell_temperature_c,
+        dc_power_w = pv_chain.pvwatts_dc_power_w(effective_w_m2, cell_temperature_c,
                                               self._dc_rating_w, self._temperature_coefficient,
                                               self._losses_pct)
-        return solar.pvwatts_ac_power_w(dc_power_w, self._inverter_dc_rating_w)
+        return pv_chain.pvwatts_ac_power_w(dc_power_w, self._inverter_dc_rating_w)

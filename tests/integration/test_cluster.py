@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from tests import rabbit_nodes
-from tests.support import BrokerTestCase, check_rows, rabbitmqctl, rows_of, wait_until
+from tests.integration import rabbit_nodes
+from tests.integration.support import BrokerTestCase, check_rows, rabbitmqctl, rows_of, wait_until
 
 cluster_tests = unittest.skipUnless(
     os.environ.get("PV_CLUSTER_TESTS") == "1",

@@ -13,15 +13,15 @@ import statistics
 import unittest
 from collections import defaultdict
 from datetime import date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from parameterized import parameterized
 
-from pv_simulator.household import HouseholdModel
+from pv_simulator.models.household import HouseholdModel
+from tests.paths import ROOT
 
 VIENNA = ZoneInfo("Europe/Vienna")
-PROFILE_PATH = Path(__file__).resolve().parent.parent / "pv_simulator" / "data" / "h0_hourly_W_per_1000kWh.json"
+PROFILE_PATH = ROOT / "pv_simulator" / "models" / "data" / "h0_hourly_W_per_1000kWh.json"
 YEAR_STEP_S = 300
 
 

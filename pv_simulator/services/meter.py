@@ -18,10 +18,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from .broker import Backoff, Broker, ConnectionLost
-from .clock import SimClock
-from .reading import ReadingEncoder
-from .stats import StatsLog
+from pv_simulator.messaging.rabbitmq import Backoff, Broker, ConnectionLost
+from pv_simulator.messaging.wire import ReadingEncoder
+from pv_simulator.services.clock import SimClock
+from pv_simulator.services.stats import StatsLog
 
 log = logging.getLogger(__name__)
 

@@ -35,10 +35,10 @@ from zoneinfo import ZoneInfo
 import pika
 from parameterized import parameterized
 
-from pv_simulator.broker import queue_arguments
-from pv_simulator.reading import ReadingEncoder
-from tests.support import HOST, PORT, BrokerTestCase, check_rows, rabbitmqctl, rows_of, wait_until
-from tests.test_reading import MALFORMED
+from pv_simulator.messaging.rabbitmq import queue_arguments
+from pv_simulator.messaging.wire import ReadingEncoder
+from tests.integration.support import HOST, PORT, BrokerTestCase, check_rows, rabbitmqctl, rows_of, wait_until
+from tests.unit.messaging.test_wire import MALFORMED
 
 METER = "Meter_0"
 DLQ = METER + ".dlq"

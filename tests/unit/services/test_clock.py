@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from parameterized import parameterized
 
-from pv_simulator.clock import SimClock, parse_start
+from pv_simulator.services.clock import SimClock, parse_start
 
 
 class FakeWall:

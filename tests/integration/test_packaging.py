@@ -9,7 +9,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from tests.support import ROOT
+from tests.integration.support import ROOT
 
 
 class PackagingTest(unittest.TestCase):
@@ -53,7 +53,7 @@ class PackagingTest(unittest.TestCase):
     def test_package_data_is_installed(self) -> None:
         result = subprocess.run(
             [str(self.venv / "bin" / "python"), "-c",
-             "from pv_simulator import pv_model; print(len(pv_model.load_challenge_curve()))"],
+             "from pv_simulator.models import pv_plant; print(len(pv_plant.load_challenge_curve()))"],
             capture_output=True, text=True, timeout=60, cwd=tempfile.gettempdir())
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertGreater(int(result.stdout), 10)

@@ -29,7 +29,7 @@ import pika.exceptions as pex
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 
-from .config import BrokerConfig
+from pv_simulator.config import BrokerConfig
 
 log = logging.getLogger(__name__)
 

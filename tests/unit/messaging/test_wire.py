@@ -7,7 +7,7 @@ import unittest
 
 from parameterized import parameterized
 
-from pv_simulator.reading import BadReading, ReadingEncoder, decode
+from pv_simulator.messaging.wire import BadReading, ReadingEncoder, decode
 
 #: Malformed bodies for queue Meter_0, each with what the refusal must name.
 #: The fault tests publish the same corpus to the real broker.

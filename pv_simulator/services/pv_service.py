@@ -16,13 +16,13 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from .broker import Broker, ConnectionLost, Delivery
-from .out import CsvOutput
-from .reading import BadReading, decode
-from .stats import StatsLog
+from pv_simulator.messaging.rabbitmq import Broker, ConnectionLost, Delivery
+from pv_simulator.messaging.wire import BadReading, decode
+from pv_simulator.services.stats import StatsLog
+from pv_simulator.storage.csv_store import CsvOutput
 
 if TYPE_CHECKING:
-    from .pv_model import PvModel
+    from pv_simulator.models.pv_plant import PvModel
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pika
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
+
 PYTHON = sys.executable
 HOST = "localhost"
 PORT = 5672

@@ -20,7 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT as REPO
+
 SCRIPTS = REPO / "scripts"
 NODES_DIR = Path(os.environ.get("RABBIT_NODES_DIR", "/tmp/pv-sim-rabbit"))
 # Every path component must be traversable by the rabbitmq user, which reads
