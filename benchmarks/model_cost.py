@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pv_simulator.messaging.wire import ReadingEncoder, decode
 from pv_simulator.models import household, pv_plant
-from pv_simulator.services.meter import RandomWalkModel
+from pv_simulator.models.random_walk import RandomWalkModel
 from pv_simulator.storage.csv_store import CsvOutput, format_row
 
 TZ = ZoneInfo("Europe/Vienna")

@@ -9,6 +9,8 @@ Every error is one line on stderr; a user's mistake never shows a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import os
 import re
@@ -20,15 +22,21 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from pv_simulator.config import Config, ConfigError, load_config
-from pv_simulator.messaging.rabbitmq import EXIT_USAGE, Broker, BrokerError
+from pv_simulator.config import BrokerConfig, Config, ConfigError, load_config
+from pv_simulator.messaging.connection import Connection
+from pv_simulator.messaging.port import AccessRefused, BrokerError
+from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy
 from pv_simulator.models import household, pv_plant
+from pv_simulator.models.random_walk import MeterModel, RandomWalkModel
 from pv_simulator.services.clock import SimClock, parse_start
-from pv_simulator.services.meter import MeterModel, MeterService, RandomWalkModel
+from pv_simulator.services.meter import MeterService
 from pv_simulator.services.pv_service import PvService
 from pv_simulator.storage.csv_store import CsvOutput, OutputError
 
 log = logging.getLogger("pv_simulator")
+
+EXIT_RUNTIME = 1
+EXIT_USAGE = 2
 
 METER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -88,6 +96,8 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
                         help="logging threshold (default: INFO; DEBUG logs every reading)")
     parser.add_argument("--stats-interval", type=_non_negative, default=10.0, metavar="SECONDS",
                         help="log one statistics line this often (default: 10; 0: never)")
+    parser.add_argument("--summary-file", type=Path, metavar="FILE",
+                        help="at exit, write the run's counts as JSON to FILE (for scripts)")
 
 
 def _setup_logging(level: str) -> None:
@@ -147,9 +157,11 @@ def _run(prog: str, body: Callable[[], None]) -> int:
     """Run a service body, turning the errors users can meet into one line and an exit code."""
     try:
         body()
-    except (ConfigError, UsageError) as exc:
+    except (ConfigError, UsageError, AccessRefused) as exc:
         _fail(prog, str(exc), EXIT_USAGE)
-    except (BrokerError, OutputError) as exc:
+    except BrokerError as exc:
+        _fail(prog, str(exc), EXIT_RUNTIME)
+    except OutputError as exc:
         _fail(prog, str(exc), exc.exit_code)
     except KeyboardInterrupt:
         pass
@@ -203,18 +215,18 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
         clock = SimClock(start_s=start_s, interval_s=args.interval, speed=args.speed,
                          duration_s=args.duration)
         buffer_per_meter = max(1, int(config.meter.buffer_s / args.interval))
-        broker = Broker(config.broker, client_name="pv-simulator meter")
-        if not broker.connect(stopper):
-            return
-        service = MeterService(broker, meter_ids, models, clock, buffer_per_meter, stopper,
+        connection = _connection(config.broker, "pv-simulator meter")
+        service = MeterService(connection, meter_ids, models, clock, buffer_per_meter, stopper,
                                stats_interval_s=args.stats_interval)
         try:
             log.info("Meter created: %s", meter_ids)
             service.run()
         finally:
-            broker.close()
+            connection.close()
+            result = service.result()
             log.info("published %d reading(s) of %d meter(s); %d dropped, %d reconnect(s)",
-                     service.published, count, service.dropped, broker.reconnects)
+                     result.published, count, result.dropped, result.reconnects)
+            _write_summary(args.summary_file, {"meters": count, **dataclasses.asdict(result)})
 
     return _run(parser.prog, body)
 
@@ -249,22 +261,35 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         output = CsvOutput(args.output_dir, config.site.timezone, config.output.fsync,
                            max_open_files=max(16, min(4096, _raise_open_file_limit() // 2)))
         output.check_existing(meter_ids)
-        broker = Broker(config.broker, client_name="pv-simulator pv-service")
-        if not broker.connect(stopper):
-            return
-        service = PvService(broker, meter_ids, model, output, config.meter.max_power_w,
+        connection = _connection(config.broker, "pv-simulator pv-service")
+        service = PvService(connection, meter_ids, model, output, config.meter.max_power_w,
                             stopper, exit_when_idle_s=args.exit_when_idle,
                             stats_interval_s=args.stats_interval)
         try:
             service.run()
         finally:
             output.close()
-            broker.close()
+            connection.close()
+            result = service.result()
             log.info("wrote %d row(s); %d duplicate(s) skipped, %d rejected, %d reconnect(s)",
-                     output.rows_written, output.duplicates_skipped,
-                     sum(service.rejects.counts.values()), broker.reconnects)
+                     result.written, result.duplicates_skipped, result.rejected, result.reconnects)
+            _write_summary(args.summary_file, dataclasses.asdict(result))
 
     return _run(parser.prog, body)
+
+
+def _connection(config: BrokerConfig, client_name: str) -> Connection:
+    return Connection(RabbitConnector(config, client_name), retry_policy(config))
+
+
+def _write_summary(path: Path | None, counts: dict[str, int]) -> None:
+    """The exit summary as JSON, for scripts and tests that must not parse log lines."""
+    if path is None:
+        return
+    try:
+        path.write_text(json.dumps(counts, sort_keys=True) + "\n", encoding="utf-8")
+    except OSError as exc:
+        log.error("--summary-file %s: cannot write: %s", path, exc.strerror)
 
 
 def _raise_open_file_limit() -> int:

@@ -4,8 +4,10 @@ Deliveries are gathered into a batch; the batch's rows are written and flushed
 (fsynced, by default) and only then acknowledged, with one ``multiple`` ack.
 A crash anywhere before that ack returns the readings to their queues, and the
 writer skips on redelivery what it had already written, so every reading ends
-up exactly once in its file. Readings that fail :func:`reading.decode` are
+up exactly once in its file. Readings that fail :func:`wire.decode` are
 rejected without requeue, which dead-letters them to ``<METER_ID>.dlq``.
+Reconnecting is the :class:`Connection`'s; on a loss the service only drops the
+batch it had not acknowledged.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pv_simulator.messaging.rabbitmq import Broker, ConnectionLost, Delivery
+from pv_simulator.messaging.connection import Connection
+from pv_simulator.messaging.port import ConnectionLost, Delivery, Session
 from pv_simulator.messaging.wire import BadReading, decode
 from pv_simulator.services.stats import StatsLog
 from pv_simulator.storage.csv_store import CsvOutput
@@ -60,11 +64,22 @@ class RejectLog:
             self._since_log += 1
 
 
+@dataclass(frozen=True)
+class PvResult:
+    """What a PV service run did, for the exit summary and for tests."""
+
+    written: int
+    duplicates_skipped: int
+    rejected: int
+    received: int
+    reconnects: int
+
+
 class PvService:
     """Consumes each meter's queue and appends ``meter + PV`` rows to its dated CSV.
 
     Args:
-        broker: the connection (connected by the caller).
+        connection: the broker connection; the service connects it in :meth:`run`.
         meter_ids: the meters to serve, one queue each.
         pv_model: the PV plant's power at a reading's time.
         output: the CSV writer.
@@ -73,13 +88,14 @@ class PvService:
         exit_when_idle_s: stop once no reading arrived for this long; None to run until stopped.
         batch_max: deliveries handled per write-flush-ack cycle at most.
         batch_wait_s: how long a partial batch may wait for more deliveries.
+        stats_interval_s: seconds between stats lines; 0 for none.
     """
 
-    def __init__(self, broker: Broker, meter_ids: Sequence[str], pv_model: PvModel,
+    def __init__(self, connection: Connection, meter_ids: Sequence[str], pv_model: PvModel,
                  output: CsvOutput, max_power_w: float, should_stop: Callable[[], bool],
                  exit_when_idle_s: float | None = None, batch_max: int = 1000,
                  batch_wait_s: float = 0.05, stats_interval_s: float = 10.0) -> None:
-        self.broker = broker
+        self.connection = connection
         self.meter_ids = list(meter_ids)
         self.pv_model = pv_model
         self.output = output
@@ -95,62 +111,52 @@ class PvService:
         self.rejects = RejectLog()
         self.received = 0
         self._batch: list[Delivery] = []
+        self._connected_before = False
         self._last_delivery = time.monotonic()
         self._stats = StatsLog("written", stats_interval_s)
+        connection.on_connect(self._start)
 
-    def _start(self) -> None:
-        """Declare the meters' queues and start consuming them."""
-        for meter_id in self.meter_ids:
-            self.broker.declare_meter_queue(meter_id)
-        self.broker.consume(self.meter_ids, self._batch.append, self.prefetch)
-        self._last_delivery = time.monotonic()
+    def result(self) -> PvResult:
+        return PvResult(self.output.rows_written, self.output.duplicates_skipped,
+                        sum(self.rejects.counts.values()), self.received, self.connection.reconnects)
 
-    def _consume(self) -> bool:
-        """Start consuming, reconnecting as often as the connection is lost meanwhile.
+    def _start(self, session: Session) -> None:
+        """Declare the meters' queues and start consuming them, on every (re)connection.
 
-        Declaring thousands of queues takes seconds, long enough for a broker restart
-        to interrupt it, at start as after a reconnect.
-
-        Returns:
-            True once consuming; False when stopped first.
-
-        Raises:
-            FatalBrokerError: the broker refused something retrying cannot fix.
+        Deliveries of an earlier session are void: they come again, redelivered.
         """
-        while not self.should_stop():
-            try:
-                self._start()
-                return True
-            except ConnectionLost as exc:
-                self._batch.clear()  # deliveries of the lost channel come again
-                log.warning("%s; reconnecting", exc)
-            if not self.broker.reconnect(self.should_stop):
-                break
-        return False
+        self._batch.clear()
+        for meter_id in self.meter_ids:
+            session.declare_meter_queue(meter_id)
+        session.consume(self.meter_ids, self._batch.append, self.prefetch)
+        self._last_delivery = time.monotonic()
+        if self._connected_before:
+            log.info("reconnected; consuming %d queue(s) again", len(self.meter_ids))
+        self._connected_before = True
 
     def run(self) -> None:
-        """Consume and serve until stopped or idle; on stop, finish the deliveries in hand.
+        """Connect and serve until stopped or idle; on stop, finish the deliveries in hand.
 
         Raises:
-            FatalBrokerError: the broker refused something retrying cannot fix.
+            BrokerUnavailable: no broker answered the first connection attempts.
+            BrokerRefused: the broker refused something retrying cannot fix.
             OutputError: a file cannot be written as asked.
         """
-        consuming = self._consume()
-        if consuming:
-            log.info("PV service consuming %d queue(s); writing to %s", len(self.meter_ids),
-                     self.output.output_dir.resolve())
-        while consuming and not self.should_stop():
+        if not self.connection.connect(self.should_stop):
+            return
+        log.info("PV service consuming %d queue(s); writing to %s", len(self.meter_ids),
+                 self.output.output_dir.resolve())
+        while not self.should_stop():
             try:
-                self._serve_batch()
+                self._serve_batch(self.connection.session)
             except ConnectionLost as exc:
                 # Unacknowledged deliveries return to their queues; the writer skips
                 # the ones already written when they come back.
                 self._batch.clear()
                 self.output.flush()
-                log.warning("%s; reconnecting", exc)
-                if not (self.broker.reconnect(self.should_stop) and self._consume()):
+                self.connection.lost(exc)
+                if not self.connection.ensure(self.should_stop):
                     break
-                log.info("reconnected; consuming %d queue(s) again", len(self.meter_ids))
                 continue
             if self._stats.due():
                 self._report_stats()
@@ -159,20 +165,20 @@ class PvService:
                 break
         self._stop()
 
-    def _serve_batch(self) -> None:
-        self.broker.process_events(0.2)
+    def _serve_batch(self, session: Session) -> None:
+        session.process_events(0.2)
         if not self._batch:
             return
         deadline = time.monotonic() + self.batch_wait_s
         while len(self._batch) < self.batch_max and time.monotonic() < deadline:
             before = len(self._batch)
-            self.broker.process_events(max(0.0, deadline - time.monotonic()))
+            session.process_events(max(0.0, deadline - time.monotonic()))
             if len(self._batch) == before:
                 break
-        self._handle(self._batch)
+        self._handle(session, self._batch)
         self._batch.clear()
 
-    def _handle(self, batch: list[Delivery]) -> None:
+    def _handle(self, session: Session, batch: list[Delivery]) -> None:
         """Write the batch's rows, flush, then settle every delivery of it."""
         rejected: list[int] = []
         last_accepted = 0
@@ -197,10 +203,10 @@ class PvService:
             last_accepted = delivery.delivery_tag
         self.output.flush()
         for tag in rejected:
-            self.broker.reject(tag)
+            session.reject(tag)
         if last_accepted:
             # Rejected tags are settled already, so one multiple ack covers the rest.
-            self.broker.ack(last_accepted, multiple=True)
+            session.ack(last_accepted, multiple=True)
         self.received += len(batch)
         self._last_delivery = time.monotonic()
 
@@ -208,7 +214,8 @@ class PvService:
         """Log the stats line; the backlog is asked of the broker only for a few queues."""
         if len(self.meter_ids) <= STATS_BACKLOG_QUEUES:
             try:
-                backlog = str(sum(self.broker.queue_depth(q) for q in self.meter_ids))
+                session = self.connection.session
+                backlog = str(sum(session.queue_depth(q) for q in self.meter_ids))
             except ConnectionLost:
                 backlog = "unknown"
         else:
@@ -216,23 +223,22 @@ class PvService:
         self._stats.report(self.output.rows_written,
                            f"duplicates {self.output.duplicates_skipped}, rejected "
                            f"{sum(self.rejects.counts.values())}, backlog {backlog}, "
-                           f"reconnects {self.broker.reconnects}")
+                           f"reconnects {self.connection.reconnects}")
 
     def _idle_for_too_long(self) -> bool:
         return (self.exit_when_idle_s is not None
                 and time.monotonic() - self._last_delivery >= self.exit_when_idle_s)
 
     def _stop(self) -> None:
-        """Stop taking deliveries, write and acknowledge what was received, close."""
+        """Stop taking deliveries, then write and acknowledge what was received."""
         try:
-            if self.broker.connected:
-                self.broker.cancel_consumers()
-                self.broker.process_events(0)
+            if self.connection.connected:
+                session = self.connection.session
+                session.cancel_consumers()
+                session.process_events(0)
                 if self._batch:
-                    self._handle(self._batch)
+                    self._handle(session, self._batch)
         except ConnectionLost as exc:
             log.warning("%s while stopping; unacknowledged readings stay queued", exc)
         finally:
             self._batch.clear()
-            self.output.close()
-            self.broker.close()

@@ -6,8 +6,8 @@ Slow (the cluster alone takes ~20 s to form), so not part of ``make test``: run
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import time
 import unittest
 from collections import Counter
@@ -112,11 +112,13 @@ class ClusterFailoverTest(BrokerTestCase):
         total = self.meters * self.duration
         out = self.tmp / "out"
         started = time.monotonic()
+        service_summary, meter_summary = self.tmp / "service.json", self.tmp / "meter.json"
         service = self.start("demo_pv_service.py", "-conf", str(conf), "-ids", *ids,
-                             "--output-dir", str(out), "--stats-interval", "1")
+                             "--output-dir", str(out), "--stats-interval", "1",
+                             "--summary-file", str(service_summary))
         meter = self.start("demo_meter.py", "-conf", str(conf), "-nb", str(self.meters),
                            "--speed", "0", "--duration", str(self.duration), "--start", START,
-                           "--stats-interval", "1")
+                           "--stats-interval", "1", "--summary-file", str(meter_summary))
         # Both try the hosts in order, so both are on node 1: stop that one.
         wait_until(lambda: out.exists() and row_count(out) >= total // 10, 60,
                    "a tenth of the readings written", interval_s=0.2)
@@ -132,24 +134,22 @@ class ClusterFailoverTest(BrokerTestCase):
         self.assert_clean_exit(code, service_err)
         elapsed = time.monotonic() - started
 
-        published = re.search(r"published (\d+) reading\(s\) of \d+ meter\(s\); (\d+) dropped, "
-                              r"(\d+) reconnect\(s\)", meter_err)
-        wrote = re.search(r"wrote (\d+) row\(s\); (\d+) duplicate\(s\) skipped, (\d+) rejected, "
-                          r"(\d+) reconnect\(s\)", service_err)
-        assert published is not None and wrote is not None, (meter_err, service_err)
+        published = json.loads(meter_summary.read_text(encoding="utf-8"))
+        wrote = json.loads(service_summary.read_text(encoding="utf-8"))
         counts = [count_readings(self, [out], meter_id, self.duration) for meter_id in ids]
         lost, duplicated, unexpected = (sum(column) for column in zip(*counts, strict=True))
         print(f"\nCLUSTER readings={total} rows={row_count(out)} node_stops=1 "
-              f"rows_at_stop={rows_at_stop} meter_published={published[1]} "
-              f"meter_dropped={published[2]} meter_reconnects={published[3]} "
-              f"service_duplicates_skipped={wrote[2]} service_reconnects={wrote[4]} "
+              f"rows_at_stop={rows_at_stop} meter_published={published['published']} "
+              f"meter_dropped={published['dropped']} meter_reconnects={published['reconnects']} "
+              f"service_duplicates_skipped={wrote['duplicates_skipped']} "
+              f"service_reconnects={wrote['reconnects']} "
               f"lost={lost} duplicated={duplicated} unexpected={unexpected} "
               f"seconds={elapsed:.1f}")
         self.assertEqual((lost, duplicated, unexpected), (0, 0, 0))
-        self.assertEqual(int(published[1]), total)
+        self.assertEqual(published["published"], total)
         # The stop landed mid-stream: both clients lost node 1 and went on on node 2.
-        for err, reconnects in ((meter_err, published[3]), (service_err, wrote[4])):
-            self.assertGreaterEqual(int(reconnects), 1, err)
+        for err, reconnects in ((meter_err, published["reconnects"]), (service_err, wrote["reconnects"])):
+            self.assertGreaterEqual(reconnects, 1, err)
             self.assertIn(f"connected to amqp://guest:***@localhost:{self.ports[0]}/", err)
             self.assertIn(f"connected to amqp://guest:***@localhost:{self.ports[1]}/", err)
         # Node 1 is back in the cluster and sees the quorum queues, drained.

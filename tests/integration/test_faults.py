@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import random
-import re
 import signal
 import socket
 import subprocess
@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 import pika
 from parameterized import parameterized
 
-from pv_simulator.messaging.rabbitmq import queue_arguments
+from pv_simulator.messaging.port import queue_arguments
 from pv_simulator.messaging.wire import ReadingEncoder
 from tests.integration.support import HOST, PORT, BrokerTestCase, check_rows, rabbitmqctl, rows_of, wait_until
 from tests.unit.messaging.test_wire import MALFORMED
@@ -53,10 +53,6 @@ DAWN = "2026-06-21T04:00"
 #: 22:30 + 12,000 s crosses midnight: the rows span two dated files.
 NIGHT = "2026-06-21T22:30"
 COLUMNS = ("meter_id", "time_s", "meter_power_value_w", "pv_power_value_kw", "sum_meter_pv_w")
-METER_SUMMARY = re.compile(r"published (\d+) reading\(s\) of \d+ meter\(s\); (\d+) dropped, "
-                           r"(\d+) reconnect\(s\)")
-PV_SUMMARY = re.compile(r"wrote (\d+) row\(s\); (\d+) duplicate\(s\) skipped, (\d+) rejected, "
-                        r"(\d+) reconnect\(s\)")
 
 Row = tuple[str, ...]
 
@@ -152,9 +148,10 @@ def analyse(rows: Sequence[dict[str, str]], expected_keys: Sequence[int],
 class Proc:
     """A started CLI whose stderr is collected line by line while it runs."""
 
-    def __init__(self, name: str, popen: subprocess.Popen[str]) -> None:
+    def __init__(self, name: str, popen: subprocess.Popen[str], summary_file: Path) -> None:
         self.name = name
         self.popen = popen
+        self.summary_file = summary_file
         self._lines: list[str] = []
         self._readers = [threading.Thread(target=self._read, args=(stream, sink), daemon=True)
                          for stream, sink in ((popen.stderr, self._lines), (popen.stdout, []))]
@@ -200,13 +197,13 @@ class Proc:
         self.popen.kill()
         self.popen.wait(timeout=10)
 
-    def summary(self, pattern: re.Pattern[str]) -> tuple[int, ...]:
-        """The numbers of the final log line ``pattern`` matches (fails when there is none)."""
-        found = pattern.findall(self.err)
-        if not found:
-            raise AssertionError(f"{self.name} logged no line like {pattern.pattern!r}; "
-                                 f"stderr:\n{self.tail}")
-        return tuple(int(number) for number in found[-1])
+    def summary(self) -> dict[str, int]:
+        """The counts the CLI wrote to its --summary-file at exit (fails when there are none)."""
+        try:
+            counts: dict[str, int] = json.loads(self.summary_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise AssertionError(f"{self.name} left no summary ({exc}); stderr:\n{self.tail}") from None
+        return counts
 
 
 class FaultTestCase(BrokerTestCase):
@@ -227,23 +224,29 @@ class FaultTestCase(BrokerTestCase):
         """The meter, as fast as possible, or paced at ``speed`` for faults that must land
         mid-stream: a rabbitmqctl call takes about a second, and an unpaced stream of
         12,000 readings is over by then."""
-        return Proc("demo_meter.py", self.start(
+        return self.launch(
             "demo_meter.py", "-conf", str(conf), "-nb", "1", "--speed", str(speed),
             "--interval", str(INTERVAL_S), "--duration", str(readings * INTERVAL_S),
-            "--start", start, "--seed", str(SEED)))
+            "--start", start, "--seed", str(SEED))
 
     def start_pv(self, conf: Path, *extra: str, out: Path | None = None) -> Proc:
-        return Proc("demo_pv_service.py", self.start(
+        return self.launch(
             "demo_pv_service.py", "-conf", str(conf), "-ids", METER,
-            "--output-dir", str(out or self.out), *extra))
+            "--output-dir", str(out or self.out), *extra)
 
-    def drain(self, conf: Path, out: Path | None = None) -> tuple[int, list[str]]:
+    def launch(self, script: str, *args: str) -> Proc:
+        """Start a CLI with a summary file of its own, collecting its stderr."""
+        summary_file = self.tmp / f"summary-{len(self.processes)}.json"
+        return Proc(script, self.start(script, *args, "--summary-file", str(summary_file)),
+                    summary_file)
+
+    def drain(self, conf: Path, out: Path | None = None) -> tuple[int, list[Proc]]:
         """Run fresh PV services until the queue is empty after a clean stop.
 
         Returns:
-            The rows they wrote, and their stderr.
+            The rows they wrote, and the services.
         """
-        logs: list[str] = []
+        drainers: list[Proc] = []
         written = 0
         for _ in range(3):
             if self.queue_depth(METER) == 0:
@@ -257,9 +260,9 @@ class FaultTestCase(BrokerTestCase):
 
             wait_until(empty, 60, "a PV service to empty the queue", interval_s=0.1)
             self.stop_pv(pv)
-            logs.append(pv.err)
-            written += pv.summary(PV_SUMMARY)[0]
-        return written, logs
+            drainers.append(pv)
+            written += pv.summary()["written"]
+        return written, drainers
 
     def wait_rows(self, count: int, timeout_s: float, alive: Sequence[Proc] = (),
                   out: Path | None = None) -> int:
@@ -281,7 +284,8 @@ class FaultTestCase(BrokerTestCase):
         code = meter.wait(timeout_s)
         self.assertEqual(code, 0, meter.tail)
         self.assertNotIn("Traceback", meter.err)
-        published, dropped, reconnects = meter.summary(METER_SUMMARY)
+        summary = meter.summary()
+        published, dropped, reconnects = summary["published"], summary["dropped"], summary["reconnects"]
         self.assertEqual(dropped, 0, meter.tail)
         return published, reconnects
 
@@ -339,11 +343,12 @@ class FaultTestCase(BrokerTestCase):
         pv_running = pv.running
         if pv_running:
             self.stop_pv(pv)
-        pv_reconnects = pv.summary(PV_SUMMARY)[3] if pv_running else 0
-        drained, drain_logs = self.drain(conf)
-        logs = [*(proc.err for proc in (*history, pv)), *drain_logs]
-        skipped = sum(int(found[-1][1]) for found in map(PV_SUMMARY.findall, logs) if found)
-        torn = sum(text.count("cut a torn last line") for text in logs)
+        pv_reconnects = pv.summary()["reconnects"] if pv_running else 0
+        drained, drainers = self.drain(conf)
+        services = [*history, pv, *drainers]
+        skipped = sum(proc.summary()["duplicates_skipped"] for proc in services
+                      if proc.summary_file.exists())
+        torn = sum(proc.err.count("cut a torn last line") for proc in services)
         depth, dead = self.queue_depth(METER), self.queue_depth(DLQ)
         rows = rows_of(self.out, METER)
         verdict = analyse(rows, tick_keys(start, count), reference)
@@ -547,8 +552,8 @@ class RedeclareTest(FaultTestCase):
         began = time.monotonic()
         conf = self.config()
         ids = [f"Meter_{i}" for i in range(1000)]
-        pv = Proc("demo_pv_service.py", self.start(
-            "demo_pv_service.py", "-conf", str(conf), "-ids", *ids, "--output-dir", str(self.out)))
+        pv = self.launch(
+            "demo_pv_service.py", "-conf", str(conf), "-ids", *ids, "--output-dir", str(self.out))
 
         def logged(text: str, times: int = 1) -> Callable[[], bool]:
             def check() -> bool:
@@ -664,7 +669,7 @@ class MalformedTest(FaultTestCase):
         power_of = dict(zip(keys, powers, strict=True))
         wrong_power = sum(1 for row in rows
                           if power_of.get(time_key(row["time_s"])) != row["meter_power_value_w"])
-        rejected = pv.summary(PV_SUMMARY)[2]
+        rejected = pv.summary()["rejected"]
         print(f"\nFAULT malformed: {verdict.figures()} malformed={len(MALFORMED)} "
               f"dead_lettered={len(dead)} rejected={rejected} wrong_power={wrong_power} "
               f"runtime={time.monotonic() - began:.1f}s", flush=True)

@@ -8,7 +8,7 @@ import unittest
 
 from parameterized import parameterized
 
-from pv_simulator.services.meter import RandomWalkModel, meter_seed
+from pv_simulator.models.random_walk import RandomWalkModel, meter_seed
 
 
 def series(model: RandomWalkModel, steps: int, dt: float = 1.0) -> list[float]:

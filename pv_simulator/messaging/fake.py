@@ -1,0 +1,270 @@
+"""An in-memory broker behind the port, so the service loops are tested without RabbitMQ.
+
+:class:`FakeBroker` keeps durable queues and their dead-letter queues in memory and
+behaves as RabbitMQ does where the services rely on it: per-consumer prefetch,
+unacknowledged deliveries returned to the head of their queue (flagged
+``redelivered``) when a session closes, rejected messages dead-lettered, unroutable
+publishes refused. Tests steer it: take the broker down, drop every connection now
+or after some deliveries, refuse the next publishes, drop the connection at the next
+acknowledgement.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pv_simulator.messaging.port import (
+    DLQ_SUFFIX,
+    AccessRefused,
+    BrokerRefused,
+    ConnectionLost,
+    Delivery,
+    Message,
+)
+
+#: What an empty ``process_events`` sleeps at most, so a polling loop does not spin.
+_IDLE_STEP_S = 0.002
+
+
+@dataclass
+class StoredMessage:
+    body: bytes
+    time_s: float
+    redelivered: bool = False
+
+
+class FakeBroker:
+    """Queues in memory, and switches to make the broker misbehave.
+
+    Attributes:
+        available: False makes every new session fail as an unreachable node does.
+        refuse_access: True makes every new session fail as a refused login does.
+    """
+
+    def __init__(self) -> None:
+        self.queues: dict[str, deque[StoredMessage]] = {}
+        self.available = True
+        self.refuse_access = False
+        self.sessions_opened = 0
+        self.published = 0
+        self.acks = 0
+        self.acked_messages = 0
+        self._sessions: list[FakeSession] = []
+        self._refused_publishes = 0
+        self._drop_after_deliveries: int | None = None
+        self._drop_on_ack = False
+
+    def connector(self, nodes: Sequence[str] = ("fake:5672",)) -> FakeConnector:
+        return FakeConnector(self, tuple(nodes))
+
+    def declare(self, queue: str) -> None:
+        self.queues.setdefault(queue, deque())
+
+    def put(self, queue: str, body: bytes, time_s: float = 0.0) -> None:
+        """Enqueue a message as a publisher would (the queue must exist)."""
+        if queue not in self.queues:
+            raise BrokerRefused(f"no queue {queue!r}: unroutable")
+        self.queues[queue].append(StoredMessage(body, time_s))
+        self.published += 1
+
+    def bodies(self, queue: str) -> list[bytes]:
+        """The ready messages of ``queue``, in order."""
+        return [message.body for message in self.queues.get(queue, ())]
+
+    def depth(self, queue: str) -> int:
+        return len(self.queues.get(queue, ()))
+
+    @property
+    def unacknowledged(self) -> int:
+        """Messages delivered on open sessions and not yet settled."""
+        return sum(len(session._unacked) for session in self._sessions)
+
+    def drop_connections(self) -> None:
+        """Close every session, as a broker restart does; unacknowledged messages return."""
+        for session in list(self._sessions):
+            session.close()
+
+    def refuse_publishes(self, count: int = 1) -> None:
+        """The next ``count`` batches fail before the broker takes any of them (connection lost)."""
+        self._refused_publishes = count
+
+    def drop_after_deliveries(self, count: int) -> None:
+        """Drop every connection once ``count`` more messages have been delivered."""
+        self._drop_after_deliveries = count
+
+    def drop_on_next_ack(self) -> None:
+        """The next acknowledgement never arrives: the connection drops instead."""
+        self._drop_on_ack = True
+
+    def _open_session(self) -> FakeSession:
+        if not self.available:
+            raise ConnectionLost("cannot connect to fake broker: connection refused")
+        if self.refuse_access:
+            raise AccessRefused("fake broker refused the login")
+        session = FakeSession(self)
+        self._sessions.append(session)
+        self.sessions_opened += 1
+        return session
+
+    def _forget(self, session: FakeSession) -> None:
+        if session in self._sessions:
+            self._sessions.remove(session)
+
+    def _take_publish_refusal(self) -> bool:
+        if self._refused_publishes > 0:
+            self._refused_publishes -= 1
+            return True
+        return False
+
+    def _count_delivery(self) -> bool:
+        """One more delivery; True when it is the one after which connections drop."""
+        if self._drop_after_deliveries is None:
+            return False
+        self._drop_after_deliveries -= 1
+        if self._drop_after_deliveries > 0:
+            return False
+        self._drop_after_deliveries = None
+        return True
+
+    def _take_ack_drop(self) -> bool:
+        drop, self._drop_on_ack = self._drop_on_ack, False
+        return drop
+
+
+class FakeConnector:
+    """Opens :class:`FakeSession`s on a :class:`FakeBroker`; every node is the same broker."""
+
+    def __init__(self, broker: FakeBroker, nodes: tuple[str, ...]) -> None:
+        self.broker = broker
+        self.nodes = nodes
+
+    def open(self, node: int) -> FakeSession:
+        return self.broker._open_session()
+
+
+@dataclass
+class _Consumer:
+    queue: str
+    callback: Callable[[Delivery], None]
+    unacked: int = 0
+
+
+class FakeSession:
+    """One connection to the fake broker, with the port's semantics."""
+
+    def __init__(self, broker: FakeBroker) -> None:
+        self.broker = broker
+        self._open = True
+        self._consumers: list[_Consumer] = []
+        self._prefetch = 0
+        self._unacked: dict[int, tuple[_Consumer, StoredMessage]] = {}
+        self._next_tag = 1
+
+    @property
+    def is_open(self) -> bool:
+        return self._open
+
+    def _check(self, doing: str) -> None:
+        if not self._open:
+            raise ConnectionLost(f"connection to fake broker lost ({doing})")
+
+    def _lose(self, doing: str) -> ConnectionLost:
+        self.broker.drop_connections()
+        return ConnectionLost(f"connection to fake broker lost ({doing})")
+
+    def declare_meter_queue(self, meter_id: str) -> None:
+        self._check(f"declaring queue {meter_id!r}")
+        self.broker.declare(meter_id + DLQ_SUFFIX)
+        self.broker.declare(meter_id)
+
+    def queue_depth(self, queue: str) -> int:
+        self._check(f"checking queue {queue!r}")
+        if queue not in self.broker.queues:
+            raise BrokerRefused(f"fake broker refused: 404 NOT_FOUND - no queue {queue!r}")
+        return self.broker.depth(queue)
+
+    def publish_batch(self, messages: Sequence[Message]) -> None:
+        self._check("publishing")
+        if self.broker._take_publish_refusal():
+            raise self._lose("publishing")
+        missing = [key for key, _, _ in messages if key not in self.broker.queues]
+        if missing:
+            raise BrokerRefused(f"fake broker could not route {len(missing)} reading(s): "
+                                "its queue was deleted")
+        for routing_key, body, time_s in messages:
+            self.broker.put(routing_key, body, time_s)
+
+    def consume(self, queues: Sequence[str], on_delivery: Callable[[Delivery], None],
+                prefetch: int) -> None:
+        self._check("starting consumers")
+        for queue in queues:
+            if queue not in self.broker.queues:
+                raise BrokerRefused(f"fake broker refused: 404 NOT_FOUND - no queue {queue!r}")
+        self._prefetch = prefetch
+        self._consumers.extend(_Consumer(queue, on_delivery) for queue in queues)
+
+    def cancel_consumers(self) -> None:
+        self._check("cancelling consumers")
+        self._consumers = []
+
+    def process_events(self, time_limit_s: float) -> None:
+        """Deliver what prefetch allows, round robin over the consumers; sleep briefly if none."""
+        self._check("waiting for deliveries")
+        delivered = False
+        progress = True
+        while progress and self._open:
+            progress = False
+            for consumer in list(self._consumers):
+                queue = self.broker.queues[consumer.queue]
+                if not queue or consumer.unacked >= self._prefetch:
+                    continue
+                message = queue.popleft()
+                tag, self._next_tag = self._next_tag, self._next_tag + 1
+                self._unacked[tag] = (consumer, message)
+                consumer.unacked += 1
+                consumer.callback(Delivery(consumer.queue, tag, message.redelivered, message.body))
+                delivered = progress = True
+                if self.broker._count_delivery():
+                    raise self._lose("waiting for deliveries")
+        if not delivered and time_limit_s > 0:
+            time.sleep(min(time_limit_s, _IDLE_STEP_S))
+
+    def ack(self, delivery_tag: int, multiple: bool = False) -> None:
+        self._check("acknowledging")
+        if self.broker._take_ack_drop():
+            raise self._lose("acknowledging")
+        tags = [t for t in self._unacked if t <= delivery_tag] if multiple else [delivery_tag]
+        if delivery_tag not in self._unacked:
+            raise BrokerRefused(f"fake broker refused: 406 PRECONDITION_FAILED - unknown "
+                                f"delivery tag {delivery_tag}")
+        for tag in tags:
+            consumer, _ = self._unacked.pop(tag)
+            consumer.unacked -= 1
+        self.broker.acks += 1
+        self.broker.acked_messages += len(tags)
+
+    def reject(self, delivery_tag: int) -> None:
+        self._check("rejecting")
+        if delivery_tag not in self._unacked:
+            raise BrokerRefused(f"fake broker refused: 406 PRECONDITION_FAILED - unknown "
+                                f"delivery tag {delivery_tag}")
+        consumer, message = self._unacked.pop(delivery_tag)
+        consumer.unacked -= 1
+        self.broker.declare(consumer.queue + DLQ_SUFFIX)
+        self.broker.queues[consumer.queue + DLQ_SUFFIX].append(StoredMessage(message.body, message.time_s))
+
+    def close(self) -> None:
+        """Return what was delivered but not acknowledged to the head of its queue, as redelivered."""
+        if not self._open:
+            return
+        self._open = False
+        for tag in sorted(self._unacked, reverse=True):
+            consumer, message = self._unacked[tag]
+            message.redelivered = True
+            self.broker.queues[consumer.queue].appendleft(message)
+        self._unacked.clear()
+        self._consumers = []
+        self.broker._forget(self)

@@ -1,0 +1,138 @@
+"""What the services need of a message broker, whatever broker it is.
+
+A :class:`Session` is one open connection with its channel; a :class:`Connector`
+opens sessions to the configured nodes. The RabbitMQ adapter
+(:mod:`pv_simulator.messaging.rabbitmq`) and the in-memory fake
+(:mod:`pv_simulator.messaging.fake`) both implement them, and
+:class:`pv_simulator.messaging.connection.Connection` owns the lifecycle on top.
+
+Every failure reaches a service as one of the errors below, never as a client
+library's exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+#: A reading to publish: (routing key = meter id, JSON body, epoch seconds of the reading).
+Message = tuple[str, bytes, float]
+
+DLQ_SUFFIX = ".dlq"
+
+#: Deliveries of one message before a quorum queue dead-letters it instead of requeueing
+#: it again: a reading that crashes the consumer every time cannot block its queue forever.
+QUORUM_DELIVERY_LIMIT = 20
+
+
+class BrokerError(Exception):
+    """A broker problem a service cannot handle by itself."""
+
+
+class ConnectionLost(BrokerError):
+    """The connection or channel went away, or could not be opened; reconnecting may help."""
+
+
+class BrokerUnavailable(BrokerError):
+    """No broker answered within the configured connection attempts."""
+
+
+class BrokerRefused(BrokerError):
+    """The broker refused an operation that retrying cannot fix (a queue with other arguments)."""
+
+
+class AccessRefused(BrokerRefused):
+    """The broker refused the login, the virtual host or a certificate: the configuration is at fault."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message taken from a meter's queue, not yet acknowledged."""
+
+    queue: str
+    delivery_tag: int
+    redelivered: bool
+    body: bytes
+
+
+def queue_arguments(meter_id: str, queue_type: str = "classic") -> dict[str, str | int]:
+    """Arguments of a meter's work queue: rejected readings go to ``<meter_id>.dlq``.
+
+    Both services declare the queue with exactly these, so either may start first.
+    """
+    arguments: dict[str, str | int] = {"x-dead-letter-exchange": "",
+                                       "x-dead-letter-routing-key": meter_id + DLQ_SUFFIX}
+    if queue_type == "quorum":
+        arguments["x-queue-type"] = "quorum"
+        arguments["x-delivery-limit"] = QUORUM_DELIVERY_LIMIT
+    return arguments
+
+
+def dead_letter_arguments(queue_type: str = "classic") -> dict[str, str]:
+    return {"x-queue-type": "quorum"} if queue_type == "quorum" else {}
+
+
+class Session(Protocol):
+    """One open connection and channel. Every method raises :class:`ConnectionLost` when it breaks."""
+
+    @property
+    def is_open(self) -> bool: ...
+
+    def declare_meter_queue(self, meter_id: str) -> None:
+        """Declare ``meter_id``'s durable queue and its dead-letter queue ``<meter_id>.dlq``."""
+        ...
+
+    def queue_depth(self, queue: str) -> int:
+        """Messages ready in an existing queue."""
+        ...
+
+    def publish_batch(self, messages: Sequence[Message]) -> None:
+        """Publish persistent messages on the default exchange; return once the broker holds all.
+
+        Raises:
+            ConnectionLost: before the broker confirmed the batch; none of it counts as published.
+            BrokerRefused: a message was unroutable (its queue is gone).
+        """
+        ...
+
+    def consume(self, queues: Sequence[str], on_delivery: Callable[[Delivery], None],
+                prefetch: int) -> None:
+        """Start consuming ``queues`` with manual acknowledgement and bounded prefetch."""
+        ...
+
+    def cancel_consumers(self) -> None:
+        """Stop taking deliveries; what was delivered stays to be acknowledged."""
+        ...
+
+    def process_events(self, time_limit_s: float) -> None:
+        """Serve heartbeats and dispatch deliveries for at most about ``time_limit_s``."""
+        ...
+
+    def ack(self, delivery_tag: int, multiple: bool = False) -> None: ...
+
+    def reject(self, delivery_tag: int) -> None:
+        """Reject without requeue: the broker dead-letters the message."""
+        ...
+
+    def close(self) -> None:
+        """Close; unacknowledged deliveries go back to their queues. Never raises."""
+        ...
+
+
+class Connector(Protocol):
+    """Opens sessions to the configured broker nodes, one node per call."""
+
+    @property
+    def nodes(self) -> Sequence[str]:
+        """Each node's address for messages, password masked, in the order they are tried."""
+        ...
+
+    def open(self, node: int) -> Session:
+        """Open a session to ``nodes[node]``.
+
+        Raises:
+            ConnectionLost: the node did not answer, or the attempt broke off.
+            AccessRefused: the broker refused the login, virtual host or certificate.
+        """
+        ...

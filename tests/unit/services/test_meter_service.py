@@ -1,0 +1,149 @@
+"""The meter service's loop through the in-memory broker: buffering, dropping, reconnecting."""
+
+from __future__ import annotations
+
+import json
+import unittest
+from collections.abc import Callable
+
+from pv_simulator.messaging.connection import Connection, RetryPolicy
+from pv_simulator.messaging.fake import FakeBroker
+from pv_simulator.messaging.port import BrokerRefused, BrokerUnavailable
+from pv_simulator.models.random_walk import RandomWalkModel
+from pv_simulator.services.clock import SimClock
+from pv_simulator.services.meter import MeterService
+
+START_S = 1_782_000_000.0
+FAST_RETRY = RetryPolicy(connection_attempts=2, retry_delay_s=0.0, cap_s=0.05)
+
+
+class ScriptedModel(RandomWalkModel):
+    """A random walk that runs ``events[time_s]`` when the reading of that time is taken."""
+
+    def __init__(self, events: dict[float, Callable[[], None]], seed: int = 1) -> None:
+        super().__init__(seed=seed)
+        self.events = events
+
+    def power_w(self, time_s: float) -> float:
+        event = self.events.pop(time_s, None)
+        if event is not None:
+            event()
+        return super().power_w(time_s)
+
+
+def times_in(broker: FakeBroker, queue: str) -> list[float]:
+    return [json.loads(body)["time_s"] for body in broker.bodies(queue)]
+
+
+class MeterServiceTest(unittest.TestCase):
+    def service(self, broker: FakeBroker, *, speed: float, duration_s: float, meters: int = 2,
+                buffer_per_meter: int = 3600, events: dict[float, Callable[[], None]] | None = None,
+                should_stop: Callable[[], bool] = lambda: False, batch_size: int = 700) -> MeterService:
+        connection = Connection(broker.connector(), FAST_RETRY)
+        self.addCleanup(connection.close)
+        models = [ScriptedModel(events if i == 0 and events else {}, seed=i) for i in range(meters)]
+        clock = SimClock(start_s=START_S, interval_s=1, speed=speed, duration_s=duration_s)
+        return MeterService(connection, [f"M{i}" for i in range(meters)], models, clock,
+                            buffer_per_meter, should_stop, batch_size=batch_size, stats_interval_s=0)
+
+    def test_fast_forward_publishes_every_reading_in_order(self) -> None:
+        broker = FakeBroker()
+        service = self.service(broker, speed=0, duration_s=2500)
+        service.run()
+        expected = [START_S + i for i in range(2500)]
+        self.assertEqual(times_in(broker, "M0"), expected)
+        self.assertEqual(times_in(broker, "M1"), expected)
+        self.assertEqual(service.result().published, 5000)
+        self.assertIn("M0.dlq", broker.queues)
+
+    def test_fast_forward_loses_nothing_when_publishes_fail(self) -> None:
+        broker = FakeBroker()
+        broker_events = {START_S + 1000: lambda: broker.refuse_publishes(3)}
+        service = self.service(broker, speed=0, duration_s=3000, events=broker_events, batch_size=500)
+        service.run()
+        self.assertEqual(times_in(broker, "M0"), [START_S + i for i in range(3000)])
+        result = service.result()
+        self.assertEqual((result.published, result.dropped, result.buffered), (6000, 0, 0))
+        self.assertEqual(result.reconnects, 3)
+
+    def test_fast_forward_waits_for_the_broker_instead_of_dropping(self) -> None:
+        broker = FakeBroker()
+        polls_while_down = 0
+
+        def down() -> None:
+            broker.available = False
+            broker.drop_connections()
+
+        def stop_never_but_come_back() -> bool:
+            nonlocal polls_while_down
+            if not broker.available:
+                polls_while_down += 1
+                broker.available = polls_while_down > 50
+            return False
+
+        service = self.service(broker, speed=0, duration_s=500, buffer_per_meter=20,
+                               events={START_S + 100: down}, should_stop=stop_never_but_come_back,
+                               batch_size=10)
+        service.run()
+        self.assertGreater(polls_while_down, 50)
+        self.assertEqual(times_in(broker, "M0"), [START_S + i for i in range(500)])
+        self.assertEqual(service.result().dropped, 0)
+
+    def test_real_time_drops_the_oldest_past_the_bound_while_the_broker_is_away(self) -> None:
+        broker = FakeBroker()
+
+        def down() -> None:
+            broker.available = False
+            broker.drop_connections()
+
+        def back() -> None:
+            broker.available = True
+
+        service = self.service(broker, speed=2000, duration_s=600, meters=1, buffer_per_meter=50,
+                               events={START_S + 100: down, START_S + 400: back})
+        with self.assertLogs("pv_simulator.services.meter", "WARNING") as logs:
+            service.run()
+        times = times_in(broker, "M0")
+        result = service.result()
+        self.assertEqual(len(times), 600 - result.dropped)
+        self.assertGreater(result.dropped, 200)
+        self.assertEqual(times, sorted(set(times)))
+        # Every reading after the outage's newest 50 is there; the oldest of the outage are gone.
+        self.assertEqual(times[:100], [START_S + i for i in range(100)])
+        self.assertIn(START_S + 399, times)
+        self.assertNotIn(START_S + 150, times)
+        self.assertTrue(any("dropped the oldest" in line for line in logs.output))
+
+    def test_stop_publishes_what_was_taken(self) -> None:
+        broker = FakeBroker()
+        ticks = 0
+
+        def stop_after_some_polls() -> bool:
+            nonlocal ticks
+            ticks += 1
+            return ticks > 40
+
+        service = self.service(broker, speed=0, duration_s=None, meters=1, batch_size=1000,
+                               should_stop=stop_after_some_polls)
+        service.run()
+        result = service.result()
+        self.assertGreater(result.published, 0)
+        self.assertEqual(result.buffered, 0)
+        self.assertEqual(len(broker.bodies("M0")), result.published)
+
+    def test_no_broker_at_start_is_unavailable(self) -> None:
+        broker = FakeBroker()
+        broker.available = False
+        with self.assertRaises(BrokerUnavailable):
+            self.service(broker, speed=0, duration_s=10).run()
+
+    def test_a_deleted_queue_is_refused(self) -> None:
+        broker = FakeBroker()
+        service = self.service(broker, speed=0, duration_s=3000, meters=1,
+                               events={START_S + 10: lambda: broker.queues.pop("M0")}, batch_size=100)
+        with self.assertRaises(BrokerRefused):
+            service.run()
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,158 @@
+"""The PV service's loop through the in-memory broker: batches, acks after writing, redelivery, DLQ."""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+import unittest
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pv_simulator.messaging.connection import Connection, RetryPolicy
+from pv_simulator.messaging.fake import FakeBroker
+from pv_simulator.messaging.wire import ReadingEncoder
+from pv_simulator.services.pv_service import PvService
+from pv_simulator.storage.csv_store import CsvOutput
+
+START_S = 1_782_000_000.0
+UTC = ZoneInfo("UTC")
+FAST_RETRY = RetryPolicy(connection_attempts=2, retry_delay_s=0.0, cap_s=0.05)
+
+
+class LinearPv:
+    """A PV plant whose power is a known function of time, so every row can be checked."""
+
+    def power_kw(self, time_s: float) -> float:
+        return (time_s - START_S) / 1000.0
+
+
+class PvServiceTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.broker = FakeBroker()
+        self.out_dir = Path(tempfile.mkdtemp())
+        self.addCleanup(lambda: [p.unlink() for p in self.out_dir.iterdir()] and None)
+
+    def publish(self, meter_id: str, count: int, first: int = 0) -> None:
+        self.broker.declare(meter_id)
+        self.broker.declare(meter_id + ".dlq")
+        encode = ReadingEncoder(meter_id)
+        for i in range(first, first + count):
+            self.broker.put(meter_id, encode(START_S + i, float(i % 9000)), START_S + i)
+
+    def service(self, meter_ids: list[str], *, should_stop: Callable[[], bool] = lambda: False,
+                batch_max: int = 100, idle_s: float | None = 0.05) -> tuple[PvService, CsvOutput]:
+        output = CsvOutput(self.out_dir, UTC, "never")
+        self.addCleanup(output.close)
+        connection = Connection(self.broker.connector(), FAST_RETRY)
+        self.addCleanup(connection.close)
+        service = PvService(connection, meter_ids, LinearPv(), output, 9000.0, should_stop,
+                            exit_when_idle_s=idle_s, batch_max=batch_max, stats_interval_s=0)
+        return service, output
+
+    def rows(self, meter_id: str) -> list[dict[str, str]]:
+        rows: list[dict[str, str]] = []
+        for path in sorted(self.out_dir.glob(f"{meter_id}-*.csv")):
+            with path.open(newline="") as handle:
+                rows.extend(csv.DictReader(handle))
+        return rows
+
+    def assertExactlyOnce(self, meter_id: str, count: int) -> None:
+        times = [float(row["time_s"]) for row in self.rows(meter_id)]
+        self.assertEqual(times, [START_S + i for i in range(count)])
+
+    def test_every_reading_becomes_one_row_and_is_acknowledged(self) -> None:
+        self.publish("M0", 1000)
+        self.publish("M1", 700)
+        service, output = self.service(["M0", "M1"])
+        service.run()
+        output.close()
+        self.assertExactlyOnce("M0", 1000)
+        self.assertExactlyOnce("M1", 700)
+        row = self.rows("M1")[500]
+        self.assertAlmostEqual(float(row["pv_power_value_kw"]), 0.5)
+        self.assertAlmostEqual(float(row["sum_meter_pv_w"]), 500.0 + 500.0)
+        self.assertEqual((self.broker.depth("M0"), self.broker.unacknowledged), (0, 0))
+        self.assertEqual(service.result().written, 1700)
+
+    def test_batches_are_acknowledged_with_one_multiple_ack_each(self) -> None:
+        self.publish("M0", 6000)
+        service, _ = self.service(["M0"], batch_max=100)
+        service.run()
+        self.assertEqual(self.broker.acked_messages, 6000)
+        # Prefetch (2,000 for one queue) bounds what one batch holds; one ack settles each.
+        self.assertGreaterEqual(self.broker.acks, 3)
+        self.assertLessEqual(self.broker.acks, 60)
+
+    def test_a_lost_ack_redelivers_the_batch_and_the_rows_are_not_written_twice(self) -> None:
+        self.publish("M0", 500)
+        self.broker.drop_on_next_ack()
+        service, output = self.service(["M0"], batch_max=100)
+        service.run()
+        output.close()
+        self.assertExactlyOnce("M0", 500)
+        result = service.result()
+        self.assertGreater(result.duplicates_skipped, 0)
+        self.assertEqual(result.reconnects, 1)
+        self.assertEqual(self.broker.acked_messages, 500)
+
+    def test_a_connection_lost_mid_batch_drops_the_batch_and_resumes(self) -> None:
+        self.publish("M0", 3000)
+        self.broker.drop_after_deliveries(1234)
+        service, output = self.service(["M0"], batch_max=500)
+        service.run()
+        output.close()
+        self.assertExactlyOnce("M0", 3000)
+        self.assertEqual(service.result().reconnects, 1)
+
+    def test_bad_readings_are_dead_lettered_and_the_rest_written(self) -> None:
+        self.publish("M0", 10)
+        bad = [b"not json", b'{"meter_id":"M1","time_s":1.0,"power_w":1.0}',
+               b'{"meter_id":"M0","time_s":1.0,"power_w":99999.0}']
+        for body in bad:
+            self.broker.put("M0", body)
+        self.publish("M0", 10, first=10)
+        service, output = self.service(["M0"])
+        service.run()
+        output.close()
+        self.assertExactlyOnce("M0", 20)
+        self.assertEqual(self.broker.bodies("M0.dlq"), bad)
+        self.assertEqual(service.result().rejected, 3)
+
+    def test_stop_settles_what_it_took_and_leaves_the_rest_queued(self) -> None:
+        self.publish("M0", 20000)
+        polls = 0
+
+        def stop_soon() -> bool:
+            nonlocal polls
+            polls += 1
+            return polls > 3
+
+        service, output = self.service(["M0"], should_stop=stop_soon, batch_max=100, idle_s=None)
+        service.run()
+        output.close()
+        written = len(self.rows("M0"))
+        self.assertGreater(written, 0)
+        self.assertLess(written, 20000)
+        self.assertEqual(self.broker.acked_messages, written)
+        service.connection.close()
+        self.assertEqual(self.broker.depth("M0"), 20000 - written)
+        self.assertEqual(self.broker.unacknowledged, 0)
+
+    def test_redelivered_readings_already_written_are_skipped(self) -> None:
+        self.publish("M0", 300)
+        first, output = self.service(["M0"])
+        first.run()
+        output.close()
+        first.connection.close()
+        self.publish("M0", 100, first=200)  # a publisher that retried a batch it had sent
+        self.publish("M0", 50, first=300)
+        second, output = self.service(["M0"])
+        second.run()
+        output.close()
+        self.assertExactlyOnce("M0", 350)
+        self.assertEqual(second.result().duplicates_skipped, 100)
+
+
+if __name__ == "__main__":
+    unittest.main()
