@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 
 from pv_simulator.models import pv_chain
 from pv_simulator.models.challenge_curve import minute_of_day, read_curve
-from pv_simulator.models.sky import DEFAULT_SEED, CloudySky, hash_uniform
+from pv_simulator.models.seeds import derive_uniform
+from pv_simulator.models.sky import DEFAULT_SEED, CloudySky
 
 DEFAULT_LINKE_TURBIDITY: tuple[float, ...] = (
     2.1, 2.2, 2.5, 2.9, 3.2, 3.4, 3.5, 3.3, 2.9, 2.6, 2.3, 2.2)
@@ -42,7 +43,6 @@ SKY_VARIABLE = "variable"
 
 _SECONDS_PER_DAY = 86400.0
 _NOISE_KNOT_S = 300.0
-_NOISE_STREAM = 3
 
 
 class PvModel(Protocol):
@@ -153,8 +153,8 @@ class ReferenceCurveModel:
         """Smooth deterministic noise in [-1, 1]."""
         position = time_s / _NOISE_KNOT_S
         knot = math.floor(position)
-        left = 2.0 * hash_uniform(self._seed, _NOISE_STREAM, knot) - 1.0
-        right = 2.0 * hash_uniform(self._seed, _NOISE_STREAM, knot + 1) - 1.0
+        left = 2.0 * derive_uniform(self._seed, "pv-noise", knot) - 1.0
+        right = 2.0 * derive_uniform(self._seed, "pv-noise", knot + 1) - 1.0
         blend = 0.5 - 0.5 * math.cos(math.pi * (position - knot))
         return left + (right - left) * blend
 

@@ -9,7 +9,6 @@ the simulation waits instead, since its clock owes nothing to the wall's).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import random
@@ -20,6 +19,7 @@ from typing import Protocol
 
 from pv_simulator.messaging.rabbitmq import Backoff, Broker, ConnectionLost
 from pv_simulator.messaging.wire import ReadingEncoder
+from pv_simulator.models.seeds import derive_seed
 from pv_simulator.services.clock import SimClock
 from pv_simulator.services.stats import StatsLog
 
@@ -32,14 +32,6 @@ class MeterModel(Protocol):
     def power_w(self, time_s: float) -> float:
         """Consumption in W at epoch seconds ``time_s``; called with non-decreasing times."""
         ...
-
-
-def meter_seed(seed: int | None, meter_index: int) -> int | None:
-    """A per-meter seed, so meters differ and the same seed repeats."""
-    if seed is None:
-        return None
-    digest = hashlib.sha256(f"{seed}:{meter_index}".encode()).digest()
-    return int.from_bytes(digest[:8], "big")
 
 
 class RandomWalkModel:
@@ -62,7 +54,7 @@ class RandomWalkModel:
         if not max_power_w > 0:
             raise ValueError(f"max_power_w must be positive, not {max_power_w}")
         self.max_power_w = max_power_w
-        self._rng = random.Random(meter_seed(seed, meter_index))
+        self._rng = random.Random(derive_seed(seed, meter_index))
         self._mean_w = max_power_w / 2
         self._theta = 1.0 / reversion_s
         self._sigma = (max_power_w / 4) * math.sqrt(2 * self._theta)
