@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 from pv_simulator.messaging.wire import ReadingEncoder, decode
 from pv_simulator.models import household, pv_plant
 from pv_simulator.models.random_walk import RandomWalkModel
-from pv_simulator.storage.csv_store import CsvOutput, format_row
+from pv_simulator.storage.csv_format import format_row
+from pv_simulator.storage.csv_store import CsvOutput
 
 TZ = ZoneInfo("Europe/Vienna")
 DAY_START = datetime(2026, 6, 21, tzinfo=TZ).timestamp()

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pv_simulator.storage.csv_store import csv_path
+from pv_simulator.storage.csv_format import HEADER, CsvFormatError, csv_path, parse_row
 
 
 class CsvTailer:
@@ -82,13 +82,15 @@ class CsvTailer:
         if lines[-1]:
             self._partial[path] = lines[-1]
         for line in lines[:-1]:
-            if not line or line.startswith(b"meter_id"):
+            text = line.decode(errors="replace")
+            if not text or text == HEADER:
                 continue
-            fields = line.split(b",")
             try:
-                self.rows.append((float(fields[1]), appeared, float(fields[3])))
-            except (IndexError, ValueError):
+                row = parse_row(text, path)
+            except CsvFormatError:
                 self.bad_lines += 1
+                continue
+            self.rows.append((row.time_s, appeared, row.pv_power_value_kw))
 
 
 def count_rows(directory: Path) -> tuple[int, int, float | None]:

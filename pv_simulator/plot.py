@@ -13,7 +13,6 @@ long), as in the challenge chart;
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta, timezone
@@ -21,13 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pv_simulator.summary import DEFAULT_TIMEZONE, CsvFormatError, Row, hold_durations_s, read_rows, summarize
+from pv_simulator.models.challenge_curve import read_curve
+from pv_simulator.storage.csv_format import Row
+from pv_simulator.summary import TIMEZONE_DEFAULT_HELP, hold_durations_s, read_rows, summarize, timezone_or_local
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 INSTALL_HINT = "matplotlib is not installed: pip install -r requirements-plot.txt"
-REFERENCE_COLUMNS = ("local_time", "pv_power_kw")
 
 # 1 s meter readings are a dense band at plot scale; a 15-minute mean on top
 # shows the consumption shape. Used when readings are closer than this.
@@ -39,34 +39,6 @@ COLORS = {"pv": "#e69f00", "meter": "#0072b2", "sum": "#009e73", "reference": "b
 
 class MatplotlibMissingError(ImportError):
     """matplotlib is not installed; the message says how to install it."""
-
-
-def read_reference_curve(path: Path | str) -> list[tuple[time, float]]:
-    """(local time of day, PV kW) points of a reference curve such as
-    pv_simulator/models/data/challenge_curve.csv.
-
-    Raises:
-        OSError: the file cannot be read.
-        CsvFormatError: wrong header or a value that does not parse.
-    """
-    path = Path(path)
-    with path.open(newline="", encoding="utf-8") as stream:
-        reader = csv.reader(stream)
-        header = next(reader, None)
-        if header is None or tuple(name.strip() for name in header) != REFERENCE_COLUMNS:
-            raise CsvFormatError(f"{path}:1: expected header {','.join(REFERENCE_COLUMNS)}")
-        points: list[tuple[time, float]] = []
-        for record in reader:
-            if not record:
-                continue
-            try:
-                local_time, power_kw = record
-                points.append((time.fromisoformat(local_time.strip()), float(power_kw)))
-            except ValueError:
-                raise CsvFormatError(f"{path}:{reader.line_num}: expected HH:MM,kW, got {','.join(record)!r}") from None
-    if not points:
-        raise CsvFormatError(f"{path}: no points")
-    return points
 
 
 def plot_day(
@@ -81,14 +53,14 @@ def plot_day(
 
     Raises:
         OSError: an input cannot be read or the PNG cannot be written.
-        ValueError: a CSV is malformed (CsvFormatError) or holds no rows.
+        ValueError: a CSV is malformed (CsvFormatError, CurveFormatError) or holds no rows.
         MatplotlibMissingError: matplotlib is not installed.
     """
     paths = [Path(path) for path in csv_paths]
     rows = read_rows(paths)
     if not rows:
         raise ValueError(f"no rows in {', '.join(map(str, paths))}")
-    reference = read_reference_curve(reference_csv) if reference_csv is not None else None
+    reference = read_curve(reference_csv) if reference_csv is not None else None
     pyplot = _import_pyplot()
     from matplotlib import dates as mdates
 
@@ -233,14 +205,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("csv", nargs="+", type=Path, help="PV service CSV files (one meter and day, or several)")
     parser.add_argument("-o", "--output", required=True, type=Path, help="PNG file to write")
-    parser.add_argument(
-        "--timezone", default=DEFAULT_TIMEZONE, help=f"IANA zone of the site (default {DEFAULT_TIMEZONE})"
-    )
+    parser.add_argument("--timezone", help=f"IANA zone of the site (default: {TIMEZONE_DEFAULT_HELP})")
     parser.add_argument("--reference", type=Path, help="reference curve CSV (local_time,pv_power_kw) to overlay")
     parser.add_argument("--title", help="plot title (default: meter ids, zone and date)")
     args = parser.parse_args(argv)
     try:
-        tz = ZoneInfo(args.timezone)
+        tz = timezone_or_local(args.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         return _fail(f"unknown time zone {args.timezone!r}")
     try:

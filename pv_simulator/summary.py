@@ -9,20 +9,17 @@ PV curve peak when and as high as expected?  Usable as
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
-import math
 import statistics
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-CSV_COLUMNS = ("meter_id", "time_s", "meter_power_value_w", "pv_power_value_kw", "sum_meter_pv_w")
-DEFAULT_TIMEZONE = "Europe/Vienna"
+from pv_simulator.config import local_timezone
+from pv_simulator.storage.csv_format import HEADER, CsvFormatError, Row, check_header, parse_row
 
 # A reading holds until the next one, but at most this many median intervals:
 # a gap in the data (service down) must not be filled with the last value,
@@ -30,18 +27,16 @@ DEFAULT_TIMEZONE = "Europe/Vienna"
 GAP_CAP_MEDIANS = 2.0
 
 
-class CsvFormatError(ValueError):
-    """A CSV file that is not in the PV service's format; the message names the file and line."""
+TIMEZONE_DEFAULT_HELP = "the machine's zone, as the services: TZ, else /etc/localtime, else UTC"
 
 
-class Row(NamedTuple):
-    """One CSV row, typed."""
+def timezone_or_local(name: str | None) -> ZoneInfo:
+    """Zone ``name``, or the services' default zone when None, so the summary's dates match the files'.
 
-    meter_id: str
-    time_s: float
-    meter_power_value_w: float
-    pv_power_value_kw: float
-    sum_meter_pv_w: float
+    Raises:
+        ZoneInfoNotFoundError, ValueError: ``name`` is no IANA zone.
+    """
+    return local_timezone() if name is None else ZoneInfo(name)
 
 
 @dataclass(frozen=True)
@@ -81,40 +76,20 @@ def _read_file(path: Path) -> list[Row]:
         raise CsvFormatError(f"{path}: not UTF-8 text ({exc.reason})") from None
     lines = text.splitlines()
     if not lines:
-        raise CsvFormatError(f"{path}: empty file, expected header {','.join(CSV_COLUMNS)}")
-    header = next(csv.reader(lines[:1]))
-    if tuple(name.strip() for name in header) != CSV_COLUMNS:
-        raise CsvFormatError(f"{path}:1: header is {','.join(header)!r}, expected {','.join(CSV_COLUMNS)!r}")
+        raise CsvFormatError(f"{path}: empty file, expected header {HEADER}")
+    check_header(lines[0], path)
     rows: list[Row] = []
     last_line_complete = text.endswith(("\n", "\r"))
-    for line_no, record in enumerate(csv.reader(lines[1:]), start=2):
-        if not record:
+    for line_no, line in enumerate(lines[1:], start=2):
+        if not line:
             continue
         try:
-            rows.append(_parse(record))
-        except ValueError as exc:
+            rows.append(parse_row(line, path, line_no))
+        except CsvFormatError:
             if line_no == len(lines) and not last_line_complete:
                 break
-            raise CsvFormatError(f"{path}:{line_no}: {exc}") from None
+            raise
     return rows
-
-
-def _parse(record: list[str]) -> Row:
-    if len(record) != len(CSV_COLUMNS):
-        raise ValueError(f"{len(record)} fields, expected {len(CSV_COLUMNS)}")
-    meter_id = record[0].strip()
-    if not meter_id:
-        raise ValueError("empty meter_id")
-    values: list[float] = []
-    for name, field in zip(CSV_COLUMNS[1:], record[1:], strict=False):
-        try:
-            value = float(field)
-        except ValueError:
-            raise ValueError(f"{name} is {field!r}, not a number") from None
-        if not math.isfinite(value):
-            raise ValueError(f"{name} is {field!r}, not a finite number")
-        values.append(value)
-    return Row(meter_id, *values)
 
 
 def summarize(rows: Iterable[Row], tz: ZoneInfo) -> dict[str, MeterSummary]:
@@ -177,12 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m pv_simulator.summary", description="Per-meter energy and PV peak from PV service CSV files."
     )
     parser.add_argument("csv", nargs="+", type=Path, help="PV service CSV files")
-    parser.add_argument(
-        "--timezone", default=DEFAULT_TIMEZONE, help=f"IANA zone of the site (default {DEFAULT_TIMEZONE})"
-    )
+    parser.add_argument("--timezone", help=f"IANA zone of the site (default: {TIMEZONE_DEFAULT_HELP})")
     args = parser.parse_args(argv)
     try:
-        tz = ZoneInfo(args.timezone)
+        tz = timezone_or_local(args.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         print(f"error: unknown time zone {args.timezone!r}", file=sys.stderr)
         return 2

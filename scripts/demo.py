@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pv_simulator.config import load_config  # noqa: E402
+from pv_simulator.models.challenge_curve import CHALLENGE_CURVE_PATH  # noqa: E402
+from pv_simulator.storage.csv_format import file_glob  # noqa: E402
 from pv_simulator.summary import format_summary, read_rows, summarize  # noqa: E402
 
 OUT = ROOT / "demo-out"
@@ -99,7 +101,7 @@ def main() -> None:
     conf = demo_config(source, OUT / "demo.ini")
     print(f"demo: 3 meters over 2026-06-21 at 2 s intervals, as fast as possible ({source.name})")
     seconds = simulate(conf, len(METERS), "2026-06-21T00:00", 2, OUT)
-    csvs = sorted(OUT.glob("Meter_*.csv"))
+    csvs = sorted(OUT.glob(file_glob()))
     print(f"demo: simulated the day in {seconds:.1f} s; CSV files in {OUT}:")
     for path in csvs:
         print(f"  {path.relative_to(ROOT)}")
@@ -112,8 +114,8 @@ def main() -> None:
     conf = demo_config(ROOT / "examples" / "challenge.ini", challenge / "challenge.ini")
     simulate(conf, 1, "2026-05-28T00:00", 10, challenge)
     challenge_tz = load_config(ROOT / "examples" / "challenge.ini").site.timezone.key
-    plot(sorted(challenge.glob("Meter_0-*.csv")), challenge / "challenge.png", challenge_tz,
-         "--reference", str(ROOT / "pv_simulator" / "data" / "challenge_curve.csv"))
+    plot(sorted(challenge.glob(file_glob("Meter_0"))), challenge / "challenge.png", challenge_tz,
+         "--reference", str(CHALLENGE_CURVE_PATH))
     pngs = sorted(p.relative_to(ROOT) for p in OUT.rglob("*.png"))
     print("demo: plots " + ", ".join(map(str, pngs)))
 

@@ -29,6 +29,8 @@ from functools import cache, lru_cache
 from importlib import resources
 from zoneinfo import ZoneInfo
 
+from pv_simulator.models.seeds import derive_seed
+
 PROFILE_RESOURCE = "h0_hourly_W_per_1000kWh.json"
 SEASONS = ("winter", "transition", "summer")
 DAY_TYPES = ("workday", "saturday", "sunday")
@@ -322,7 +324,7 @@ class HouseholdModel:
         self.annual_energy_kwh = float(annual_energy_kwh)
         self.max_power_w = float(max_power_w)
 
-        master = random.Random() if seed is None else random.Random(f"household:{seed}:{meter_index}")
+        master = random.Random(derive_seed(seed, "household", meter_index))
         self._event_rng = random.Random(master.getrandbits(64))
         self._fridge_rng = random.Random(master.getrandbits(64))
         self._noise_rng = random.Random(master.getrandbits(64))

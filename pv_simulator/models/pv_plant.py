@@ -12,18 +12,18 @@ reading or a restarted service gets exactly the same PV value.
 
 import bisect
 import calendar
-import csv
 import itertools
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
-from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from pv_simulator.models import pv_chain
-from pv_simulator.models.sky import DEFAULT_SEED, CloudySky, hash_uniform
+from pv_simulator.models.challenge_curve import minute_of_day, read_curve
+from pv_simulator.models.seeds import derive_uniform
+from pv_simulator.models.sky import DEFAULT_SEED, CloudySky
 
 DEFAULT_LINKE_TURBIDITY: tuple[float, ...] = (
     2.1, 2.2, 2.5, 2.9, 3.2, 3.4, 3.5, 3.3, 2.9, 2.6, 2.3, 2.2)
@@ -38,14 +38,11 @@ higher values. South of the equator the table is shifted by six months. Satellit
 `linke_turbidity` per site when it matters.
 """
 
-CHALLENGE_CURVE_PATH = Path(__file__).resolve().parent / "data" / "challenge_curve.csv"
-
 SKY_CLEAR = "clear"
 SKY_VARIABLE = "variable"
 
 _SECONDS_PER_DAY = 86400.0
 _NOISE_KNOT_S = 300.0
-_NOISE_STREAM = 3
 
 
 class PvModel(Protocol):
@@ -54,16 +51,6 @@ class PvModel(Protocol):
     def power_kw(self, time_s: float) -> float:
         """PV plant AC power in kW at epoch seconds time_s; >= 0, 0 at night."""
         ...
-
-
-def load_challenge_curve(path: Path = CHALLENGE_CURVE_PATH) -> tuple[tuple[float, float], ...]:
-    """The challenge's PV curve as (minute of local day, kW) points, in time order."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        points = []
-        for row in csv.DictReader(handle):
-            hours, minutes = row["local_time"].split(":")
-            points.append((int(hours) * 60.0 + int(minutes), float(row["pv_power_kw"])))
-    return tuple(sorted(points))
 
 
 class MonotoneCubic:
@@ -154,7 +141,7 @@ class ReferenceCurveModel:
     def __init__(self, *, tz: ZoneInfo, seed: int | None = None, variation: float = 0.02) -> None:
         _check_range("variation", variation, 0.0, 0.5)
         _check_seed(seed)
-        points = load_challenge_curve()
+        points = [(minute_of_day(local_time), kw) for local_time, kw in read_curve()]
         self._tz = tz
         self._seed = DEFAULT_SEED if seed is None else seed
         self._variation = variation
@@ -166,8 +153,8 @@ class ReferenceCurveModel:
         """Smooth deterministic noise in [-1, 1]."""
         position = time_s / _NOISE_KNOT_S
         knot = math.floor(position)
-        left = 2.0 * hash_uniform(self._seed, _NOISE_STREAM, knot) - 1.0
-        right = 2.0 * hash_uniform(self._seed, _NOISE_STREAM, knot + 1) - 1.0
+        left = 2.0 * derive_uniform(self._seed, "pv-noise", knot) - 1.0
+        right = 2.0 * derive_uniform(self._seed, "pv-noise", knot + 1) - 1.0
         blend = 0.5 - 0.5 * math.cos(math.pi * (position - knot))
         return left + (right - left) * blend
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 from typing import Protocol
+
+from pv_simulator.models.seeds import derive_seed
 
 
 class MeterModel(Protocol):
@@ -14,14 +15,6 @@ class MeterModel(Protocol):
     def power_w(self, time_s: float) -> float:
         """Consumption in W at epoch seconds ``time_s``; called with non-decreasing times."""
         ...
-
-
-def meter_seed(seed: int | None, meter_index: int) -> int | None:
-    """A per-meter seed, so meters differ and the same seed repeats."""
-    if seed is None:
-        return None
-    digest = hashlib.sha256(f"{seed}:{meter_index}".encode()).digest()
-    return int.from_bytes(digest[:8], "big")
 
 
 class RandomWalkModel:
@@ -44,7 +37,7 @@ class RandomWalkModel:
         if not max_power_w > 0:
             raise ValueError(f"max_power_w must be positive, not {max_power_w}")
         self.max_power_w = max_power_w
-        self._rng = random.Random(meter_seed(seed, meter_index))
+        self._rng = random.Random(derive_seed(seed, meter_index))
         self._mean_w = max_power_w / 2
         self._theta = 1.0 / reversion_s
         self._sigma = (max_power_w / 4) * math.sqrt(2 * self._theta)

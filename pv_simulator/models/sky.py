@@ -25,6 +25,8 @@ import random
 from collections import OrderedDict
 from statistics import NormalDist
 
+from pv_simulator.models.seeds import derive_seed, derive_uniform
+
 CLEAR = "clear"
 BROKEN = "broken"
 OVERCAST = "overcast"
@@ -46,31 +48,6 @@ Chosen for a central European climate: about 24 % clear, 40 % broken and 36 % ov
 spells of two to three days. Every state can reach CLEAR and OVERCAST in one step, which makes
 coupling from the past coalesce quickly.
 """
-
-_MASK_64 = (1 << 64) - 1
-_STREAM_REGIME = 1
-_STREAM_DAY = 2
-
-
-def _splitmix64(value: int) -> int:
-    """SplitMix64 step (G. L. Steele, D. Lea and C. H. Flood, OOPSLA 2014): a well-mixed hash."""
-    value = (value + 0x9E3779B97F4A7C15) & _MASK_64
-    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK_64
-    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK_64
-    return value ^ (value >> 31)
-
-
-def hash_int(seed: int, stream: int, index: int) -> int:
-    """Deterministic 64-bit hash of (seed, stream, index), identical across processes."""
-    value = _splitmix64(seed & _MASK_64)
-    value = _splitmix64(value ^ (stream & _MASK_64))
-    return _splitmix64(value ^ (index & _MASK_64))
-
-
-def hash_uniform(seed: int, stream: int, index: int) -> float:
-    """Deterministic uniform number in [0, 1) from (seed, stream, index)."""
-    return (hash_int(seed, stream, index) >> 11) / float(1 << 53)
-
 
 def stationary_distribution(transitions: tuple[tuple[float, ...], ...]) -> tuple[float, ...]:
     """Long-run share of days in each regime (left eigenvector of the transition matrix)."""
@@ -162,7 +139,7 @@ class CloudySky:
         self._series: OrderedDict[int, tuple[float, ...]] = OrderedDict()
 
     def _step(self, state: int, day_ordinal: int) -> int:
-        uniform = hash_uniform(self._seed, _STREAM_REGIME, day_ordinal)
+        uniform = derive_uniform(self._seed, "sky-regime", day_ordinal)
         for next_state, threshold in enumerate(self._cumulative[state]):
             if uniform < threshold:
                 return next_state
@@ -193,7 +170,7 @@ class CloudySky:
         if series is not None:
             self._series.move_to_end(day_ordinal)
             return series
-        rng = random.Random(hash_int(self._seed, _STREAM_DAY, day_ordinal))
+        rng = random.Random(derive_seed(self._seed, "sky-day", day_ordinal))
         series = clear_sky_index_series(self.regime(day_ordinal), rng)
         self._series[day_ordinal] = series
         if len(self._series) > self._cache_days:

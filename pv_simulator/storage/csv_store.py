@@ -1,4 +1,4 @@
-"""Dated per-meter CSV output: ``<dir>/<METER_ID>-<YYYY>-<MM>-<DD>.csv``.
+"""Dated per-meter CSV output: ``<dir>/<METER_ID>-<YYYY>-<MM>-<DD>.csv`` (see ``csv_format``).
 
 The writer is what makes redelivery harmless: each file's rows are in time
 order, so a reading whose time is not after the file's last row is already
@@ -15,14 +15,23 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
+from pv_simulator.storage.csv_format import (
+    HEADER,
+    CsvFormatError,
+    csv_path,
+    file_glob,
+    format_row,
+    parse_file_name,
+    parse_row,
+)
+
 log = logging.getLogger(__name__)
 
-HEADER = "meter_id,time_s,meter_power_value_w,pv_power_value_kw,sum_meter_pv_w"
 _HEADER_LINE = (HEADER + "\n").encode()
 _TAIL_CHUNK = 4096
 FILE_MODE = 0o644
@@ -50,18 +59,6 @@ class OutputError(Exception):
     def __init__(self, message: str, exit_code: int = 2) -> None:
         super().__init__(message)
         self.exit_code = exit_code
-
-
-def csv_path(output_dir: Path, meter_id: str, day: date) -> Path:
-    """The file holding ``meter_id``'s rows of local date ``day``."""
-    return output_dir / f"{meter_id}-{day.year:04d}-{day.month:02d}-{day.day:02d}.csv"
-
-
-def format_row(meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: float) -> str:
-    """One CSV line; the sum is computed here so it always matches its parts."""
-    time_text = f"{time_s:.3f}".rstrip("0").rstrip(".")
-    total_w = meter_power_w + pv_power_kw * 1000.0
-    return f"{meter_id},{time_text},{meter_power_w:.3f},{pv_power_kw:.6f},{total_w:.3f}\n"
 
 
 @dataclass
@@ -123,8 +120,12 @@ class CsvOutput:
             OutputError: naming the first such file.
         """
         wanted = set(meter_ids)
-        for path in self.output_dir.glob("*-????-??-??.csv"):
-            if path.name[:-15] in wanted:
+        for path in self.output_dir.glob(file_glob()):
+            try:
+                meter_id = parse_file_name(path)[0]
+            except CsvFormatError:
+                continue  # no file the service writes, such as an impossible date
+            if meter_id in wanted:
                 _check_header(path)
 
     def write(self, meter_id: str, time_s: float, meter_power_w: float,
@@ -318,8 +319,8 @@ def _prepare(path: Path) -> float:
     lines = tail.splitlines()
     if not lines or lines[-1] + b"\n" == _HEADER_LINE:
         return float("-inf")
+    last = lines[-1].decode(errors="replace")
     try:
-        return round(float(lines[-1].split(b",")[1]), 3)
-    except (IndexError, ValueError):
-        raise OutputError(f"{path}: last row is not a valid reading row: "
-                          f"{lines[-1].decode(errors='replace')[:80]!r}") from None
+        return round(parse_row(last, path).time_s, 3)
+    except CsvFormatError as exc:
+        raise OutputError(f"{exc}, in its last row {last[:80]!r}") from None

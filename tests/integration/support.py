@@ -7,7 +7,6 @@ queues. A broker that cannot be reached fails the tests; it never skips them.
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 import signal
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pika
 
+from pv_simulator.storage.csv_format import COLUMNS, check_header, file_glob, parse_row
 from tests.paths import ROOT
 
 PYTHON = sys.executable
@@ -53,14 +53,26 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str,
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
+    """A PV service file's complete rows, each field as the file spells it, by column name.
+
+    Header and rows must pass csv_format's checks. Text after the last newline is a row
+    the service is still writing, so it is left out rather than read half.
+    """
+    lines = path.read_text(encoding="utf-8").split("\n")[:-1]
+    if not lines:
+        return []
+    check_header(lines[0], path)
+    rows: list[dict[str, str]] = []
+    for line_no, line in enumerate(lines[1:], start=2):
+        parse_row(line, path, line_no)
+        rows.append(dict(zip(COLUMNS, line.split(","), strict=True)))
+    return rows
 
 
 def rows_of(directory: Path, meter_id: str) -> list[dict[str, str]]:
     """Every row of one meter, over all its dated files, in file order."""
     rows: list[dict[str, str]] = []
-    for path in sorted(directory.glob(f"{meter_id}-????-??-??.csv")):
+    for path in sorted(directory.glob(file_glob(meter_id))):
         rows.extend(read_csv(path))
     return rows
 

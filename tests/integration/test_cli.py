@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from parameterized import parameterized
 
-from pv_simulator.storage.csv_store import HEADER
+from pv_simulator.storage.csv_format import HEADER
 from tests.integration.support import BrokerTestCase, check_rows, read_csv, rows_of, wait_until
 
 VIENNA = ZoneInfo("Europe/Vienna")

@@ -37,6 +37,7 @@ from parameterized import parameterized
 
 from pv_simulator.messaging.port import queue_arguments
 from pv_simulator.messaging.wire import ReadingEncoder
+from pv_simulator.storage.csv_format import file_glob
 from tests.integration.support import HOST, PORT, BrokerTestCase, check_rows, rabbitmqctl, rows_of, wait_until
 from tests.unit.messaging.test_wire import MALFORMED
 
@@ -80,7 +81,7 @@ def tick_keys(start: str, count: int) -> list[int]:
 def row_count(directory: Path) -> int:
     """Complete rows in a meter's files, cheap enough to poll every few milliseconds."""
     total = 0
-    for path in directory.glob(f"{METER}-????-??-??.csv"):
+    for path in directory.glob(file_glob(METER)):
         with contextlib.suppress(FileNotFoundError):
             total += max(0, path.read_bytes().count(b"\n") - 1)
     return total

@@ -53,7 +53,7 @@ class PackagingTest(unittest.TestCase):
     def test_package_data_is_installed(self) -> None:
         result = subprocess.run(
             [str(self.venv / "bin" / "python"), "-c",
-             "from pv_simulator.models import pv_plant; print(len(pv_plant.load_challenge_curve()))"],
+             "from pv_simulator.models import challenge_curve; print(len(challenge_curve.read_curve()))"],
             capture_output=True, text=True, timeout=60, cwd=tempfile.gettempdir())
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertGreater(int(result.stdout), 10)

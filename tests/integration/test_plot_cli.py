@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 
 from parameterized import parameterized
 
+from pv_simulator.models.challenge_curve import CHALLENGE_CURVE_PATH
+from pv_simulator.storage.csv_format import HEADER, format_row
 from tests.paths import ROOT
 
-CHALLENGE_CURVE = ROOT / "pv_simulator" / "models" / "data" / "challenge_curve.csv"
-HEADER = "meter_id,time_s,meter_power_value_w,pv_power_value_kw,sum_meter_pv_w"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 VIENNA = ZoneInfo("Europe/Vienna")
 
@@ -25,14 +25,14 @@ VIENNA = ZoneInfo("Europe/Vienna")
 def day_csv(meter_id: str, day: datetime, step_s: float) -> str:
     """A synthetic day: PV half-sine 06-20 h peaking at 3 kW, meter 300 W with a 2 kW hour at 19 h."""
     start_s = day.timestamp()
-    lines = [HEADER]
+    lines = [HEADER + "\n"]
     for index in range(int(86400 / step_s)):
         time_s = start_s + index * step_s
         hour = index * step_s / 3600
         pv_kw = 3.0 * math.sin(math.pi * (hour - 6) / 14) if 6 < hour < 20 else 0.0
         meter_w = 2000.0 if 19 <= hour < 20 else 300.0
-        lines.append(f"{meter_id},{time_s},{meter_w},{pv_kw},{meter_w + pv_kw * 1000}")
-    return "\n".join(lines) + "\n"
+        lines.append(format_row(meter_id, time_s, meter_w, pv_kw))
+    return "".join(lines)
 
 
 def run_plot(*args: str) -> subprocess.CompletedProcess[str]:
@@ -82,7 +82,7 @@ class PlotCliTest(unittest.TestCase):
         day = datetime(2026, 6, 21, tzinfo=VIENNA)
         csvs = [str(self.write(f"{m}-2026-06-21.csv", day_csv(m, day, step_s))) for m, step_s in meters]
         png = self.dir / "out" / "day.png"
-        reference = ["--reference", str(CHALLENGE_CURVE)] if with_reference else []
+        reference = ["--reference", str(CHALLENGE_CURVE_PATH)] if with_reference else []
         result = run_plot(*csvs, "-o", str(png), "--timezone", "Europe/Vienna", *reference)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertPng(png)
@@ -160,7 +160,7 @@ class PlotImportTest(unittest.TestCase):
             csv_path = Path(tmp) / "M1-2026-06-21.csv"
             csv_path.write_text(day_csv("M1", datetime(2026, 6, 21, tzinfo=VIENNA), 300.0), encoding="utf-8")
             png = Path(tmp) / "day.png"
-            plot_day([csv_path], png, tz=VIENNA, title="custom title", reference_csv=CHALLENGE_CURVE)
+            plot_day([csv_path], png, tz=VIENNA, title="custom title", reference_csv=CHALLENGE_CURVE_PATH)
             self.assertEqual(png.read_bytes()[:8], PNG_SIGNATURE)
 
 

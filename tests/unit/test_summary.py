@@ -7,20 +7,21 @@ Expected energies are worked out from how the synthetic files are built
 from __future__ import annotations
 
 import io
+import os
 import tempfile
 import unittest
 from collections.abc import Iterable
 from contextlib import redirect_stderr, redirect_stdout
 from datetime import datetime
 from pathlib import Path
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 from parameterized import parameterized
 
+from pv_simulator.storage.csv_format import HEADER, CsvFormatError, Row, format_row
 from pv_simulator.summary import (
-    CsvFormatError,
     MeterSummary,
-    Row,
     format_summary,
     main,
     read_rows,
@@ -28,16 +29,12 @@ from pv_simulator.summary import (
 )
 
 VIENNA = ZoneInfo("Europe/Vienna")
-HEADER = "meter_id,time_s,meter_power_value_w,pv_power_value_kw,sum_meter_pv_w"
 # 2026-06-21 00:00 in Vienna (CEST, UTC+2).
 DAY_START_S = datetime(2026, 6, 21, tzinfo=VIENNA).timestamp()
 
 
 def csv_text(rows: Iterable[tuple[str, float, float, float]]) -> str:
-    lines = [HEADER]
-    for meter_id, time_s, meter_w, pv_kw in rows:
-        lines.append(f"{meter_id},{time_s!r},{meter_w!r},{pv_kw!r},{pv_kw * 1000 + meter_w!r}")
-    return "\n".join(lines) + "\n"
+    return HEADER + "\n" + "".join(format_row(*row) for row in rows)
 
 
 class SummaryTestCase(unittest.TestCase):
@@ -201,6 +198,15 @@ class SummaryCliTest(SummaryTestCase):
         self.assertEqual(out, "")
         self.assertEqual(len(err.strip().splitlines()), 1)
         self.assertIn(fragment, err)
+
+    def test_default_zone_is_the_services_and_timezone_overrides_it(self) -> None:
+        noon_s = DAY_START_S + 12 * 3600  # 12:00 in Vienna is 19:00 in Tokyo
+        path = self.write("M1-2026-06-21.csv", csv_text([("M1", noon_s, 1.0, 2.0), ("M1", noon_s + 60, 1.0, 1.0)]))
+        with mock.patch.dict(os.environ, {"TZ": "Asia/Tokyo"}):
+            _, by_default, _ = self.run_main(str(path))
+            _, overridden, _ = self.run_main(str(path), "--timezone", "Europe/Vienna")
+        self.assertEqual(by_default.splitlines()[1].split()[-1], "19:00")
+        self.assertEqual(overridden.splitlines()[1].split()[-1], "12:00")
 
     def test_unknown_timezone_exit_2(self) -> None:
         path = self.write("M1.csv", csv_text([("M1", DAY_START_S, 1.0, 0.0)]))

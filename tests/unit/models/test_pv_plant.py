@@ -15,19 +15,24 @@ from zoneinfo import ZoneInfo
 from parameterized import parameterized
 
 from pv_simulator.models import pv_chain
+from pv_simulator.models.challenge_curve import minute_of_day, read_curve
 from pv_simulator.models.pv_plant import (
     DEFAULT_LINKE_TURBIDITY,
     MonotoneCubic,
     PvModel,
     ReferenceCurveModel,
     SolarPvModel,
-    load_challenge_curve,
 )
 from tests.paths import ROOT
 from tests.unit.models.test_pv_chain import FIXTURES, FixtureCase, fixture_rows
 
 VIENNA = ZoneInfo("Europe/Vienna")
 MINUTE_S = 60.0
+
+
+def challenge_points() -> list[tuple[float, float]]:
+    """The challenge curve as (minute of local day, kW), the reference model's own terms."""
+    return [(minute_of_day(local_time), kw) for local_time, kw in read_curve()]
 
 
 def model_for_fixture(case: FixtureCase) -> SolarPvModel:
@@ -156,7 +161,7 @@ class ExampleConfigTest(unittest.TestCase):
         self.assertGreaterEqual(last_s, (day + timedelta(hours=20, minutes=30)).timestamp())
         self.assertLessEqual(last_s, (day + timedelta(hours=21, minutes=30)).timestamp())
         squared_kw2 = [(model.power_kw(day.timestamp() + minute * MINUTE_S) - kw) ** 2
-                       for minute, kw in load_challenge_curve()]
+                       for minute, kw in challenge_points()]
         self.assertLess(math.sqrt(sum(squared_kw2) / len(squared_kw2)), 0.3)
 
     def test_vienna_ini_reproduces_vienna_june_reference(self) -> None:
@@ -198,7 +203,7 @@ class MonotoneCubicTest(unittest.TestCase):
 
 class ReferenceCurveModelTest(unittest.TestCase):
     def setUp(self) -> None:
-        self.points = load_challenge_curve()
+        self.points = challenge_points()
         self.day = datetime(2026, 5, 25, tzinfo=VIENNA)
 
     def at(self, hour: int, minute: int = 0, day: datetime | None = None) -> float:

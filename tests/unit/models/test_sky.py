@@ -21,7 +21,6 @@ from pv_simulator.models.sky import (
     OVERCAST,
     REGIMES,
     CloudySky,
-    hash_uniform,
     stationary_distribution,
 )
 
@@ -76,13 +75,6 @@ class ReproducibilityTest(unittest.TestCase):
         self.assertAlmostEqual(sky.clear_sky_index(FIRST_DAY, 600.5),
                                (series[600] + series[601]) / 2.0)
         self.assertEqual(sky.clear_sky_index(FIRST_DAY, 1440.0), series[1440])
-
-    def test_hash_is_uniform_and_deterministic(self) -> None:
-        values = [hash_uniform(1, 2, index) for index in range(-2000, 2000)]
-        self.assertTrue(all(0.0 <= value < 1.0 for value in values))
-        self.assertAlmostEqual(sum(values) / len(values), 0.5, delta=0.02)
-        self.assertEqual(values[:5], [hash_uniform(1, 2, index) for index in range(-2000, -1995)])
-        self.assertNotEqual(hash_uniform(1, 2, 0), hash_uniform(2, 2, 0))
 
     @parameterized.expand([
         ("not_square", ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0))),

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 from parameterized import parameterized
 
 from pv_simulator.storage import csv_store
-from pv_simulator.storage.csv_store import HEADER, CsvOutput, OutputError, csv_path, format_row
+from pv_simulator.storage.csv_format import HEADER, csv_path, format_row
+from pv_simulator.storage.csv_store import CsvOutput, OutputError
 from tests.integration.support import read_csv
 
 VIENNA = ZoneInfo("Europe/Vienna")

@@ -1,0 +1,37 @@
+"""The one way a run's seed becomes the seed of each random stream in the simulation.
+
+A stream is named by a path under the run's seed, e.g. ``(seed, meter_index)`` for a
+meter's random walk or ``(seed, "sky-day", day)`` for a day of clouds. Deriving every
+stream from the same function keeps the streams independent of each other and the same
+in every process (no ``hash()``, which ``PYTHONHASHSEED`` varies), so a seeded run repeats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import overload
+
+_UNIT = float(1 << 53)
+
+
+@overload
+def derive_seed(seed: int, *path: int | str) -> int: ...
+@overload
+def derive_seed(seed: None, *path: int | str) -> None: ...
+@overload
+def derive_seed(seed: int | None, *path: int | str) -> int | None: ...
+def derive_seed(seed: int | None, *path: int | str) -> int | None:
+    """The 64-bit seed of the stream ``path`` under ``seed``; None stays None (a fresh stream).
+
+    It is the first 8 bytes (big-endian) of the SHA-256 of ``seed`` and the path parts
+    joined by ``:``, e.g. ``derive_seed(42, 2)`` hashes ``"42:2"``.
+    """
+    if seed is None:
+        return None
+    text = ":".join(map(str, (seed, *path)))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def derive_uniform(seed: int, *path: int | str) -> float:
+    """A uniform number in [0, 1) from ``derive_seed(seed, *path)``: one hashed draw per index."""
+    return (derive_seed(seed, *path) >> 11) / _UNIT

@@ -1,0 +1,117 @@
+"""The PV service's CSV format, in one place: columns, rows and file names.
+
+Files are ``<METER_ID>-<YYYY>-<MM>-<DD>.csv``, one per meter and local day, with the
+header line :data:`HEADER` and one :func:`format_row` line per reading. The writer
+(:mod:`pv_simulator.storage.csv_store`), the summary, the plot, the benchmarks and the
+tests all build and read them through this module, so the format cannot drift apart.
+Fields are never quoted: a meter id is a routing key without commas.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import re
+from datetime import date
+from pathlib import Path
+from typing import NamedTuple
+
+COLUMNS: tuple[str, ...] = (
+    "meter_id", "time_s", "meter_power_value_w", "pv_power_value_kw", "sum_meter_pv_w")
+HEADER = ",".join(COLUMNS)
+"""The first line of every file, without its newline."""
+
+_DATE_GLOB = "-[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9].csv"
+_FILE_NAME = re.compile(r"(?P<meter_id>.+)-(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})\.csv")
+
+
+class CsvFormatError(ValueError):
+    """Text that is not in the PV service's CSV format; the message names the file (and line)."""
+
+
+class Row(NamedTuple):
+    """One CSV row, typed."""
+
+    meter_id: str
+    time_s: float
+    meter_power_value_w: float
+    pv_power_value_kw: float
+    sum_meter_pv_w: float
+
+
+def format_row(meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: float) -> str:
+    """One CSV line; the sum is computed here so it always matches its parts."""
+    time_text = f"{time_s:.3f}".rstrip("0").rstrip(".")
+    total_w = meter_power_w + pv_power_kw * 1000.0
+    return f"{meter_id},{time_text},{meter_power_w:.3f},{pv_power_kw:.6f},{total_w:.3f}\n"
+
+
+def parse_row(line: str, path: Path | str, line_no: int | None = None) -> Row:
+    """The row of one line (with or without its newline) of file ``path``.
+
+    Raises:
+        CsvFormatError: ``<path>:<line_no>: <what is wrong>`` (no line number if None).
+    """
+    where = f"{path}" if line_no is None else f"{path}:{line_no}"
+    fields = line.rstrip("\r\n").split(",")
+    if len(fields) != len(COLUMNS):
+        raise CsvFormatError(f"{where}: {len(fields)} fields, expected {len(COLUMNS)}")
+    meter_id = fields[0].strip()
+    if not meter_id:
+        raise CsvFormatError(f"{where}: empty meter_id")
+    values: list[float] = []
+    for name, field in zip(COLUMNS[1:], fields[1:], strict=True):
+        try:
+            value = float(field)
+        except ValueError:
+            raise CsvFormatError(f"{where}: {name} is {field!r}, not a number") from None
+        if not math.isfinite(value):
+            raise CsvFormatError(f"{where}: {name} is {field!r}, not a finite number")
+        values.append(value)
+    return Row(meter_id, *values)
+
+
+def check_header(line: str, path: Path | str) -> None:
+    """Accept the first line of ``path`` only if it is :data:`HEADER`.
+
+    Raises:
+        CsvFormatError: ``<path>:1: header is ..., expected ...``.
+    """
+    header = line.rstrip("\r\n")
+    if tuple(name.strip() for name in header.split(",")) != COLUMNS:
+        raise CsvFormatError(f"{path}:1: header is {header!r}, expected {HEADER!r}")
+
+
+def file_name(meter_id: str, day: date) -> str:
+    """The name of the file holding ``meter_id``'s rows of local date ``day``."""
+    return f"{meter_id}-{day.year:04d}-{day.month:02d}-{day.day:02d}.csv"
+
+
+def csv_path(output_dir: Path, meter_id: str, day: date) -> Path:
+    """:func:`file_name` in ``output_dir``."""
+    return output_dir / file_name(meter_id, day)
+
+
+def parse_file_name(name: Path | str) -> tuple[str, date]:
+    """(meter_id, date) of a file name built by :func:`file_name`; a directory part is ignored.
+
+    Raises:
+        CsvFormatError: the name is not ``<METER_ID>-<YYYY>-<MM>-<DD>.csv`` with a real date.
+    """
+    base = Path(name).name
+    match = _FILE_NAME.fullmatch(base)
+    if match is None:
+        raise CsvFormatError(f"{name}: file name is not <METER_ID>-<YYYY>-<MM>-<DD>.csv")
+    try:
+        day = date(int(match["year"]), int(match["month"]), int(match["day"]))
+    except ValueError as exc:
+        raise CsvFormatError(f"{name}: file name has no valid date ({exc})") from None
+    return match["meter_id"], day
+
+
+def file_glob(meter_id: str | None = None) -> str:
+    """A ``Path.glob`` pattern of ``meter_id``'s files, or of every meter's when None.
+
+    The fixed-width date keeps ``Meter_1``'s pattern off ``Meter_10``'s files.
+    """
+    return ("*" if meter_id is None else glob.escape(meter_id)) + _DATE_GLOB
