@@ -31,7 +31,7 @@ from pv_simulator.models.random_walk import MeterModel, RandomWalkModel
 from pv_simulator.services.clock import SimClock, parse_start
 from pv_simulator.services.meter import MeterService
 from pv_simulator.services.pv_service import PvService
-from pv_simulator.storage.csv_store import CsvOutput, OutputError
+from pv_simulator.storage.csv_store import CsvOutput, OutputError, OutputFailed
 
 log = logging.getLogger("pv_simulator")
 
@@ -157,12 +157,10 @@ def _run(prog: str, body: Callable[[], None]) -> int:
     """Run a service body, turning the errors users can meet into one line and an exit code."""
     try:
         body()
-    except (ConfigError, UsageError, AccessRefused) as exc:
+    except (BrokerError, OutputFailed) as exc:
+        _fail(prog, str(exc), EXIT_USAGE if isinstance(exc, AccessRefused) else EXIT_RUNTIME)
+    except (ConfigError, UsageError, OutputError) as exc:
         _fail(prog, str(exc), EXIT_USAGE)
-    except BrokerError as exc:
-        _fail(prog, str(exc), EXIT_RUNTIME)
-    except OutputError as exc:
-        _fail(prog, str(exc), exc.exit_code)
     except KeyboardInterrupt:
         pass
     return 0

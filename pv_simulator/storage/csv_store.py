@@ -50,15 +50,12 @@ _SYNCFS = _syncfs()
 
 
 class OutputError(Exception):
-    """An output file or directory the service cannot write to as asked.
+    """An output file or directory the service cannot use as asked: the user must change something
+    (another header, an unwritable directory)."""
 
-    ``exit_code`` is 2 when the user must change something (another header, an
-    unwritable directory) and 1 when writing failed on the way (disk full).
-    """
 
-    def __init__(self, message: str, exit_code: int = 2) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+class OutputFailed(OutputError):
+    """Writing failed on the way (disk full, I/O error); a restart may succeed once that is fixed."""
 
 
 @dataclass
@@ -159,7 +156,7 @@ class CsvOutput:
             else:
                 day_file.dirty = True
         except OSError as exc:
-            raise OutputError(f"{path}: cannot write: {exc.strerror}", exit_code=1) from None
+            raise OutputFailed(f"{path}: cannot write: {exc.strerror}") from None
         self._last_time[path] = time_s
         self.rows_written += 1
         return True
@@ -192,7 +189,7 @@ class CsvOutput:
         try:
             day_file.handle.flush()
         except OSError as exc:
-            raise OutputError(f"{day_file.path}: cannot write: {exc.strerror}", exit_code=1) from None
+            raise OutputFailed(f"{day_file.path}: cannot write: {exc.strerror}") from None
         day_file.dirty = False
         if self.fsync == "batch":
             self._unsynced = True
@@ -215,8 +212,7 @@ class CsvOutput:
                     os.fsync(day_file.handle.fileno())
                 os.fsync(self._dir_fd)
         except OSError as exc:
-            raise OutputError(f"{self.output_dir}: cannot sync to disk: {exc.strerror}",
-                              exit_code=1) from None
+            raise OutputFailed(f"{self.output_dir}: cannot sync to disk: {exc.strerror}") from None
         self._unsynced = False
 
     def _evict(self, day_file: _DayFile) -> None:
@@ -226,8 +222,7 @@ class CsvOutput:
             try:
                 os.fsync(day_file.handle.fileno())
             except OSError as exc:
-                raise OutputError(f"{day_file.path}: cannot write: {exc.strerror}",
-                                  exit_code=1) from None
+                raise OutputFailed(f"{day_file.path}: cannot write: {exc.strerror}") from None
         day_file.handle.close()
 
     def _path_for(self, meter_id: str, time_s: float) -> Path:
