@@ -1,20 +1,30 @@
 """The INI configuration both services read, validated into typed settings.
 
-Every mistake a user can make in the file is a :class:`ConfigError` whose
-message names the file, the section and key, and what was expected, so the
+Every key is declared once, as a :class:`Key` record in :data:`SCHEMA`: its section, name,
+kind, default, bounds or choices and meaning. The reader, the unknown-section and unknown-key
+checks, the error messages and the README's configuration tables (:func:`markdown_tables`) all
+come from those records, so a new key is one record plus the typed attribute that holds it.
+
+Every mistake a user can make in the file is a :class:`ConfigError` whose message names the
+file, the section and key, and what was expected (``FILE: [section] key: message``), so the
 command-line tools can print it as one line and exit with code 2.
+
+``python -m pv_simulator.config --update-readme README.md`` rewrites the README's tables.
 """
 
 from __future__ import annotations
 
+import argparse
 import configparser
+import enum
 import logging
 import math
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,117 +32,178 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_FILE = "broker.ini"
 
-T = TypeVar("T")
+PASSWORD_ENV = "PV_BROKER_PASSWORD"
+
+AMQPS_PORT = 5671
+"""The port with TLS when ``port`` is not given; without TLS it is the ``port`` key's default."""
+
+TABLES_START = "<!-- config-tables:start -->"
+TABLES_END = "<!-- config-tables:end -->"
 
 
 class ConfigError(Exception):
     """A configuration file or value the services cannot use."""
 
 
-PASSWORD_ENV = "PV_BROKER_PASSWORD"
+class InvalidValue(ValueError):
+    """A value a :class:`Key` refuses; the message is what the user reads after ``[section] key:``."""
+
+
+class Kind(enum.Enum):
+    """How a key's text becomes a value."""
+
+    TEXT = "text"
+    CHOICE = "choice"
+    BOOLEAN = "boolean"
+    INTEGER = "integer"
+    NUMBER = "number"
+    NUMBERS = "numbers"
+    CUSTOM = "custom"
+
+
+def _plain(value: float) -> str:
+    """A bound or default as a person writes it: 1000000, not 1e+06."""
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def _finite_float(raw: str) -> float:
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError(raw)
+    return value
 
 
 @dataclass(frozen=True)
-class TlsConfig:
-    """TLS towards the broker: the server's certificate and name are always verified."""
+class Key:
+    """One INI key: where it lives, how it is read, its default, its bounds and its meaning.
 
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    server_hostname: str | None = None
-
-
-@dataclass(frozen=True)
-class BrokerConfig:
-    """Where and how to reach RabbitMQ.
-
-    ``hosts`` lists every node to try, in turn; ``host`` and ``port`` are the first.
+    Bounds apply to INTEGER, NUMBER and each value of NUMBERS; ``low_exclusive`` and
+    ``high_exclusive`` make them strict. CUSTOM keys convert with ``parse``, which raises
+    :class:`InvalidValue` with its own message or ``ValueError`` for "'raw' is not ``expected``".
+    ``attribute`` is the settings attribute the value fills when it differs from ``name``;
+    ``combined`` keys are instead read by their section's builder together with others (the
+    broker's url, hosts, TLS and password sources).
     """
 
-    host: str = "localhost"
-    port: int = 5672
-    virtual_host: str = "/"
-    username: str = "guest"
-    password: str = field(default="guest", repr=False)
-    connection_attempts: int = 5
-    retry_delay_s: float = 2.0
-    heartbeat_s: int = 30
-    blocked_connection_timeout_s: float = 60.0
-    tls: TlsConfig | None = None
-    hosts: tuple[tuple[str, int], ...] = ()
-    queue_type: str = "classic"
+    section: str
+    name: str
+    kind: Kind
+    default: object
+    meaning: str
+    low: float = -math.inf
+    high: float = math.inf
+    low_exclusive: bool = False
+    high_exclusive: bool = False
+    choices: tuple[str, ...] = ()
+    counts: tuple[int, ...] = ()
+    parse: Callable[[str], object] | None = None
+    expected: str = ""
+    attribute: str | None = None
+    combined: bool = False
+    default_factory: Callable[[], object] | None = None
+    shown_default: str | None = None
 
-    def __post_init__(self) -> None:
-        if not self.hosts:
-            object.__setattr__(self, "hosts", ((self.host, self.port),))
+    @property
+    def target(self) -> str | None:
+        """The settings attribute this key fills, or None for a combined key."""
+        return None if self.combined else self.attribute or self.name
 
-    def url(self, host: str | None = None, port: int | None = None) -> str:
-        """A node's address for logs and errors, password masked."""
-        scheme = "amqps" if self.tls else "amqp"
-        vhost = "" if self.virtual_host == "/" else quote(self.virtual_host, safe="")
-        return (f"{scheme}://{quote(self.username, safe='')}:***@{host or self.host}:"
-                f"{port or self.port}/{vhost}")
+    def read(self, raw: str | None) -> object:
+        """The typed value of the key's text, or its default when the key is absent."""
+        if raw is None:
+            return self.default_factory() if self.default_factory else self.default
+        return self.convert(raw.strip())
 
+    def convert(self, raw: str) -> object:
+        """The typed value of a given text; raises InvalidValue saying what is wrong."""
+        if self.kind in (Kind.TEXT, Kind.CHOICE):
+            if not raw:
+                raise InvalidValue("must not be empty")
+            if self.kind is Kind.CHOICE and raw not in self.choices:
+                raise InvalidValue(f"{raw!r} is not one of {', '.join(self.choices)}")
+            return raw
+        if self.kind is Kind.BOOLEAN:
+            state = configparser.ConfigParser.BOOLEAN_STATES.get(raw.lower())
+            if state is None:
+                raise InvalidValue(f"{raw!r} is not true or false")
+            return state
+        if self.kind is Kind.INTEGER:
+            return self._within(self._parse(raw, int, "an integer"))
+        if self.kind is Kind.NUMBER:
+            return self._within(self._parse(raw, _finite_float, "a number"))
+        if self.kind is Kind.NUMBERS:
+            values = self._parse(raw, lambda text: tuple(_finite_float(part)
+                                                         for part in text.split(",")),
+                                 self.expected)
+            if len(values) not in self.counts:
+                raise InvalidValue(f"{raw!r} is not {self.expected}")
+            return tuple(self._within(value) for value in values)
+        if self.parse is None:
+            raise TypeError(f"[{self.section}] {self.name}: a CUSTOM key needs parse")
+        return self._parse(raw, self.parse, self.expected)
 
-@dataclass(frozen=True)
-class SiteConfig:
-    """Where the household and its plant stand.
+    @staticmethod
+    def _parse(raw: str, parse: Callable[[str], Any], expected: str) -> Any:
+        try:
+            return parse(raw)
+        except InvalidValue:
+            raise
+        except (ValueError, ZoneInfoNotFoundError):
+            raise InvalidValue(f"{raw!r} is not {expected}") from None
 
-    The default site is Vienna, the site of the pvlib reference curves.
-    """
+    def _within(self, value: float) -> float:
+        below = value < self.low or (self.low_exclusive and value == self.low)
+        above = value > self.high or (self.high_exclusive and value == self.high)
+        if not (below or above):
+            return value
+        if self.kind is Kind.INTEGER and not (self.low_exclusive or self.high_exclusive):
+            raise InvalidValue(f"{value} is out of range {self.low:g}..{self.high:g}")
+        parts = []
+        if math.isfinite(self.low):
+            parts.append(f"{'greater than' if self.low_exclusive else 'at least'} {self.low:g}")
+        if math.isfinite(self.high):
+            parts.append(f"{'less than' if self.high_exclusive else 'at most'} {self.high:g}")
+        raise InvalidValue(f"{value:g} is out of range: must be {' and '.join(parts)}")
 
-    timezone: ZoneInfo
-    latitude_deg: float = 48.2
-    longitude_deg: float = 16.37
-    altitude_m: float = 194.0
+    def describe(self) -> str:
+        """What the value may be, for the README."""
+        if self.kind is Kind.CHOICE:
+            quoted = [f"`{choice}`" for choice in self.choices]
+            return f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+        if self.kind is Kind.BOOLEAN:
+            return "`true` or `false`"
+        if self.kind is Kind.INTEGER:
+            return f"integer{self._range()}"
+        if self.kind is Kind.NUMBER:
+            return f"number{self._range()}"
+        if self.kind is Kind.NUMBERS:
+            return f"{self.expected}, each{self._range()}"
+        if self.kind is Kind.TEXT:
+            return "text"
+        return self.expected
 
+    def _range(self) -> str:
+        low, high = math.isfinite(self.low), math.isfinite(self.high)
+        if low and high:
+            return (f" in {'(' if self.low_exclusive else '['}{_plain(self.low)}, "
+                    f"{_plain(self.high)}{')' if self.high_exclusive else ']'}")
+        if low:
+            return f" {'>' if self.low_exclusive else '≥'} {_plain(self.low)}"
+        if high:
+            return f" {'<' if self.high_exclusive else '≤'} {_plain(self.high)}"
+        return ""
 
-@dataclass(frozen=True)
-class PvConfig:
-    """The PV plant model and its parameters (see ``pv_model``)."""
-
-    model: str = "solar"
-    peak_power_kw: float = 4.0
-    tilt_deg: float = 30.0
-    azimuth_deg: float = 180.0
-    dc_ac_ratio: float = 1.2
-    losses_pct: float = 14.08
-    temperature_coefficient: float = -0.0035
-    albedo: float = 0.2
-    linke_turbidity: tuple[float, ...] | None = None
-    air_temperature_c: float = 20.0
-    wind_speed_m_s: float = 1.0
-    sky: str = "variable"
-    seed: int | None = None
-
-
-@dataclass(frozen=True)
-class MeterConfig:
-    """The household meter model and the publisher's buffer."""
-
-    model: str = "household"
-    annual_energy_kwh: float = 4000.0
-    max_power_w: float = 9000.0
-    buffer_s: float = 3600.0
-
-
-@dataclass(frozen=True)
-class OutputConfig:
-    """How hard the PV service pushes rows to disk before acknowledging."""
-
-    fsync: str = "batch"
-
-
-@dataclass(frozen=True)
-class Config:
-    """Everything read from one configuration file."""
-
-    path: Path | None
-    broker: BrokerConfig
-    site: SiteConfig
-    pv: PvConfig
-    meter: MeterConfig
-    output: OutputConfig
+    def shown(self) -> str:
+        """The default as the README shows it."""
+        if self.shown_default is not None:
+            return self.shown_default
+        if self.default is None:
+            return "none"
+        if isinstance(self.default, bool):
+            return str(self.default).lower()
+        if isinstance(self.default, (int, float)):
+            return _plain(self.default)
+        return str(self.default)
 
 
 def local_timezone() -> ZoneInfo:
@@ -160,92 +231,343 @@ def local_timezone() -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-class _Section:
-    """Typed reads of one INI section, each error naming file, section and key."""
+def _timezone(raw: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(raw)
+    except OSError:
+        raise ValueError(raw) from None  # a folder of zones such as "Europe"
 
-    def __init__(self, where: str, parser: configparser.ConfigParser, name: str,
-                 known: set[str]) -> None:
+
+def _mask(url: str) -> str:
+    """A URL with its password replaced, for error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+def _urls(raw: str) -> tuple[SplitResult, ...]:
+    """One or more amqp:// or amqps:// URLs; no message shows a password."""
+    urls = []
+    for item in raw.replace(",", " ").split():
+        refused = InvalidValue(f"{_mask(item)!r} is not an amqp:// or amqps:// URL")
+        try:
+            url = urlsplit(item)
+            _ = url.port  # raises ValueError on a port that is not a number in range
+        except ValueError:
+            raise refused from None
+        if url.scheme not in ("amqp", "amqps") or not url.hostname:
+            raise refused
+        urls.append(url)
+    if not urls:
+        raise InvalidValue("must not be empty")
+    if len({url.scheme for url in urls}) > 1:
+        raise InvalidValue("mixes amqp:// and amqps://")
+    return tuple(urls)
+
+
+def _host_list(raw: str) -> tuple[tuple[str, int | None], ...]:
+    """``host:port`` or ``host`` items; a missing port is None, for the builder to fill."""
+    hosts: list[tuple[str, int | None]] = []
+    for item in raw.replace(",", " ").split():
+        host, _, port = item.rpartition(":") if ":" in item else (item, "", "")
+        number = int(port) if port else None
+        if not host or (number is not None and not 1 <= number <= 65535):
+            raise ValueError(item)
+        hosts.append((host, number))
+    if not hosts:
+        raise ValueError(raw)
+    return tuple(hosts)
+
+
+def _path(raw: str) -> Path:
+    return Path(raw).expanduser()
+
+
+def _readable_file(raw: str) -> Path | None:
+    if not raw:
+        return None
+    path = _path(raw)
+    if not path.is_file():
+        raise InvalidValue(f"{path} is not a readable file")
+    return path
+
+
+def _optional_text(raw: str) -> str | None:
+    return raw or None
+
+
+SCHEMA: tuple[Key, ...] = (
+    Key("broker", "host", Kind.TEXT, "localhost", "RabbitMQ host"),
+    Key("broker", "port", Kind.INTEGER, 5672, "AMQP port", low=1, high=65535,
+        shown_default=f"5672, {AMQPS_PORT} with TLS"),
+    Key("broker", "virtual_host", Kind.TEXT, "/", "virtual host"),
+    Key("broker", "username", Kind.TEXT, "guest",
+        "login; logs show `amqp://user:***@host:port/vhost`"),
+    Key("broker", "password", Kind.CUSTOM, "guest",
+        "the login's password, never logged (see Passwords)", parse=str, expected="text"),
+    Key("broker", "password_file", Kind.CUSTOM, None,
+        f"read the password from this file; `{PASSWORD_ENV}` in the environment overrides it",
+        parse=_path, expected="a file name", combined=True),
+    Key("broker", "connection_attempts", Kind.INTEGER, 5,
+        "tries to reach the broker at start before giving up (exit 1)", low=1, high=1000),
+    Key("broker", "retry_delay", Kind.NUMBER, 2.0,
+        "seconds before the second try, doubling (with jitter) up to 30 s",
+        low=0.0, high=3600.0, attribute="retry_delay_s"),
+    Key("broker", "heartbeat", Kind.INTEGER, 30,
+        "AMQP heartbeat, s: a dead broker is noticed within about twice that",
+        low=0, high=3600, attribute="heartbeat_s"),
+    Key("broker", "blocked_connection_timeout", Kind.NUMBER, 60.0,
+        "s a connection may stay blocked by a broker alarm before it is dropped and retried",
+        low=0.0, high=86400.0, low_exclusive=True, attribute="blocked_connection_timeout_s"),
+    Key("broker", "url", Kind.CUSTOM, (),
+        "the broker as `amqp[s]://user:password@host:port/vhost` URL(s), one per node, "
+        "instead of the separate keys (see Broker addresses)",
+        parse=_urls, expected="a list of amqp:// or amqps:// URLs", combined=True,
+        shown_default="none"),
+    Key("broker", "hosts", Kind.CUSTOM, (),
+        "several `host:port` nodes tried in turn, instead of `host` and `port`",
+        parse=_host_list, expected="a list of host:port", combined=True,
+        shown_default="`host`:`port`"),
+    Key("broker", "tls", Kind.BOOLEAN, False,
+        "TLS, always verifying the broker's certificate (see TLS)", combined=True),
+    Key("broker", "ca_file", Kind.CUSTOM, None,
+        "CA certificate(s) that signed the broker's certificate; only with TLS",
+        parse=_readable_file, expected="a readable file", combined=True,
+        shown_default="the system's CAs"),
+    Key("broker", "cert_file", Kind.CUSTOM, None,
+        "client certificate, together with `key_file`; only with TLS",
+        parse=_readable_file, expected="a readable file", combined=True),
+    Key("broker", "key_file", Kind.CUSTOM, None,
+        "the client certificate's unencrypted key; only with TLS",
+        parse=_readable_file, expected="a readable file", combined=True),
+    Key("broker", "server_hostname", Kind.CUSTOM, None,
+        "name the broker's certificate is verified for; only with TLS",
+        parse=_optional_text, expected="a host name", combined=True,
+        shown_default="the host connected to"),
+    Key("broker", "queue_type", Kind.CHOICE, "classic",
+        "`quorum` replicates the meter queues over a cluster", choices=("classic", "quorum")),
+    Key("site", "timezone", Kind.CUSTOM, None, "for file dates and local times",
+        parse=_timezone, expected="an IANA time zone such as Europe/Vienna",
+        default_factory=local_timezone, shown_default="the machine's zone"),
+    Key("site", "latitude", Kind.NUMBER, 48.2, "the plant's site, degrees north (Vienna)",
+        low=-90.0, high=90.0, attribute="latitude_deg"),
+    Key("site", "longitude", Kind.NUMBER, 16.37, "the plant's site, degrees east (Vienna)",
+        low=-180.0, high=180.0, attribute="longitude_deg"),
+    Key("site", "altitude_m", Kind.NUMBER, 194.0, "the plant's height above sea level, m",
+        low=-500.0, high=9000.0),
+    Key("pv", "model", Kind.CHOICE, "solar",
+        "`solar`: the physical chain; `reference`: the challenge's curve",
+        choices=("solar", "reference")),
+    Key("pv", "peak_power_kw", Kind.NUMBER, 4.0, "DC peak power of the modules, kW",
+        low=0.0, high=1e6, low_exclusive=True),
+    Key("pv", "tilt_deg", Kind.NUMBER, 30.0, "module tilt from horizontal, degrees",
+        low=0.0, high=90.0),
+    Key("pv", "azimuth_deg", Kind.NUMBER, 180.0,
+        "module azimuth clockwise from north, degrees (180 = south)", low=0.0, high=360.0),
+    Key("pv", "dc_ac_ratio", Kind.NUMBER, 1.2, "inverter AC limit = peak_power_kw / dc_ac_ratio",
+        low=0.1, high=10.0),
+    Key("pv", "losses_pct", Kind.NUMBER, 14.08,
+        "PVWatts DC system losses (soiling, wiring, mismatch...), %",
+        low=0.0, high=100.0, high_exclusive=True),
+    Key("pv", "temperature_coefficient", Kind.NUMBER, -0.0035,
+        "power temperature coefficient, 1/K (crystalline silicon about -0.0035)",
+        low=-0.02, high=0.0),
+    Key("pv", "albedo", Kind.NUMBER, 0.2, "ground reflectance", low=0.0, high=1.0),
+    Key("pv", "linke_turbidity", Kind.NUMBERS, None,
+        "haze of the clear sky; 12 values run January to December",
+        low=1.0, high=10.0, counts=(1, 12),
+        expected="one value or 12 comma-separated monthly values",
+        shown_default="monthly climatology"),
+    Key("pv", "air_temperature_c", Kind.NUMBER, 20.0, "air temperature for the cell temperature, °C",
+        low=-60.0, high=60.0),
+    Key("pv", "wind_speed_m_s", Kind.NUMBER, 1.0, "wind speed for the cell temperature, m/s",
+        low=0.0, high=60.0),
+    Key("pv", "sky", Kind.CHOICE, "variable", "`clear`: deterministic; `variable`: seeded clouds",
+        choices=("clear", "variable")),
+    Key("pv", "seed", Kind.INTEGER, None, "same seed, same sky"),
+    Key("meter", "model", Kind.CHOICE, "household",
+        "`household`: the H0 load profile; `random-walk`: a bounded random walk",
+        choices=("household", "random-walk")),
+    Key("meter", "annual_energy_kwh", Kind.NUMBER, 4000.0, "the household's yearly consumption",
+        low=0.0, high=1e7, low_exclusive=True),
+    Key("meter", "max_power_w", Kind.NUMBER, 9000.0,
+        "readings are clipped to it; the PV service rejects larger ones",
+        low=0.0, high=1e7, low_exclusive=True),
+    Key("meter", "buffer_s", Kind.NUMBER, 3600.0,
+        "simulated seconds of readings per meter kept while the broker is away",
+        low=0.0, high=30 * 86400.0),
+    Key("output", "fsync", Kind.CHOICE, "batch",
+        "`batch`: fsync each batch before acknowledging it; `always`: after each row; "
+        "`never`: leave it to the OS", choices=("batch", "always", "never")),
+)
+"""Every key of every section, in the order the README lists them.
+
+The bounds are the ones the models need, so a value the file accepts is one the plant can
+simulate: ``peak_power_kw`` > 0; ``dc_ac_ratio`` >= 0.1, since an inverter ten times the array
+is no design and the inverter rating divides by it; ``losses_pct`` < 100, so the plant produces
+something; ``linke_turbidity`` 1 to 10, 1 being a clean dry Rayleigh atmosphere (no real sky is
+clearer) and 10 a heavily polluted one; ``temperature_coefficient`` -0.02 to 0 per K: real
+modules lie between about -0.002 (thin film) and -0.005 (older crystalline silicon), and at
+-0.02 the PVWatts derate 1 + gamma (T - 25 C) already reaches zero at a 75 C cell, which a
+summer roof attains, so anything steeper would switch a plant off on every hot day. It still
+refuses the common slip of a value in %/K (-0.35).
+"""
+
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(key.section for key in SCHEMA))
+"""The sections a file may hold, in schema order."""
+
+
+def schema_key(section: str, name: str) -> Key:
+    """The record of ``[section] name``; KeyError when there is none."""
+    for key in SCHEMA:
+        if (key.section, key.name) == (section, name):
+            return key
+    raise KeyError(f"[{section}] {name}")
+
+
+def _default(section: str, name: str) -> Any:
+    """A key's default, for the settings class attribute it fills."""
+    return schema_key(section, name).default
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """TLS towards the broker: the server's certificate and name are always verified."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    server_hostname: str | None = None
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """Where and how to reach RabbitMQ.
+
+    ``hosts`` lists every node to try, in turn; ``host`` and ``port`` are the first.
+    """
+
+    host: str = _default("broker", "host")
+    port: int = _default("broker", "port")
+    virtual_host: str = _default("broker", "virtual_host")
+    username: str = _default("broker", "username")
+    password: str = field(default=_default("broker", "password"), repr=False)
+    connection_attempts: int = _default("broker", "connection_attempts")
+    retry_delay_s: float = _default("broker", "retry_delay")
+    heartbeat_s: int = _default("broker", "heartbeat")
+    blocked_connection_timeout_s: float = _default("broker", "blocked_connection_timeout")
+    tls: TlsConfig | None = None
+    hosts: tuple[tuple[str, int], ...] = ()
+    queue_type: str = _default("broker", "queue_type")
+
+    def __post_init__(self) -> None:
+        if not self.hosts:
+            object.__setattr__(self, "hosts", ((self.host, self.port),))
+
+    def url(self, host: str | None = None, port: int | None = None) -> str:
+        """A node's address for logs and errors, password masked."""
+        scheme = "amqps" if self.tls else "amqp"
+        vhost = "" if self.virtual_host == "/" else quote(self.virtual_host, safe="")
+        return (f"{scheme}://{quote(self.username, safe='')}:***@{host or self.host}:"
+                f"{port or self.port}/{vhost}")
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """Where the household and its plant stand.
+
+    The default site is Vienna, the site of the pvlib reference curves.
+    """
+
+    timezone: ZoneInfo
+    latitude_deg: float = _default("site", "latitude")
+    longitude_deg: float = _default("site", "longitude")
+    altitude_m: float = _default("site", "altitude_m")
+
+
+@dataclass(frozen=True)
+class PvConfig:
+    """The PV plant model and its parameters (see ``pv_model``)."""
+
+    model: str = _default("pv", "model")
+    peak_power_kw: float = _default("pv", "peak_power_kw")
+    tilt_deg: float = _default("pv", "tilt_deg")
+    azimuth_deg: float = _default("pv", "azimuth_deg")
+    dc_ac_ratio: float = _default("pv", "dc_ac_ratio")
+    losses_pct: float = _default("pv", "losses_pct")
+    temperature_coefficient: float = _default("pv", "temperature_coefficient")
+    albedo: float = _default("pv", "albedo")
+    linke_turbidity: tuple[float, ...] | None = _default("pv", "linke_turbidity")
+    air_temperature_c: float = _default("pv", "air_temperature_c")
+    wind_speed_m_s: float = _default("pv", "wind_speed_m_s")
+    sky: str = _default("pv", "sky")
+    seed: int | None = _default("pv", "seed")
+
+
+@dataclass(frozen=True)
+class MeterConfig:
+    """The household meter model and the publisher's buffer."""
+
+    model: str = _default("meter", "model")
+    annual_energy_kwh: float = _default("meter", "annual_energy_kwh")
+    max_power_w: float = _default("meter", "max_power_w")
+    buffer_s: float = _default("meter", "buffer_s")
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """How hard the PV service pushes rows to disk before acknowledging."""
+
+    fsync: str = _default("output", "fsync")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything read from one configuration file."""
+
+    path: Path | None
+    broker: BrokerConfig
+    site: SiteConfig
+    pv: PvConfig
+    meter: MeterConfig
+    output: OutputConfig
+
+
+class _Section:
+    """One INI section read through its schema keys, each error naming file, section and key.
+
+    Values are converted when first asked for, so the broker's builder reports a conflict
+    between keys before a bad value of a key it would not use.
+    """
+
+    def __init__(self, where: str, name: str, raw: dict[str, str]) -> None:
         self.where = where
         self.name = name
-        self.values: dict[str, str] = dict(parser[name]) if parser.has_section(name) else {}
-        for key in self.values:
-            if key not in known:
-                raise ConfigError(
-                    f"{where}: [{name}] {key}: unknown key (known: {', '.join(sorted(known))})")
+        self.keys = {key.name: key for key in SCHEMA if key.section == name}
+        for given in raw:
+            if given not in self.keys:
+                raise self.error(given, f"unknown key (known: {', '.join(sorted(self.keys))})")
+        self._raw = raw
+        self._values: dict[str, object] = {}
 
     def error(self, key: str, message: str) -> ConfigError:
         return ConfigError(f"{self.where}: [{self.name}] {key}: {message}")
 
-    def get(self, key: str, default: T, convert: Callable[[str], T], expected: str) -> T:
-        raw = self.values.get(key)
-        if raw is None:
-            return default
-        raw = raw.strip()
-        try:
-            return convert(raw)
-        except (ValueError, ZoneInfoNotFoundError) as exc:
-            raise self.error(key, f"{raw!r} is not {expected}") from exc
+    def given(self, key: str) -> bool:
+        return key in self._raw
 
-    def text(self, key: str, default: str) -> str:
-        value = self.values.get(key, default).strip()
-        if not value:
-            raise self.error(key, "must not be empty")
-        return value
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._values:
+            try:
+                self._values[key] = self.keys[key].read(self._raw.get(key))
+            except InvalidValue as exc:
+                raise self.error(key, str(exc)) from exc
+        return self._values[key]
 
-    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self.text(key, default)
-        if value not in choices:
-            raise self.error(key, f"{value!r} is not one of {', '.join(choices)}")
-        return value
-
-    def number(self, key: str, default: float, low: float = -math.inf,
-               high: float = math.inf, *, strict_low: bool = False) -> float:
-        value = self.get(key, default, _finite_float, "a number")
-        if value < low or value > high or (strict_low and value == low):
-            bound = f"greater than {low:g}" if strict_low else f"at least {low:g}"
-            if math.isfinite(high):
-                bound = f"{bound} and at most {high:g}"
-            raise self.error(key, f"{value:g} is out of range: must be {bound}")
-        return value
-
-    def integer(self, key: str, default: int, low: int, high: int) -> int:
-        value = self.get(key, default, int, "an integer")
-        if not low <= value <= high:
-            raise self.error(key, f"{value} is out of range {low}..{high}")
-        return value
-
-    def optional_int(self, key: str) -> int | None:
-        if key not in self.values:
-            return None
-        return self.get(key, 0, int, "an integer")
-
-
-def _finite_float(raw: str) -> float:
-    value = float(raw)
-    if not math.isfinite(value):
-        raise ValueError(raw)
-    return value
-
-
-def _linke_values(raw: str) -> tuple[float, ...]:
-    values = tuple(_finite_float(part) for part in raw.split(","))
-    if len(values) not in (1, 12) or any(value <= 0 for value in values):
-        raise ValueError(raw)
-    return values
-
-
-_KNOWN = {
-    "broker": {"host", "port", "virtual_host", "username", "password", "connection_attempts",
-               "retry_delay", "heartbeat", "blocked_connection_timeout", "url", "hosts",
-               "password_file", "tls", "ca_file", "cert_file", "key_file", "server_hostname",
-               "queue_type"},
-    "site": {"timezone", "latitude", "longitude", "altitude_m"},
-    "pv": {"model", "peak_power_kw", "tilt_deg", "azimuth_deg", "dc_ac_ratio", "losses_pct",
-           "temperature_coefficient", "albedo", "linke_turbidity", "air_temperature_c",
-           "wind_speed_m_s", "sky", "seed"},
-    "meter": {"model", "annual_energy_kwh", "max_power_w", "buffer_s"},
-    "output": {"fsync"},
-}
+    def attributes(self) -> dict[str, Any]:
+        """The settings attributes of the section's keys that are not combined."""
+        return {key.target: self[key.name] for key in self.keys.values() if key.target}
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
@@ -292,109 +614,47 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 def _build(where: str, parser: configparser.ConfigParser, file: Path | None) -> Config:
     for name in parser.sections():
-        if name not in _KNOWN:
+        if name not in SECTIONS:
             raise ConfigError(
-                f"{where}: [{name}]: unknown section (known: {', '.join(sorted(_KNOWN))})")
-    sections = {name: _Section(where, parser, name, keys) for name, keys in _KNOWN.items()}
+                f"{where}: [{name}]: unknown section (known: {', '.join(sorted(SECTIONS))})")
+    sections = {name: _Section(where, name, dict(parser[name]) if parser.has_section(name) else {})
+                for name in SECTIONS}
     return Config(
         path=file,
         broker=_broker(sections["broker"], file),
-        site=_site(sections["site"]),
-        pv=_pv(sections["pv"]),
-        meter=_meter(sections["meter"]),
-        output=OutputConfig(fsync=sections["output"].choice(
-            "fsync", "batch", ("batch", "always", "never"))),
+        site=SiteConfig(**sections["site"].attributes()),
+        pv=PvConfig(**sections["pv"].attributes()),
+        meter=MeterConfig(**sections["meter"].attributes()),
+        output=OutputConfig(**sections["output"].attributes()),
     )
 
 
 def _broker(s: _Section, file: Path | None) -> BrokerConfig:
-    d = BrokerConfig()
-    urls = _urls(s) if "url" in s.values else []
+    """The broker settings: url, hosts, TLS and password sources combined with the plain keys."""
+    urls: tuple[SplitResult, ...] = s["url"] if s.given("url") else ()
     for key in ("host", "port", "hosts", "virtual_host", "username", "tls"):
-        if urls and key in s.values:
+        if urls and s.given(key):
             raise s.error(key, "give either url or the separate keys, not both")
-    if "hosts" in s.values and ("host" in s.values or "port" in s.values):
+    if s.given("hosts") and (s.given("host") or s.given("port")):
         raise s.error("hosts", "give either hosts or host and port, not both")
     first = urls[0] if urls else None
-    tls = _tls(s, first.scheme == "amqps" if first else s.get(
-        "tls", False, _boolean, "true or false"))
-    default_port = 5671 if tls else 5672
-    if urls:
+    tls = _tls(s, first.scheme == "amqps" if first else s["tls"])
+    default_port = AMQPS_PORT if tls else s.keys["port"].default
+    if first is not None:
         hosts = tuple((u.hostname or "localhost", u.port or default_port) for u in urls)
-        virtual_host = unquote(first.path[1:]) if first and len(first.path) > 1 else "/"
-        username = unquote(first.username) if first and first.username else d.username
+        virtual_host = unquote(first.path[1:]) if len(first.path) > 1 else s["virtual_host"]
+        username = unquote(first.username) if first.username else s["username"]
     else:
-        hosts = (s.get("hosts", (), _host_list(default_port), "a list of host:port")
-                 or ((s.text("host", d.host), s.integer("port", default_port, 1, 65535)),))
-        virtual_host = s.text("virtual_host", d.virtual_host)
-        username = s.text("username", d.username)
-    url_password = unquote(first.password) if first and first.password else None
-    return BrokerConfig(
-        host=hosts[0][0],
-        port=hosts[0][1],
-        hosts=hosts,
-        tls=tls,
-        virtual_host=virtual_host,
-        username=username,
-        password=_password(s, file, url_password),
-        queue_type=s.choice("queue_type", d.queue_type, ("classic", "quorum")),
-        connection_attempts=s.integer("connection_attempts", d.connection_attempts, 1, 1000),
-        retry_delay_s=s.number("retry_delay", d.retry_delay_s, 0.0, 3600.0),
-        heartbeat_s=s.integer("heartbeat", d.heartbeat_s, 0, 3600),
-        blocked_connection_timeout_s=s.number(
-            "blocked_connection_timeout", d.blocked_connection_timeout_s, 0.0, 86400.0,
-            strict_low=True),
-    )
-
-
-def _boolean(raw: str) -> bool:
-    lowered = raw.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(raw)
-
-
-def _host_list(default_port: int) -> Callable[[str], tuple[tuple[str, int], ...]]:
-    def convert(raw: str) -> tuple[tuple[str, int], ...]:
-        hosts = []
-        for item in raw.replace(",", " ").split():
-            host, _, port = item.rpartition(":") if ":" in item else (item, "", "")
-            number = int(port) if port else default_port
-            if not host or not 1 <= number <= 65535:
-                raise ValueError(item)
-            hosts.append((host, number))
-        if not hosts:
-            raise ValueError(raw)
-        return tuple(hosts)
-    return convert
-
-
-def _urls(s: _Section) -> list[SplitResult]:
-    urls = []
-    for raw in s.values["url"].replace(",", " ").split():
-        try:
-            url = urlsplit(raw)
-            _ = url.port  # raises ValueError on a port that is not a number in range
-        except ValueError:
-            raise s.error("url", f"{_mask(raw)!r} is not an amqp:// or amqps:// URL") from None
-        if url.scheme not in ("amqp", "amqps") or not url.hostname:
-            raise s.error("url", f"{_mask(raw)!r} is not an amqp:// or amqps:// URL")
-        urls.append(url)
-    if not urls:
-        raise s.error("url", "must not be empty")
-    if len({u.scheme for u in urls}) > 1:
-        raise s.error("url", "mixes amqp:// and amqps://")
-    return urls
-
-
-def _mask(url: str) -> str:
-    """A URL with its password replaced, for error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
+        listed: tuple[tuple[str, int | None], ...] = s["hosts"]
+        hosts = (tuple((host, default_port if port is None else port) for host, port in listed)
+                 or ((s["host"], s["port"] if s.given("port") else default_port),))
+        virtual_host = s["virtual_host"]
+        username = s["username"]
+    password = _password(s, file, unquote(first.password) if first and first.password else None)
+    settings = s.attributes()
+    settings.update(host=hosts[0][0], port=hosts[0][1], hosts=hosts, tls=tls,
+                    virtual_host=virtual_host, username=username, password=password)
+    return BrokerConfig(**settings)
 
 
 def _password(s: _Section, file: Path | None, url_password: str | None) -> str:
@@ -402,86 +662,83 @@ def _password(s: _Section, file: Path | None, url_password: str | None) -> str:
 
     A configuration file that holds a password and that others may read gets a warning.
     """
-    if "password" in s.values and "password_file" in s.values:
+    if s.given("password") and s.given("password_file"):
         raise s.error("password_file", "give either password or password_file, not both")
-    if (("password" in s.values or url_password) and file is not None
+    if ((s.given("password") or url_password) and file is not None
             and file.stat().st_mode & 0o044):
         log.warning("%s holds a broker password and is readable by others: chmod 600 it, or "
                     "use password_file or %s", file, PASSWORD_ENV)
     from_env = os.environ.get(PASSWORD_ENV)
     if from_env:
         return from_env
-    if "password_file" in s.values:
-        path = Path(s.values["password_file"].strip()).expanduser()
+    if s.given("password_file"):
+        path: Path = s["password_file"]
         try:
             return path.read_text(encoding="utf-8").strip("\r\n")
         except OSError as exc:
             raise s.error("password_file", f"cannot read {path}: {exc.strerror}") from None
-    if "password" in s.values:
-        return s.values["password"]
-    return url_password or BrokerConfig.password
+    password: str = s["password"]
+    return password if s.given("password") else url_password or password
 
 
 def _tls(s: _Section, enabled: bool) -> TlsConfig | None:
     keys = ("ca_file", "cert_file", "key_file", "server_hostname")
     if not enabled:
         for key in keys:
-            if key in s.values:
+            if s.given(key):
                 raise s.error(key, "applies only with tls = true or an amqps:// url")
         return None
-    files: dict[str, Path | None] = {}
-    for key in keys[:3]:
-        raw = s.values.get(key, "").strip()
-        path = Path(raw).expanduser() if raw else None
-        if path is not None and not path.is_file():
-            raise s.error(key, f"{path} is not a readable file")
-        files[key] = path
-    if (files["cert_file"] is None) != (files["key_file"] is None):
-        raise s.error("key_file" if files["cert_file"] else "cert_file",
+    ca_file, cert_file, key_file = s["ca_file"], s["cert_file"], s["key_file"]
+    if (cert_file is None) != (key_file is None):
+        raise s.error("key_file" if cert_file else "cert_file",
                       "a client certificate needs both cert_file and key_file")
-    hostname = s.values.get("server_hostname", "").strip() or None
-    return TlsConfig(files["ca_file"], files["cert_file"], files["key_file"], hostname)
+    return TlsConfig(ca_file, cert_file, key_file, s["server_hostname"])
 
 
-def _site(s: _Section) -> SiteConfig:
-    timezone = s.get("timezone", local_timezone(), ZoneInfo,
-                     "an IANA time zone such as Europe/Vienna")
-    d = SiteConfig(timezone=timezone)
-    return SiteConfig(
-        timezone=timezone,
-        latitude_deg=s.number("latitude", d.latitude_deg, -90.0, 90.0),
-        longitude_deg=s.number("longitude", d.longitude_deg, -180.0, 180.0),
-        altitude_m=s.number("altitude_m", d.altitude_m, -500.0, 9000.0),
-    )
+def markdown_tables() -> str:
+    """The README's configuration tables, one per section, rendered from :data:`SCHEMA`."""
+    blocks = []
+    for section in SECTIONS:
+        rows = [f"| `{key.name}` | {key.describe()} | {key.shown()} | {key.meaning} |"
+                for key in SCHEMA if key.section == section]
+        blocks.append("\n".join([f"### `[{section}]`", "", "| key | value | default | meaning |",
+                                 "|---|---|---|---|", *rows]))
+    return "\n\n".join(blocks)
 
 
-def _pv(s: _Section) -> PvConfig:
-    d = PvConfig()
-    return PvConfig(
-        model=s.choice("model", d.model, ("solar", "reference")),
-        peak_power_kw=s.number("peak_power_kw", d.peak_power_kw, 0.0, 1e6, strict_low=True),
-        tilt_deg=s.number("tilt_deg", d.tilt_deg, 0.0, 90.0),
-        azimuth_deg=s.number("azimuth_deg", d.azimuth_deg, 0.0, 360.0),
-        dc_ac_ratio=s.number("dc_ac_ratio", d.dc_ac_ratio, 0.0, 10.0, strict_low=True),
-        losses_pct=s.number("losses_pct", d.losses_pct, 0.0, 100.0),
-        temperature_coefficient=s.number("temperature_coefficient", d.temperature_coefficient,
-                                         -0.05, 0.0),
-        albedo=s.number("albedo", d.albedo, 0.0, 1.0),
-        linke_turbidity=s.get("linke_turbidity", d.linke_turbidity, _linke_values,
-                              "one positive number or 12 comma-separated monthly values"),
-        air_temperature_c=s.number("air_temperature_c", d.air_temperature_c, -60.0, 60.0),
-        wind_speed_m_s=s.number("wind_speed_m_s", d.wind_speed_m_s, 0.0, 60.0),
-        sky=s.choice("sky", d.sky, ("clear", "variable")),
-        seed=s.optional_int("seed"),
-    )
+def with_markdown_tables(document: str) -> str:
+    """``document`` with the text between the config-tables markers replaced by the tables.
+
+    Raises:
+        ValueError: the document lacks a start marker followed by an end marker.
+    """
+    before, start, rest = document.partition(TABLES_START)
+    _, end, after = rest.partition(TABLES_END)
+    if not (start and end):
+        raise ValueError(f"no {TABLES_START} ... {TABLES_END} block")
+    return f"{before}{TABLES_START}\n{markdown_tables()}\n{TABLES_END}{after}"
 
 
-def _meter(s: _Section) -> MeterConfig:
-    d = MeterConfig()
-    return MeterConfig(
-        model=s.choice("model", d.model, ("household", "random-walk")),
-        annual_energy_kwh=s.number("annual_energy_kwh", d.annual_energy_kwh, 0.0, 1e7,
-                                   strict_low=True),
-        max_power_w=s.number("max_power_w", d.max_power_w, 0.0, 1e7, strict_low=True),
-        buffer_s=s.number("buffer_s", d.buffer_s, 0.0, 30 * 86400.0),
-    )
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the configuration tables, or rewrite them in a README."""
+    parser = argparse.ArgumentParser(prog="python -m pv_simulator.config",
+                                     description="The configuration keys as Markdown tables.")
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--markdown", action="store_true", help="print the tables")
+    action.add_argument("--update-readme", metavar="FILE", type=Path,
+                        help=f"replace the tables between {TABLES_START} and {TABLES_END}")
+    args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown_tables())
+        return 0
+    readme: Path = args.update_readme
+    try:
+        readme.write_text(with_markdown_tables(readme.read_text(encoding="utf-8")),
+                          encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        parser.error(f"{readme}: {exc}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from pv_simulator.config import PvConfig
 from pv_simulator.models import pv_chain
 from pv_simulator.models.challenge_curve import minute_of_day, read_curve
 from pv_simulator.models.seeds import derive_uniform
@@ -123,11 +124,6 @@ def _check_range(name: str, value: float, low: float, high: float) -> None:
         raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
 
 
-def _check_seed(seed: int | None) -> None:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ValueError(f"seed must be an integer or None, got {seed!r}")
-
-
 class ReferenceCurveModel:
     """The challenge's PV curve (a real plant on a sunny day) by local time of day.
 
@@ -140,7 +136,6 @@ class ReferenceCurveModel:
 
     def __init__(self, *, tz: ZoneInfo, seed: int | None = None, variation: float = 0.02) -> None:
         _check_range("variation", variation, 0.0, 0.5)
-        _check_seed(seed)
         points = [(minute_of_day(local_time), kw) for local_time, kw in read_curve()]
         self._tz = tz
         self._seed = DEFAULT_SEED if seed is None else seed
@@ -188,7 +183,7 @@ def _geocentric_sun_nodes(utc_day: int) -> tuple[pv_chain.GeocentricSun, ...]:
 
 
 class SolarPvModel:
-    """A fixed-tilt rooftop plant simulated with the physical chain of `pv_simulator.solar`.
+    """A fixed-tilt rooftop plant simulated with the physical chain of `pv_simulator.models.pv_chain`.
 
     Sun position (NREL SPA) -> Kasten-Young air mass -> Ineichen-Perez clear sky -> for
     sky="variable": clear-sky index from `CloudySky` (day of the local calendar, wall-clock minute)
@@ -199,35 +194,22 @@ class SolarPvModel:
     The expensive, slowly varying parts (SPA's periodic terms, extraterrestrial irradiance, the
     day's Linke turbidity, the day's cloud series) are computed once per day and cached; one
     evaluation then costs a few tens of microseconds.
+
+    The parameters are taken as given: `pv_simulator.config.SCHEMA` holds their one set of bounds
+    and defaults, and the configuration reader enforces the bounds, so the model never refuses
+    what the file accepts.
     """
 
     def __init__(self, *, latitude_deg: float, longitude_deg: float, altitude_m: float,
                  tz: ZoneInfo, peak_power_kw: float, tilt_deg: float, azimuth_deg: float,
-                 dc_ac_ratio: float = 1.2, losses_pct: float = 14.08,
-                 temperature_coefficient: float = -0.0035, albedo: float = 0.2,
+                 dc_ac_ratio: float = PvConfig.dc_ac_ratio,
+                 losses_pct: float = PvConfig.losses_pct,
+                 temperature_coefficient: float = PvConfig.temperature_coefficient,
+                 albedo: float = PvConfig.albedo,
                  linke_turbidity: tuple[float, ...] = DEFAULT_LINKE_TURBIDITY,
-                 air_temperature_c: float = 20.0, wind_speed_m_s: float = 1.0,
+                 air_temperature_c: float = PvConfig.air_temperature_c,
+                 wind_speed_m_s: float = PvConfig.wind_speed_m_s,
                  sky: str = SKY_VARIABLE, seed: int | None = None) -> None:
-        _check_range("latitude_deg", latitude_deg, -90.0, 90.0)
-        _check_range("longitude_deg", longitude_deg, -180.0, 180.0)
-        _check_range("altitude_m", altitude_m, -500.0, 9000.0)
-        _check_range("peak_power_kw", peak_power_kw, 1e-6, 1e6)
-        _check_range("tilt_deg", tilt_deg, 0.0, 90.0)
-        _check_range("azimuth_deg", azimuth_deg, 0.0, 360.0)
-        _check_range("dc_ac_ratio", dc_ac_ratio, 0.1, 10.0)
-        _check_range("losses_pct", losses_pct, 0.0, 99.0)
-        _check_range("temperature_coefficient", temperature_coefficient, -0.02, 0.0)
-        _check_range("albedo", albedo, 0.0, 1.0)
-        _check_range("air_temperature_c", air_temperature_c, -60.0, 60.0)
-        _check_range("wind_speed_m_s", wind_speed_m_s, 0.0, 60.0)
-        if len(linke_turbidity) not in (1, 12):
-            raise ValueError("linke_turbidity must hold 1 value or 12 monthly values, "
-                             f"got {len(linke_turbidity)}")
-        for value in linke_turbidity:
-            _check_range("linke_turbidity", value, 1.0, 10.0)
-        if sky not in (SKY_CLEAR, SKY_VARIABLE):
-            raise ValueError(f"sky must be {SKY_CLEAR!r} or {SKY_VARIABLE!r}, got {sky!r}")
-        _check_seed(seed)
         if latitude_deg < 0.0 and tuple(linke_turbidity) == DEFAULT_LINKE_TURBIDITY:
             linke_turbidity = DEFAULT_LINKE_TURBIDITY[6:] + DEFAULT_LINKE_TURBIDITY[:6]
         self._latitude_deg = latitude_deg

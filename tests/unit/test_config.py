@@ -1,16 +1,37 @@
-"""Config parsing and its one-line errors."""
+"""Config parsing, its one-line errors, and the schema every key is read through."""
 
 from __future__ import annotations
 
+import configparser
+import dataclasses
+import io
+import math
 import os
+import shutil
 import tempfile
 import unittest
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from parameterized import parameterized
 
-from pv_simulator.config import ConfigError, load_config
+from pv_simulator.config import (
+    SCHEMA,
+    SECTIONS,
+    TABLES_END,
+    TABLES_START,
+    Config,
+    ConfigError,
+    Key,
+    Kind,
+    load_config,
+    main,
+    markdown_tables,
+    schema_key,
+    with_markdown_tables,
+)
 
 
 class ConfigTest(unittest.TestCase):
@@ -182,6 +203,223 @@ class ConfigTest(unittest.TestCase):
         self.assertIn(expected, message)
         self.assertNotIn("\n", message)
 
+
+    @parameterized.expand([
+        ("latitude_high", "site", "latitude", "90.5"), ("latitude_low", "site", "latitude", "-91"),
+        ("latitude_nan", "site", "latitude", "nan"), ("longitude", "site", "longitude", "181"),
+        ("altitude", "site", "altitude_m", "-1000"), ("power_zero", "pv", "peak_power_kw", "0"),
+        ("tilt_low", "pv", "tilt_deg", "-5"), ("azimuth", "pv", "azimuth_deg", "361"),
+        ("dc_ac_zero", "pv", "dc_ac_ratio", "0"), ("dc_ac_tiny", "pv", "dc_ac_ratio", "0.05"),
+        ("losses_all", "pv", "losses_pct", "100"), ("losses_negative", "pv", "losses_pct", "-1"),
+        ("tempco_positive", "pv", "temperature_coefficient", "0.01"),
+        ("tempco_percent", "pv", "temperature_coefficient", "-0.35"),
+        ("tempco_steep", "pv", "temperature_coefficient", "-0.03"),
+        ("albedo", "pv", "albedo", "1.5"), ("air", "pv", "air_temperature_c", "80"),
+        ("wind", "pv", "wind_speed_m_s", "-1"), ("linke_clean", "pv", "linke_turbidity", "0.5"),
+        ("linke_monthly", "pv", "linke_turbidity", "3,3,3,3,3,3,11,3,3,3,3,3"),
+        ("linke_empty", "pv", "linke_turbidity", ""), ("seed", "pv", "seed", "1.5"),
+        ("timezone_folder", "site", "timezone", "Europe"),
+    ])
+    def test_values_the_model_cannot_simulate_are_refused(self, _name: str, section: str,
+                                                         key: str, value: str) -> None:
+        path = self.write(f"[{section}]\n{key} = {value}\n")
+        with self.assertRaises(ConfigError) as caught:
+            load_config(path)
+        self.assertTrue(str(caught.exception).startswith(f"{path}: [{section}] {key}: "),
+                        str(caught.exception))
+
+    @parameterized.expand([
+        ("integer", "[broker]\nport = 0\n", "[broker] port: 0 is out of range 1..65535"),
+        ("open_low", "[pv]\npeak_power_kw = -1\n",
+         "[pv] peak_power_kw: -1 is out of range: must be greater than 0 and at most 1e+06"),
+        ("open_high", "[pv]\nlosses_pct = 100\n",
+         "[pv] losses_pct: 100 is out of range: must be at least 0 and less than 100"),
+        ("each_value", "[pv]\nlinke_turbidity = 0.5\n",
+         "[pv] linke_turbidity: 0.5 is out of range: must be at least 1 and at most 10"),
+        ("count", "[pv]\nlinke_turbidity = 3,4\n",
+         "[pv] linke_turbidity: '3,4' is not one value or 12 comma-separated monthly values"),
+        ("boolean", "[broker]\ntls = maybe\n", "[broker] tls: 'maybe' is not true or false"),
+        ("empty", "[broker]\nhost =\n", "[broker] host: must not be empty"),
+    ])
+    def test_message_says_what_was_expected(self, _name: str, text: str, expected: str) -> None:
+        path = self.write(text)
+        with self.assertRaises(ConfigError) as caught:
+            load_config(path)
+        self.assertEqual(str(caught.exception), f"{path}: {expected}")
+
+    def test_bounds_the_model_needs_are_accepted(self) -> None:
+        pv = load_config(self.write(
+            "[pv]\ndc_ac_ratio = 0.1\nlosses_pct = 99.9\ntemperature_coefficient = -0.02\n"
+            "linke_turbidity = 1,10,1,10,1,10,1,10,1,10,1,10\n")).pv
+        self.assertEqual((pv.dc_ac_ratio, pv.losses_pct, pv.temperature_coefficient),
+                         (0.1, 99.9, -0.02))
+        self.assertEqual(pv.linke_turbidity, (1.0, 10.0) * 6)
+
+    @parameterized.expand([(word, state) for word, state
+                           in configparser.ConfigParser.BOOLEAN_STATES.items()])
+    def test_tls_takes_configparser_booleans(self, word: str, state: bool) -> None:
+        config = load_config(self.write(f"[broker]\ntls = {word.upper()}\n"))
+        self.assertEqual(config.broker.tls is not None, state)
+        self.assertEqual(config.broker.port, 5671 if state else 5672)
+
+    def test_url_with_port_and_no_user_keeps_defaults(self) -> None:
+        broker = load_config(self.write("[broker]\nurl = amqp://node1:5690\n")).broker
+        self.assertEqual((broker.hosts, broker.username, broker.password, broker.virtual_host),
+                         ((("node1", 5690),), "guest", "guest", "/"))
+
+    def test_unknown_key_lists_the_schema_keys_of_its_section(self) -> None:
+        path = self.write("[meter]\nbufer_s = 10\n")
+        with self.assertRaises(ConfigError) as caught:
+            load_config(path)
+        known = ", ".join(sorted(key.name for key in SCHEMA if key.section == "meter"))
+        self.assertEqual(str(caught.exception), f"{path}: [meter] bufer_s: unknown key (known: {known})")
+
+    def test_unknown_section_lists_the_schema_sections(self) -> None:
+        path = self.write("[fleet]\nfile = x\n")
+        with self.assertRaises(ConfigError) as caught:
+            load_config(path)
+        self.assertEqual(str(caught.exception),
+                         f"{path}: [fleet]: unknown section (known: {', '.join(sorted(SECTIONS))})")
+
+
+def section_of(config: Config, key: Key) -> Any:
+    return getattr(config, key.section)
+
+
+def as_text(key: Key, value: float) -> str:
+    return repr(int(value)) if key.kind is Kind.INTEGER else repr(value)
+
+
+def bound_cases(*, refused: bool) -> list[tuple[str, Key, str]]:
+    """(name, key, text) just beyond or at every finite bound of the schema.
+
+    Beyond a bound, and at an exclusive one, the reader must refuse; at an inclusive one it
+    must read the value.
+    """
+    cases = []
+    for key in SCHEMA:
+        if key.kind not in (Kind.INTEGER, Kind.NUMBER, Kind.NUMBERS):
+            continue
+        for which, bound, exclusive, outward in (("low", key.low, key.low_exclusive, -1.0),
+                                                 ("high", key.high, key.high_exclusive, 1.0)):
+            if not math.isfinite(bound):
+                continue
+            step = 1 if key.kind is Kind.INTEGER else max(abs(bound), 1.0) * 1e-3
+            name = f"{key.section}_{key.name}_{which}"
+            if refused:
+                cases.append((f"{name}_beyond", key, as_text(key, bound + outward * step)))
+            if exclusive == refused:
+                cases.append((f"{name}_at", key, as_text(key, bound)))
+    return cases
+
+
+class SchemaTest(unittest.TestCase):
+    """The reader enforces each record of the schema, naming file, section and key."""
+
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.tmp)
+        self.path = self.tmp / "broker.ini"
+
+    def load(self, key: Key, text: str) -> Config:
+        self.path.write_text(f"[{key.section}]\n{key.name} = {text}\n")
+        return load_config(self.path)
+
+    @parameterized.expand(bound_cases(refused=True))
+    def test_value_beyond_a_bound_is_refused(self, _name: str, key: Key, text: str) -> None:
+        with self.assertRaises(ConfigError) as caught:
+            self.load(key, text)
+        message = str(caught.exception)
+        self.assertTrue(message.startswith(f"{self.path}: [{key.section}] {key.name}: "), message)
+        self.assertIn("is out of range", message)
+        self.assertNotIn("\n", message)
+
+    @parameterized.expand(bound_cases(refused=False))
+    def test_value_at_an_inclusive_bound_is_read(self, _name: str, key: Key, text: str) -> None:
+        assert key.target is not None
+        expected = int(text) if key.kind is Kind.INTEGER else float(text)
+        self.assertEqual(getattr(section_of(self.load(key, text), key), key.target),
+                         (expected,) if key.kind is Kind.NUMBERS else expected)
+
+    @parameterized.expand([(f"{key.section}_{key.name}", key) for key in SCHEMA
+                           if key.kind is Kind.CHOICE])
+    def test_choices_are_enforced(self, _name: str, key: Key) -> None:
+        assert key.target is not None
+        for choice in key.choices:
+            self.assertEqual(getattr(section_of(self.load(key, choice), key), key.target), choice)
+        with self.assertRaises(ConfigError) as caught:
+            self.load(key, "nonsense")
+        self.assertEqual(str(caught.exception),
+                         f"{self.path}: [{key.section}] {key.name}: 'nonsense' is not one of "
+                         f"{', '.join(key.choices)}")
+
+    @parameterized.expand([(f"{key.section}_{key.name}", key) for key in SCHEMA
+                           if key.kind in (Kind.INTEGER, Kind.NUMBER, Kind.NUMBERS)])
+    def test_text_is_not_a_number(self, _name: str, key: Key) -> None:
+        with self.assertRaises(ConfigError) as caught:
+            self.load(key, "abc")
+        self.assertTrue(str(caught.exception).startswith(
+            f"{self.path}: [{key.section}] {key.name}: 'abc' is not "), str(caught.exception))
+
+    def test_every_stored_key_fills_a_field_with_the_schema_default(self) -> None:
+        cwd = os.getcwd()
+        os.chdir(self.tmp)
+        self.addCleanup(os.chdir, cwd)
+        with self.assertLogs("pv_simulator.config", "WARNING"):
+            config = load_config(None)
+        for key in SCHEMA:
+            if key.target is None or key.default_factory is not None:
+                continue
+            settings = section_of(config, key)
+            names = {f.name for f in dataclasses.fields(settings)}
+            self.assertIn(key.target, names, key)
+            self.assertEqual(getattr(settings, key.target), key.default, key)
+
+    def test_every_key_has_a_one_line_meaning_and_a_known_section(self) -> None:
+        self.assertEqual(SECTIONS, ("broker", "site", "pv", "meter", "output"))
+        self.assertEqual(len({(key.section, key.name) for key in SCHEMA}), len(SCHEMA))
+        for key in SCHEMA:
+            self.assertTrue(key.meaning and "\n" not in key.meaning and "|" not in key.meaning, key)
+
+    def test_schema_key_finds_a_record_or_says_which_is_missing(self) -> None:
+        self.assertEqual(schema_key("pv", "losses_pct").high, 100.0)
+        with self.assertRaisesRegex(KeyError, r"\[pv\] weather"):
+            schema_key("pv", "weather")
+
+
+class MarkdownTest(unittest.TestCase):
+    def test_tables_have_a_row_per_key_with_bounds_and_default(self) -> None:
+        tables = markdown_tables()
+        rows = [line for line in tables.splitlines() if line.startswith("| `")]
+        self.assertEqual(len(rows), len(SCHEMA))
+        self.assertIn("| `losses_pct` | number in [0, 100) | 14.08 |", tables)
+        self.assertIn("| `peak_power_kw` | number in (0, 1000000] | 4 |", tables)
+        self.assertIn("| `fsync` | `batch`, `always` or `never` | batch |", tables)
+        for section in SECTIONS:
+            self.assertIn(f"### `[{section}]`", tables)
+
+    def test_block_between_markers_is_replaced(self) -> None:
+        document = f"intro\n{TABLES_START}\nstale\n{TABLES_END}\noutro\n"
+        updated = with_markdown_tables(document)
+        self.assertEqual(updated, f"intro\n{TABLES_START}\n{markdown_tables()}\n{TABLES_END}\noutro\n")
+        self.assertEqual(with_markdown_tables(updated), updated)
+        with self.assertRaises(ValueError):
+            with_markdown_tables("no markers here\n")
+
+    def test_command_prints_or_updates_the_tables(self) -> None:
+        out = io.StringIO()
+        with redirect_stdout(out):
+            self.assertEqual(main(["--markdown"]), 0)
+        self.assertEqual(out.getvalue(), markdown_tables() + "\n")
+        readme = Path(tempfile.mkdtemp()) / "README.md"
+        readme.write_text(f"# x\n{TABLES_START}\nold\n{TABLES_END}\n", encoding="utf-8")
+        self.assertEqual(main(["--update-readme", str(readme)]), 0)
+        self.assertIn(markdown_tables(), readme.read_text(encoding="utf-8"))
+        readme.write_text("# no markers\n", encoding="utf-8")
+        with redirect_stderr(io.StringIO()) as err, self.assertRaises(SystemExit) as caught:
+            main(["--update-readme", str(readme)])
+        self.assertEqual(caught.exception.code, 2)
+        self.assertIn("config-tables", err.getvalue())
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,11 +1,14 @@
 """PV models: the physical model against pvlib reference days and the challenge curve, the
-reference-curve model's shape and determinism, and parameter validation."""
+reference-curve model's shape and determinism, and that every value the configuration accepts
+is one the plant can simulate (the bounds themselves are tested with the config)."""
 
 from __future__ import annotations
 
 import configparser
 import math
 import random
+import shutil
+import tempfile
 import unittest
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,6 +17,18 @@ from zoneinfo import ZoneInfo
 
 from parameterized import parameterized
 
+from pv_simulator.config import (
+    SCHEMA,
+    BrokerConfig,
+    Config,
+    Key,
+    Kind,
+    MeterConfig,
+    OutputConfig,
+    PvConfig,
+    SiteConfig,
+    load_config,
+)
 from pv_simulator.models import pv_chain
 from pv_simulator.models.challenge_curve import minute_of_day, read_curve
 from pv_simulator.models.pv_plant import (
@@ -277,25 +292,68 @@ VALID_SOLAR: dict[str, Any] = {"latitude_deg": 48.2, "longitude_deg": 16.37, "al
                                "azimuth_deg": 180.0}
 
 
-class SolarModelValidationTest(unittest.TestCase):
-    @parameterized.expand([
-        ("latitude_deg", 90.5), ("latitude_deg", -91.0), ("longitude_deg", 181.0),
-        ("altitude_m", -1000.0), ("peak_power_kw", -1.0), ("peak_power_kw", 0.0),
-        ("tilt_deg", -5.0), ("tilt_deg", 95.0), ("azimuth_deg", 361.0), ("dc_ac_ratio", 0.0),
-        ("losses_pct", 100.0), ("losses_pct", -1.0), ("temperature_coefficient", 0.01),
-        ("albedo", 1.5), ("air_temperature_c", 80.0), ("wind_speed_m_s", -1.0),
-        ("linke_turbidity", (3.0, 4.0)), ("linke_turbidity", (0.5,)),
-        ("linke_turbidity", ()), ("sky", "cloudy"), ("seed", 1.5), ("latitude_deg", math.nan),
-    ])
-    def test_out_of_range_parameter_is_named(self, name: str, value: object) -> None:
-        with self.assertRaisesRegex(ValueError, name):
-            SolarPvModel(**{**VALID_SOLAR, name: value})
+def solar_model(config: Config) -> SolarPvModel:
+    """The plant a configuration describes, keyword for keyword."""
+    site, pv = config.site, config.pv
+    return SolarPvModel(
+        latitude_deg=site.latitude_deg, longitude_deg=site.longitude_deg,
+        altitude_m=site.altitude_m, tz=site.timezone, peak_power_kw=pv.peak_power_kw,
+        tilt_deg=pv.tilt_deg, azimuth_deg=pv.azimuth_deg, dc_ac_ratio=pv.dc_ac_ratio,
+        losses_pct=pv.losses_pct, temperature_coefficient=pv.temperature_coefficient,
+        albedo=pv.albedo, linke_turbidity=pv.linke_turbidity or DEFAULT_LINKE_TURBIDITY,
+        air_temperature_c=pv.air_temperature_c, wind_speed_m_s=pv.wind_speed_m_s,
+        sky=pv.sky, seed=pv.seed)
+
+
+def plant_bounds() -> list[tuple[str, Key, float]]:
+    """Every inclusive bound of a [site] or [pv] number, the values the file accepts at the edge."""
+    cases = []
+    for key in SCHEMA:
+        if key.section in ("site", "pv") and key.kind in (Kind.NUMBER, Kind.NUMBERS):
+            for which, bound, exclusive in (("low", key.low, key.low_exclusive),
+                                            ("high", key.high, key.high_exclusive)):
+                if not exclusive:
+                    cases.append((f"{key.name}_{which}", key, bound))
+    return cases
+
+
+class SolarModelParametersTest(unittest.TestCase):
+    @parameterized.expand(plant_bounds())
+    def test_model_runs_at_every_bound_the_config_accepts(self, _: str, key: Key,
+                                                          bound: float) -> None:
+        folder = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, folder)
+        path = folder / "plant.ini"
+        sections = {"site": {"timezone": "Europe/Vienna"}, "pv": {"sky": "clear"}}
+        sections[key.section][key.name] = repr(bound)
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read_dict(sections)
+        with path.open("w", encoding="utf-8") as handle:
+            parser.write(handle)
+        model = solar_model(load_config(path))
+        start_s = datetime(2026, 6, 21, tzinfo=VIENNA).timestamp()
+        profile_kw = day_profile_kw(model, start_s, 900.0)
+        self.assertTrue(all(math.isfinite(kw) and kw >= 0.0 for kw in profile_kw), profile_kw)
+
+    def test_losses_just_below_the_bound_still_produce(self) -> None:
+        almost_all = SolarPvModel(**VALID_SOLAR, losses_pct=99.0, sky="clear")
+        self.assertGreater(almost_all.power_kw(self.noon()), 0.0)
 
     def test_accepts_one_or_twelve_turbidity_values_and_both_skies(self) -> None:
         for linke in ((3.0,), tuple(3.0 + 0.1 * k for k in range(12))):
             for sky in ("clear", "variable"):
                 model = SolarPvModel(**VALID_SOLAR, linke_turbidity=linke, sky=sky, seed=5)
                 self.assertGreater(model.power_kw(self.noon()), 0.0)
+
+    def test_constructor_defaults_are_the_config_defaults(self) -> None:
+        from_defaults = SolarPvModel(**VALID_SOLAR, sky="clear")
+        from_config = solar_model(Config(
+            path=None, broker=BrokerConfig(), site=SiteConfig(timezone=VIENNA), pv=PvConfig(sky="clear"),
+            meter=MeterConfig(), output=OutputConfig()))
+        times = [self.noon() + 1800.0 * k for k in range(-8, 9)]
+        self.assertEqual([from_defaults.power_kw(t) for t in times],
+                         [from_config.power_kw(t) for t in times])
+        self.assertGreater(from_defaults.power_kw(self.noon()), 0.0)
 
     def noon(self) -> float:
         return datetime(2026, 6, 21, 13, tzinfo=VIENNA).timestamp()
