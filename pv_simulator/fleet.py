@@ -13,8 +13,8 @@ to the configuration schema, which the caller plugs in as ``check``::
     members = read_fleet("fleet.csv", check=check)
 
 ``python -m pv_simulator.fleet generate N --seed S`` (or ``pv-fleet``) writes a
-plausible German neighbourhood to stdout; see ``generate`` for the sources of
-its distributions.
+plausible German neighbourhood to stdout; the sources of its distributions
+are cited beside their constants below.
 """
 
 from __future__ import annotations
@@ -86,8 +86,10 @@ def read_fleet(path: str | os.PathLike[str], check: Check | None = None) -> list
     """The houses of a fleet CSV, in file order.
 
     ``check(column, value)`` is called for every numeric value read (not for
-    empty cells) and returns an error text or None; it is where the
-    configuration schema's ranges come in.  Raises FleetError on the first
+    empty cells; sky_seed as an int) and returns an error text or None; it is
+    where the configuration schema's ranges come in.  The text columns
+    (meter_model, weather) are passed through for the configuration to check
+    against the models and files it knows.  Raises FleetError on the first
     problem, naming ``<file>:<line>: column '<name>'``.
     """
     where = os.fspath(path)
