@@ -75,7 +75,7 @@ def measure(quick: bool = False) -> dict[str, float]:
             return len(day)
         return run
 
-    household.HouseholdModel(tz=TZ, seed=1).power_w(day[0])  # load the H0 tables once
+    household.HouseholdModel(tz=TZ, seed=1).power_w(day[0])  # load the H25 tables and holidays once
     results["meter_household_us"] = _best_us(
         stepping(lambda: household.HouseholdModel(tz=TZ, seed=1, meter_index=3).power_w), repeats)
     results["meter_random_walk_us"] = _best_us(

@@ -1,24 +1,38 @@
 """Household consumption model for the simulated grid meter.
 
-The expected power follows the BDEW/VDEW H0 standard household load profile
-(VDEW, "Repräsentative VDEW-Lastprofile", 1999; Fünfgeld & Tiedemann, BTU
-Cottbus 2000): hourly means for 3 seasons x 3 day types, scaled by the H0
-dynamisation polynomial and normalised so that a calendar year holds the
-configured annual energy.  A real meter does not see a smooth mean, though: it
-sees a base load (standby, fridge compressor cycling) plus appliances switching
-on and off.  So the model draws appliance events as a Poisson process whose
-rate makes the *expected* power equal the profile, and returns the
-instantaneous power (base + running appliances) with a little noise.
+The expected power follows a BDEW standard household load profile, normalised
+so that a calendar year holds the configured annual energy:
+
+- ``h25`` (default): BDEW's 2025 profile H25 (BDEW, "Standardlastprofile
+  Strom", 2025), kWh per quarter hour by month x day type (SA Saturday, FT
+  Sunday/public holiday, WT workday), scaled by the dynamisation polynomial.
+  Public holidays come from the ``holidays`` package for a country and optional
+  subdivision (holidays are regional in Germany); 24 and 31 December take the
+  Saturday profile unless they are a Sunday or holiday, as grid operators apply
+  the BDEW profiles (e.g. Bayernwerk Netz, "Standardlastprofile (SLP)").
+- ``h0``: the older VDEW H0 profile (VDEW, "Repräsentative VDEW-Lastprofile",
+  1999; Fünfgeld & Tiedemann, BTU Cottbus 2000), hourly means for 3 seasons x
+  3 day types, kept exactly as it was (same seeded output) for runs to compare
+  with; it treats only Sundays as holidays.
+
+A real meter does not see a smooth mean, though: it sees a base load (standby,
+fridge compressor cycling) plus appliances switching on and off.  So the model
+draws appliance events as a Poisson process whose rate makes the *expected*
+power equal the profile, and returns the instantaneous power (base + running
+appliances) with a little noise.
 
 Simplifications, stated so nobody relies on them:
-- Public holidays are not modelled; only Sundays get the Sunday/holiday profile.
 - The DST days (23 h and 25 h) are not treated specially in the annual
   normalisation: the skipped and the repeated hour are both night hours with
   nearly equal profile values, so their effects cancel to well under 0.1 %.
+- Long appliance runs (television, lighting: up to 3 h) are centred on their
+  arrival, so they blur the quarter-hour detail of H25 a little; the mean of
+  many households still follows it (see tests/unit/models/test_household.py).
 """
 
 from __future__ import annotations
 
+import csv
 import heapq
 import json
 import math
@@ -29,11 +43,28 @@ from functools import cache, lru_cache
 from importlib import resources
 from zoneinfo import ZoneInfo
 
+import holidays
+
 from pv_simulator.models.seeds import derive_seed
+
+PROFILE_H25 = "h25"
+PROFILE_H0 = "h0"
+PROFILES = (PROFILE_H25, PROFILE_H0)
 
 PROFILE_RESOURCE = "h0_hourly_W_per_1000kWh.json"
 SEASONS = ("winter", "transition", "summer")
 DAY_TYPES = ("workday", "saturday", "sunday")
+
+H25_RESOURCE = "bdew_h25_15min.csv"
+H25_DAY_TYPES = ("SA", "FT", "WT")
+H25_MONTHS = (
+    "Januar", "Februar", "März", "April", "Mai", "Juni",
+    "Juli", "August", "September", "Oktober", "November", "Dezember",
+)
+_QUARTERS_PER_DAY = 96
+# H25 is kWh per quarter hour per 1,000,000 kWh/a: / 1000 for 1000 kWh/a, x 4
+# quarters per hour, x 1000 W/kW gives W per 1000 kWh/a.
+_H25_W_PER_1000_KWH = 4.0
 
 # Events are drawn per 15-minute block aligned to the epoch: every modern UTC
 # offset is a multiple of 15 min, so the local hour (and thus the rate) is
@@ -131,6 +162,111 @@ def h0_mean_power_w(local_time: datetime, annual_energy_kwh: float) -> float:
     key = f"{h0_season(day)}_{h0_day_type(day)}"
     raw_w = load_h0_profile()[key][local_time.hour] * dynamisation_factor(day.timetuple().tm_yday)
     return raw_w * annual_energy_kwh / _profile_year_energy_kwh(day.year)
+
+
+@cache
+def public_holidays(country: str = "DE", subdivision: str | None = None) -> holidays.HolidayBase:
+    """The public holidays of a country (ISO 3166-1 alpha-2) and optional
+    subdivision (e.g. "BY"), matched case-insensitively.
+
+    Raises ValueError naming the unknown code and the accepted ones, so a
+    configuration error can point at its key.
+    """
+    supported = holidays.list_supported_countries()
+    codes = {code.upper(): code for code in supported}
+    code = codes.get(country.upper())
+    if code is None:
+        raise ValueError(
+            f"unknown holiday country {country!r}: expected an ISO 3166-1 alpha-2 code that the holidays "
+            f"package knows, such as 'DE', 'AT' or 'CH'"
+        )
+    if subdivision is None:
+        return holidays.country_holidays(code)
+    subdivisions = {name.upper(): name for name in supported[code]}
+    name = subdivisions.get(subdivision.upper())
+    if name is None:
+        known = ", ".join(supported[code]) or "none"
+        raise ValueError(f"unknown subdivision {subdivision!r} of {code}: expected one of {known}")
+    return holidays.country_holidays(code, subdiv=name)
+
+
+def h25_day_type(day: date, country: str = "DE", subdivision: str | None = None) -> str:
+    """H25 day type: FT on Sundays and public holidays, SA on Saturdays and on
+    24/31 December (BDEW convention), WT otherwise."""
+    if day.weekday() == 6 or day in public_holidays(country, subdivision):
+        return "FT"
+    if day.weekday() == 5 or (day.month == 12 and day.day in (24, 31)):
+        return "SA"
+    return "WT"
+
+
+@lru_cache(maxsize=1)
+def load_h25_profile() -> dict[tuple[int, str], tuple[float, ...]]:
+    """H25 in kWh per quarter hour for 1,000,000 kWh/a, keyed (month 1..12,
+    day type), 96 values from 00:00-00:15 local time."""
+    text = resources.files(__package__).joinpath("data", H25_RESOURCE).read_text(encoding="utf-8")
+    rows = list(csv.reader(text.splitlines()))
+    months, day_types, values = rows[0][1:], rows[1][1:], rows[2:]
+    expected_months = [month for month in H25_MONTHS for _ in H25_DAY_TYPES]
+    if months != expected_months or sorted(day_types) != sorted(H25_DAY_TYPES * 12):
+        raise ValueError(f"{H25_RESOURCE}: header is not 12 months x {'/'.join(H25_DAY_TYPES)}")
+    if len(values) != _QUARTERS_PER_DAY or any(len(row) != len(months) + 1 for row in values):
+        raise ValueError(f"{H25_RESOURCE}: expected {_QUARTERS_PER_DAY} rows of {len(months) + 1} cells")
+    return {
+        (H25_MONTHS.index(month) + 1, day_type): tuple(float(row[column + 1]) for row in values)
+        for column, (month, day_type) in enumerate(zip(months, day_types, strict=True))
+    }
+
+
+@cache
+def _h25_year_energy_kwh(year: int, country: str, subdivision: str | None) -> float:
+    """Energy of H25 x F over a calendar year with its holidays (nominally
+    1,000,000 kWh), used to normalise."""
+    profile = load_h25_profile()
+    day = date(year, 1, 1)
+    energy_kwh = 0.0
+    while day.year == year:
+        key = (day.month, h25_day_type(day, country, subdivision))
+        energy_kwh += sum(profile[key]) * dynamisation_factor(day.timetuple().tm_yday)
+        day += timedelta(days=1)
+    return energy_kwh
+
+
+@lru_cache(maxsize=4096)
+def h25_day_w_per_kwh(day: date, country: str = "DE", subdivision: str | None = None) -> tuple[float, ...]:
+    """Expected power in W per kWh/a of annual energy for each quarter hour of a
+    local day; cached so each household pays for a day once, not per reading."""
+    profile = load_h25_profile()[day.month, h25_day_type(day, country, subdivision)]
+    scale = (
+        dynamisation_factor(day.timetuple().tm_yday)
+        * _H25_W_PER_1000_KWH
+        * 1000.0
+        / _h25_year_energy_kwh(day.year, country, subdivision)
+    )
+    return tuple(value * scale for value in profile)
+
+
+@lru_cache(maxsize=1)
+def _h25_min_mean_per_1000_kwh() -> float:
+    """Lowest quarter-hour mean of H25 x F over a year, in W per 1000 kWh/a
+    (all day types on every day, so it does not depend on year or holidays)."""
+    profile = load_h25_profile()
+    lowest = math.inf
+    day = date(2001, 1, 1)
+    while day.year == 2001:
+        factor = dynamisation_factor(day.timetuple().tm_yday)
+        for day_type in H25_DAY_TYPES:
+            lowest = min(lowest, min(profile[day.month, day_type]) * factor)
+        day += timedelta(days=1)
+    return lowest * _H25_W_PER_1000_KWH
+
+
+def h25_mean_power_w(
+    local_time: datetime, annual_energy_kwh: float, country: str = "DE", subdivision: str | None = None
+) -> float:
+    """Expected household power in W at a local time, for an annual energy."""
+    quarter = local_time.hour * 4 + local_time.minute // 15
+    return h25_day_w_per_kwh(local_time.date(), country, subdivision)[quarter] * annual_energy_kwh
 
 
 @dataclass(frozen=True)
@@ -296,7 +432,7 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 
 class HouseholdModel:
-    """Instantaneous household power for one meter, following H0 in expectation.
+    """Instantaneous household power for one meter, following H25 (or H0) in expectation.
 
     Appliance runs are placed *centred* on their Poisson arrival time (drawn
     ahead of the current time), so long runs such as a washing machine do not
@@ -313,14 +449,26 @@ class HouseholdModel:
         max_power_w: float = 9000.0,
         seed: int | None = None,
         meter_index: int = 0,
+        profile: str = PROFILE_H25,
+        country: str = "DE",
+        subdivision: str | None = None,
     ) -> None:
+        """``profile`` is "h25" or "h0"; ``country`` (ISO 3166-1 alpha-2) and
+        ``subdivision`` (e.g. "BY") pick H25's public holidays and are checked
+        whatever the profile, so a bad value fails at start-up."""
         if not isinstance(tz, tzinfo):
             raise TypeError(f"tz must be a ZoneInfo, got {type(tz).__name__}")
         if not math.isfinite(annual_energy_kwh) or annual_energy_kwh <= 0:
             raise ValueError(f"annual_energy_kwh must be a positive number, got {annual_energy_kwh!r}")
         if not math.isfinite(max_power_w) or max_power_w <= 0:
             raise ValueError(f"max_power_w must be a positive number, got {max_power_w!r}")
+        if profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+        public_holidays(country, subdivision)
         self.tz = tz
+        self.profile = profile
+        self.country = country
+        self.subdivision = subdivision
         self.annual_energy_kwh = float(annual_energy_kwh)
         self.max_power_w = float(max_power_w)
 
@@ -329,7 +477,8 @@ class HouseholdModel:
         self._fridge_rng = random.Random(master.getrandbits(64))
         self._noise_rng = random.Random(master.getrandbits(64))
 
-        self.base_w = _BASE_FRACTION_OF_MIN * _min_hourly_mean_per_1000_kwh() * self.annual_energy_kwh / 1000.0
+        lowest_w = _h25_min_mean_per_1000_kwh() if profile == PROFILE_H25 else _min_hourly_mean_per_1000_kwh()
+        self.base_w = _BASE_FRACTION_OF_MIN * lowest_w * self.annual_energy_kwh / 1000.0
         fridge_mean_w = min(_FRIDGE_MEAN_W, _FRIDGE_SHARE_OF_BASE * self.base_w)
         self._fridge_duty = fridge_mean_w / _COMPRESSOR_W
         self._standby_w = self.base_w - fridge_mean_w
@@ -426,11 +575,18 @@ class HouseholdModel:
             self._fridge_next_s += self._fridge_duty * cycle_s
             self._fridge_off_s = cycle_s - self._fridge_duty * cycle_s
 
+    def mean_power_w(self, local_time: datetime) -> float:
+        """Expected power in W at a local time under this model's profile."""
+        if self.profile == PROFILE_H0:
+            return h0_mean_power_w(local_time, self.annual_energy_kwh)
+        return h25_mean_power_w(local_time, self.annual_energy_kwh, self.country, self.subdivision)
+
     def _generate_block(self, block_start_s: float) -> None:
-        """Draw the appliance runs arriving in one 15-minute block."""
+        """Draw the appliance runs arriving in one 15-minute block; the
+        appliance mix by time of day uses the H0 seasons for either profile."""
         local = datetime.fromtimestamp(block_start_s, self.tz)
         season = h0_season(local.date())
-        appliance_w = h0_mean_power_w(local, self.annual_energy_kwh) - self.base_w
+        appliance_w = self.mean_power_w(local) - self.base_w
         if appliance_w <= 0.0:
             return
         rng = self._event_rng
