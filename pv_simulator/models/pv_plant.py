@@ -1,12 +1,13 @@
 """PV plant models: AC power in kW of a rooftop plant at any instant.
 
-Two interchangeable models implement `PvModel`:
+Three interchangeable models implement `PvModel`:
 
 * `ReferenceCurveModel` replays the challenge's digitized curve by local time of day;
 * `SolarPvModel` computes the plant's output physically (sun position, clear sky, clouds,
-  transposition, temperature, DC and inverter; see `solar` and `sky`).
+  transposition, temperature, DC and inverter; see `pv_chain` and `sky`);
+* `WeatherPvModel` feeds the same plant chain with a weather file's irradiance (`weather`).
 
-Both are pure functions of their configuration, seed and the timestamp, so a redelivered meter
+All are pure functions of their configuration, seed and the timestamp, so a redelivered meter
 reading or a restarted service gets exactly the same PV value.
 """
 
@@ -22,6 +23,8 @@ from zoneinfo import ZoneInfo
 from pv_simulator.models import pv_chain
 from pv_simulator.models.clear_sky import SiteClearSky, SunAndClearSky
 from pv_simulator.models.sky import DEFAULT_SEED, CloudySky, hash_uniform
+from pv_simulator.models.weather import WeatherSource
+from pv_simulator.models.weather_files import WeatherFile, read_weather_file
 
 DEFAULT_LINKE_TURBIDITY: tuple[float, ...] = (
     2.1, 2.2, 2.5, 2.9, 3.2, 3.4, 3.5, 3.3, 2.9, 2.6, 2.3, 2.2)
@@ -300,3 +303,64 @@ class SolarPvModel:
                 sun.clear, self._sky.clear_sky_index(day_ordinal, minute),
                 sun.apparent_zenith_deg, sun.dni_extra_w_m2)
         return self._plant.ac_power_w(sun, sky, self._air_temperature_c, self._wind_speed_m_s)
+
+
+class WeatherPvModel:
+    """The plant of `SolarPvModel` under the weather of a file (`weather.WeatherSource`).
+
+    The site defaults to the file's header (a generic CSV has none: give all three numbers);
+    Linke turbidity only shapes the clear sky the file's clear-sky index is measured against.
+    Cell temperature uses the file's air temperature and wind where it has them, else
+    air_temperature_c and wind_speed_m_s. `ac_power_w` is None outside a generic file's span
+    (`power_kw` then gives 0.0, as the simulator's `PvModel` must return a number).
+    """
+
+    def __init__(self, weather: str | Path | WeatherFile, *, peak_power_kw: float,
+                 tilt_deg: float, azimuth_deg: float, dc_ac_ratio: float = 1.2,
+                 losses_pct: float = 14.08, temperature_coefficient: float = -0.0035,
+                 albedo: float = 0.2, latitude_deg: float | None = None,
+                 longitude_deg: float | None = None, altitude_m: float | None = None,
+                 linke_turbidity: tuple[float, ...] = DEFAULT_LINKE_TURBIDITY,
+                 air_temperature_c: float = 20.0, wind_speed_m_s: float = 1.0) -> None:
+        data = weather if isinstance(weather, WeatherFile) else read_weather_file(weather)
+        site = data.site
+        if latitude_deg is None or longitude_deg is None or altitude_m is None:
+            if site is None:
+                raise ValueError(f"{data.path} names no site: give latitude_deg, longitude_deg "
+                                 "and altitude_m")
+            latitude_deg = site.latitude_deg if latitude_deg is None else latitude_deg
+            longitude_deg = site.longitude_deg if longitude_deg is None else longitude_deg
+            altitude_m = site.altitude_m if altitude_m is None else altitude_m
+        _check_site(latitude_deg, longitude_deg, altitude_m)
+        self._plant = PlantChain(peak_power_kw=peak_power_kw, tilt_deg=tilt_deg,
+                                 azimuth_deg=azimuth_deg, dc_ac_ratio=dc_ac_ratio,
+                                 losses_pct=losses_pct,
+                                 temperature_coefficient=temperature_coefficient, albedo=albedo)
+        _check_range("air_temperature_c", air_temperature_c, -60.0, 60.0)
+        _check_range("wind_speed_m_s", wind_speed_m_s, 0.0, 60.0)
+        self._site = SiteClearSky(
+            latitude_deg=latitude_deg, longitude_deg=longitude_deg, altitude_m=altitude_m,
+            linke_turbidity=_site_linke_turbidity(latitude_deg, linke_turbidity),
+            air_temperature_c=air_temperature_c)
+        self.weather = WeatherSource(data, self._site)
+        self._air_temperature_c = air_temperature_c
+        self._wind_speed_m_s = wind_speed_m_s
+
+    def power_kw(self, time_s: float) -> float:
+        """AC power in kW at epoch seconds time_s; 0.0 also outside a generic file's span."""
+        power_w = self.ac_power_w(time_s)
+        return 0.0 if power_w is None else power_w / 1000.0
+
+    def ac_power_w(self, time_s: float) -> float | None:
+        """AC power in W at epoch seconds time_s; None outside a generic file's span."""
+        sun = self._site.at(time_s)
+        sample = self.weather.sample(time_s, sun)
+        if sample is None:
+            return None
+        if sun is None:
+            return 0.0
+        return self._plant.ac_power_w(
+            sun, sample.sky,
+            self._air_temperature_c if sample.air_temperature_c is None
+            else sample.air_temperature_c,
+            self._wind_speed_m_s if sample.wind_speed_m_s is None else sample.wind_speed_m_s)

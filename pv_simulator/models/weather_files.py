@@ -156,8 +156,9 @@ class _Rows:
 
     def absolute(self, format_name: str) -> WeatherFile:
         """Check the instants of a generic file increase by 1 s to 1 h."""
-        if not self.time_s:
-            raise self.fail("line 1", "no data rows")
+        if len(self.time_s) < 2:
+            raise self.fail(self.where[-1] if self.where else "line 1",
+                            "at least two data rows needed to span a time")
         for k in range(1, len(self.time_s)):
             step_s = self.time_s[k] - self.time_s[k - 1]
             if not _GENERIC_MIN_STEP_S <= step_s <= _GENERIC_MAX_STEP_S:
