@@ -36,6 +36,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+EXAMPLE_WEATHER_PATH = Path(__file__).resolve().parent / "data" / "weather" / "pvgis_tmy_45N_8E.csv"
+"""PVGIS 5.3 typical year at 45 N 8 E (SARAH3 + ERA5), shipped for demos and examples."""
+
 HOUR_S = 3600.0
 DAY_S = 86400.0
 TYPICAL_YEAR_S = 365 * DAY_S
@@ -49,6 +52,7 @@ _MONTH_START_DAY = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365)
 _IRRADIANCE_RANGE_W_M2 = (-10.0, 2000.0)
 _TEMPERATURE_RANGE_C = (-90.0, 70.0)
 _WIND_RANGE_M_S = (0.0, 100.0)
+_PVGIS_HEADER_CHARS = 4096
 _GENERIC_MIN_STEP_S = 1.0
 _GENERIC_MAX_STEP_S = HOUR_S
 
@@ -421,7 +425,7 @@ def _detect(text: str) -> Callable[[str, str], WeatherFile] | None:
         return _read_epw
     if first.startswith("{"):
         return _read_pvgis_json
-    if first.startswith("Latitude (decimal degrees):"):
+    if "\ntime(UTC)," in text[:_PVGIS_HEADER_CHARS]:
         return _read_pvgis_csv
     if first.replace(" ", "").startswith(",".join(GENERIC_COLUMNS[:4])):
         return _read_generic_csv
