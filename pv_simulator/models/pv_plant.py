@@ -11,20 +11,21 @@ reading or a restarted service gets exactly the same PV value.
 """
 
 import bisect
-import calendar
 import itertools
 import math
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from pv_simulator.config import PvConfig
 from pv_simulator.models import pv_chain
 from pv_simulator.models.challenge_curve import minute_of_day, read_curve
+from pv_simulator.models.clear_sky import SiteClearSky, SunAndClearSky
 from pv_simulator.models.seeds import derive_uniform
 from pv_simulator.models.sky import DEFAULT_SEED, CloudySky
+from pv_simulator.models.weather import WeatherSource
+from pv_simulator.models.weather_files import WeatherFile, read_weather_file
 
 DEFAULT_LINKE_TURBIDITY: tuple[float, ...] = (
     2.1, 2.2, 2.5, 2.9, 3.2, 3.4, 3.5, 3.3, 2.9, 2.6, 2.3, 2.2)
@@ -162,87 +163,87 @@ class ReferenceCurveModel:
         return max(base_kw * (1.0 + self._variation * self._noise(time_s)), 0.0)
 
 
-@dataclass(frozen=True)
-class _UtcDayConstants:
-    """Everything of the physical chain that depends only on the UTC day."""
+class PlantChain:
+    """A fixed-tilt plant from the sky's irradiance to AC power: the part all sky sources share.
 
-    start_s: float
-    sun_start: pv_chain.GeocentricSun
-    sun_middle: pv_chain.GeocentricSun
-    sun_end: pv_chain.GeocentricSun
-    dni_extra_w_m2: float
-    linke_turbidity: float
+    Perez 1990 transposition with ground albedo -> physical IAM on the beam -> SAPM cell
+    temperature -> PVWatts DC with losses -> PVWatts inverter clipped at
+    peak_power_kw / dc_ac_ratio.
+    """
+
+    def __init__(self, *, peak_power_kw: float, tilt_deg: float, azimuth_deg: float,
+                 dc_ac_ratio: float, losses_pct: float, temperature_coefficient: float,
+                 albedo: float) -> None:
+        self._tilt_deg = tilt_deg
+        self._azimuth_deg = azimuth_deg
+        self._albedo = albedo
+        self._temperature_coefficient = temperature_coefficient
+        self._losses_pct = losses_pct
+        self._dc_rating_w = peak_power_kw * 1000.0
+        self._inverter_dc_rating_w = (self._dc_rating_w / dc_ac_ratio
+                                      / pv_chain.PVWATTS_ETA_INV_NOMINAL)
+
+    def ac_power_w(self, sun: SunAndClearSky, sky: pv_chain.SkyIrradiance,
+                   air_temperature_c: float, wind_speed_m_s: float) -> float:
+        """AC power in W under irradiance `sky` with the sun at `sun`."""
+        zenith_deg = sun.apparent_zenith_deg
+        cos_aoi = pv_chain.cos_angle_of_incidence(self._tilt_deg, self._azimuth_deg, zenith_deg,
+                                                  sun.azimuth_deg)
+        beam_w_m2 = pv_chain.poa_beam_w_m2(sky.dni_w_m2, cos_aoi)
+        diffuse_w_m2 = (pv_chain.perez_sky_diffuse_w_m2(self._tilt_deg, cos_aoi, sky.dhi_w_m2,
+                                                        sky.dni_w_m2, sun.dni_extra_w_m2,
+                                                        zenith_deg, sun.air_mass_relative)
+                        + pv_chain.ground_reflected_w_m2(sky.ghi_w_m2, self._tilt_deg,
+                                                         self._albedo))
+        effective_w_m2 = beam_w_m2 * pv_chain.iam_physical(cos_aoi) + diffuse_w_m2
+        cell_temperature_c = pv_chain.sapm_cell_temperature_c(
+            beam_w_m2 + diffuse_w_m2, air_temperature_c, wind_speed_m_s)
+        dc_power_w = pv_chain.pvwatts_dc_power_w(effective_w_m2, cell_temperature_c,
+                                                 self._dc_rating_w, self._temperature_coefficient,
+                                                 self._losses_pct)
+        return pv_chain.pvwatts_ac_power_w(dc_power_w, self._inverter_dc_rating_w)
 
 
-@lru_cache(maxsize=64)
-def _geocentric_sun_nodes(utc_day: int) -> tuple[pv_chain.GeocentricSun, ...]:
-    """Full SPA at 00, 12 and 24 h UTC of a day; shared by all models in the process."""
-    start_s = utc_day * _SECONDS_PER_DAY
-    return tuple(pv_chain.spa_geocentric_sun(start_s + offset_s)
-                 for offset_s in (0.0, _SECONDS_PER_DAY / 2.0, _SECONDS_PER_DAY))
+def _site_linke_turbidity(latitude_deg: float,
+                          linke_turbidity: tuple[float, ...]) -> tuple[float, ...]:
+    """The default table shifted by six months south of the equator."""
+    if latitude_deg < 0.0 and tuple(linke_turbidity) == DEFAULT_LINKE_TURBIDITY:
+        return DEFAULT_LINKE_TURBIDITY[6:] + DEFAULT_LINKE_TURBIDITY[:6]
+    return tuple(linke_turbidity)
 
 
 class SolarPvModel:
     """A fixed-tilt rooftop plant simulated with the physical chain of `pv_simulator.models.pv_chain`.
 
-    Sun position (NREL SPA) -> Kasten-Young air mass -> Ineichen-Perez clear sky -> for
-    sky="variable": clear-sky index from `CloudySky` (day of the local calendar, wall-clock minute)
-    and Erbs split of the cloudy GHI (`pv_chain.cloudy_sky_irradiance`) -> Perez 1990
-    transposition with ground albedo -> physical IAM on the beam -> SAPM cell temperature -> PVWatts
-    DC with losses -> PVWatts inverter clipped at peak_power_kw / dc_ac_ratio.
+    Sun position and Ineichen-Perez clear sky (`SiteClearSky`) -> for sky="variable": clear-sky
+    index from `CloudySky` (day of the local calendar, wall-clock minute) and Erbs split of the
+    cloudy GHI (`pv_chain.cloudy_sky_irradiance`) -> `PlantChain` (Perez 1990 transposition, IAM,
+    SAPM cell temperature, PVWatts DC and inverter).
 
     The expensive, slowly varying parts (SPA's periodic terms, extraterrestrial irradiance, the
     day's Linke turbidity, the day's cloud series) are computed once per day and cached; one
     evaluation then costs a few tens of microseconds.
-
-    The parameters are taken as given: `pv_simulator.config.SCHEMA` holds their one set of bounds
-    and defaults, and the configuration reader enforces the bounds, so the model never refuses
-    what the file accepts.
     """
 
     def __init__(self, *, latitude_deg: float, longitude_deg: float, altitude_m: float,
                  tz: ZoneInfo, peak_power_kw: float, tilt_deg: float, azimuth_deg: float,
-                 dc_ac_ratio: float = PvConfig.dc_ac_ratio,
-                 losses_pct: float = PvConfig.losses_pct,
-                 temperature_coefficient: float = PvConfig.temperature_coefficient,
-                 albedo: float = PvConfig.albedo,
+                 dc_ac_ratio: float = PvConfig.dc_ac_ratio, losses_pct: float = PvConfig.losses_pct,
+                 temperature_coefficient: float = PvConfig.temperature_coefficient, albedo: float = PvConfig.albedo,
                  linke_turbidity: tuple[float, ...] = DEFAULT_LINKE_TURBIDITY,
-                 air_temperature_c: float = PvConfig.air_temperature_c,
-                 wind_speed_m_s: float = PvConfig.wind_speed_m_s,
+                 air_temperature_c: float = PvConfig.air_temperature_c, wind_speed_m_s: float = PvConfig.wind_speed_m_s,
                  sky: str = SKY_VARIABLE, seed: int | None = None) -> None:
-        if latitude_deg < 0.0 and tuple(linke_turbidity) == DEFAULT_LINKE_TURBIDITY:
-            linke_turbidity = DEFAULT_LINKE_TURBIDITY[6:] + DEFAULT_LINKE_TURBIDITY[:6]
-        self._latitude_deg = latitude_deg
-        self._longitude_deg = longitude_deg
-        self._altitude_m = altitude_m
+        self._plant = PlantChain(peak_power_kw=peak_power_kw, tilt_deg=tilt_deg,
+                                 azimuth_deg=azimuth_deg, dc_ac_ratio=dc_ac_ratio,
+                                 losses_pct=losses_pct,
+                                 temperature_coefficient=temperature_coefficient, albedo=albedo)
+        linke_turbidity = _site_linke_turbidity(latitude_deg, linke_turbidity)
+        self._site = SiteClearSky(latitude_deg=latitude_deg, longitude_deg=longitude_deg,
+                                  altitude_m=altitude_m, linke_turbidity=linke_turbidity,
+                                  air_temperature_c=air_temperature_c)
         self._tz = tz
-        self._tilt_deg = tilt_deg
-        self._azimuth_deg = azimuth_deg
-        self._albedo = albedo
-        self._linke_turbidity = tuple(linke_turbidity)
         self._air_temperature_c = air_temperature_c
         self._wind_speed_m_s = wind_speed_m_s
-        self._temperature_coefficient = temperature_coefficient
-        self._losses_pct = losses_pct
-        self._pressure_pa = pv_chain.pressure_from_altitude_pa(altitude_m)
-        self._dc_rating_w = peak_power_kw * 1000.0
-        self._inverter_dc_rating_w = (self._dc_rating_w / dc_ac_ratio
-                                      / pv_chain.PVWATTS_ETA_INV_NOMINAL)
         self._sky = CloudySky(seed=seed) if sky == SKY_VARIABLE else None
-        self._day_constants = lru_cache(maxsize=8)(self._compute_day_constants)
-
-    def _compute_day_constants(self, utc_day: int) -> _UtcDayConstants:
-        start_s = utc_day * _SECONDS_PER_DAY
-        day = datetime.fromtimestamp(start_s, timezone.utc).date()
-        day_of_year = day.timetuple().tm_yday
-        if len(self._linke_turbidity) == 1:
-            linke = self._linke_turbidity[0]
-        else:
-            linke = pv_chain.linke_turbidity_for_day(
-                day_of_year, calendar.isleap(day.year), self._linke_turbidity)
-        sun_start, sun_middle, sun_end = _geocentric_sun_nodes(utc_day)
-        return _UtcDayConstants(start_s, sun_start, sun_middle, sun_end,
-                                pv_chain.extraterrestrial_irradiance_w_m2(day_of_year), linke)
 
     def power_kw(self, time_s: float) -> float:
         """AC power in kW at epoch seconds time_s (0 with the sun below the horizon)."""
@@ -250,36 +251,74 @@ class SolarPvModel:
 
     def ac_power_w(self, time_s: float) -> float:
         """AC power in W at epoch seconds time_s."""
-        day = self._day_constants(math.floor(time_s / _SECONDS_PER_DAY))
-        sun = pv_chain.interpolate_geocentric_sun(day.sun_start, day.sun_middle, day.sun_end,
-                                               (time_s - day.start_s) / _SECONDS_PER_DAY)
-        position = pv_chain.topocentric_solar_position(
-            sun, time_s, self._latitude_deg, self._longitude_deg, self._altitude_m,
-            self._pressure_pa / 100.0, self._air_temperature_c)
-        zenith_deg = position.apparent_zenith_deg
-        if zenith_deg >= 90.0:
+        sun = self._site.at(time_s)
+        if sun is None:
             return 0.0
-        air_mass = pv_chain.relative_air_mass(zenith_deg)
-        clear = pv_chain.ineichen_perez_clear_sky(
-            zenith_deg, pv_chain.absolute_air_mass(air_mass, self._pressure_pa),
-            day.linke_turbidity, self._altitude_m, day.dni_extra_w_m2)
         if self._sky is None:
-            ghi_w_m2, dni_w_m2, dhi_w_m2 = clear
+            sky = sun.clear
         else:
             day_ordinal, minute = _local_minute_of_day(time_s, self._tz)
-            ghi_w_m2, dni_w_m2, dhi_w_m2 = pv_chain.cloudy_sky_irradiance(
-                clear, self._sky.clear_sky_index(day_ordinal, minute), zenith_deg,
-                day.dni_extra_w_m2)
-        cos_aoi = pv_chain.cos_angle_of_incidence(self._tilt_deg, self._azimuth_deg, zenith_deg,
-                                               position.azimuth_deg)
-        beam_w_m2 = pv_chain.poa_beam_w_m2(dni_w_m2, cos_aoi)
-        diffuse_w_m2 = (pv_chain.perez_sky_diffuse_w_m2(self._tilt_deg, cos_aoi, dhi_w_m2, dni_w_m2,
-                                                     day.dni_extra_w_m2, zenith_deg, air_mass)
-                        + pv_chain.ground_reflected_w_m2(ghi_w_m2, self._tilt_deg, self._albedo))
-        effective_w_m2 = beam_w_m2 * pv_chain.iam_physical(cos_aoi) + diffuse_w_m2
-        cell_temperature_c = pv_chain.sapm_cell_temperature_c(
-            beam_w_m2 + diffuse_w_m2, self._air_temperature_c, self._wind_speed_m_s)
-        dc_power_w = pv_chain.pvwatts_dc_power_w(effective_w_m2, cell_temperature_c,
-                                              self._dc_rating_w, self._temperature_coefficient,
-                                              self._losses_pct)
-        return pv_chain.pvwatts_ac_power_w(dc_power_w, self._inverter_dc_rating_w)
+            sky = pv_chain.cloudy_sky_irradiance(
+                sun.clear, self._sky.clear_sky_index(day_ordinal, minute),
+                sun.apparent_zenith_deg, sun.dni_extra_w_m2)
+        return self._plant.ac_power_w(sun, sky, self._air_temperature_c, self._wind_speed_m_s)
+
+
+class WeatherPvModel:
+    """The plant of `SolarPvModel` under the weather of a file (`weather.WeatherSource`).
+
+    The site defaults to the file's header (a generic CSV has none: give all three numbers);
+    Linke turbidity only shapes the clear sky the file's clear-sky index is measured against.
+    Cell temperature uses the file's air temperature and wind where it has them, else
+    air_temperature_c and wind_speed_m_s. `ac_power_w` is None outside a generic file's span
+    (`power_kw` then gives 0.0, as the simulator's `PvModel` must return a number).
+    """
+
+    def __init__(self, weather: str | Path | WeatherFile, *, peak_power_kw: float,
+                 tilt_deg: float, azimuth_deg: float, dc_ac_ratio: float = PvConfig.dc_ac_ratio,
+                 losses_pct: float = PvConfig.losses_pct,
+                 temperature_coefficient: float = PvConfig.temperature_coefficient,
+                 albedo: float = PvConfig.albedo, latitude_deg: float | None = None,
+                 longitude_deg: float | None = None, altitude_m: float | None = None,
+                 linke_turbidity: tuple[float, ...] = DEFAULT_LINKE_TURBIDITY,
+                 air_temperature_c: float = PvConfig.air_temperature_c,
+                 wind_speed_m_s: float = PvConfig.wind_speed_m_s) -> None:
+        data = weather if isinstance(weather, WeatherFile) else read_weather_file(weather)
+        site = data.site
+        if latitude_deg is None or longitude_deg is None or altitude_m is None:
+            if site is None:
+                raise ValueError(f"{data.path} names no site: give latitude_deg, longitude_deg "
+                                 "and altitude_m")
+            latitude_deg = site.latitude_deg if latitude_deg is None else latitude_deg
+            longitude_deg = site.longitude_deg if longitude_deg is None else longitude_deg
+            altitude_m = site.altitude_m if altitude_m is None else altitude_m
+        self._plant = PlantChain(peak_power_kw=peak_power_kw, tilt_deg=tilt_deg,
+                                 azimuth_deg=azimuth_deg, dc_ac_ratio=dc_ac_ratio,
+                                 losses_pct=losses_pct,
+                                 temperature_coefficient=temperature_coefficient, albedo=albedo)
+        self._site = SiteClearSky(
+            latitude_deg=latitude_deg, longitude_deg=longitude_deg, altitude_m=altitude_m,
+            linke_turbidity=_site_linke_turbidity(latitude_deg, linke_turbidity),
+            air_temperature_c=air_temperature_c)
+        self.weather = WeatherSource(data, self._site)
+        self._air_temperature_c = air_temperature_c
+        self._wind_speed_m_s = wind_speed_m_s
+
+    def power_kw(self, time_s: float) -> float:
+        """AC power in kW at epoch seconds time_s; 0.0 also outside a generic file's span."""
+        power_w = self.ac_power_w(time_s)
+        return 0.0 if power_w is None else power_w / 1000.0
+
+    def ac_power_w(self, time_s: float) -> float | None:
+        """AC power in W at epoch seconds time_s; None outside a generic file's span."""
+        sun = self._site.at(time_s)
+        sample = self.weather.sample(time_s, sun)
+        if sample is None:
+            return None
+        if sun is None:
+            return 0.0
+        return self._plant.ac_power_w(
+            sun, sample.sky,
+            self._air_temperature_c if sample.air_temperature_c is None
+            else sample.air_temperature_c,
+            self._wind_speed_m_s if sample.wind_speed_m_s is None else sample.wind_speed_m_s)

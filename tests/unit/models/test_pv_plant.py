@@ -12,7 +12,7 @@ import tempfile
 import unittest
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from parameterized import parameterized
@@ -37,6 +37,7 @@ from pv_simulator.models.pv_plant import (
     PvModel,
     ReferenceCurveModel,
     SolarPvModel,
+    WeatherPvModel,
 )
 from tests.paths import ROOT
 from tests.unit.models.test_pv_chain import FIXTURES, FixtureCase, fixture_rows
@@ -361,3 +362,43 @@ class SolarModelParametersTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class WeatherPvModelTest(unittest.TestCase):
+    """The weather-file model: built from a path and numbers, sharing SolarPvModel's chain."""
+
+    PLANT: ClassVar[dict[str, Any]] = {"peak_power_kw": 4.0, "tilt_deg": 35.0, "azimuth_deg": 180.0}
+
+    def test_site_defaults_to_the_files_and_can_be_overridden(self) -> None:
+        path = ROOT / "tests" / "data" / "weather" / "pvgis_tmy_45N_8E.csv"
+        noon_s = datetime(2025, 6, 21, 11, tzinfo=ZoneInfo("UTC")).timestamp()
+        from_file = WeatherPvModel(path, **self.PLANT)
+        explicit = WeatherPvModel(path, latitude_deg=45.0, longitude_deg=8.0, altitude_m=250.0,
+                                  **self.PLANT)
+        self.assertEqual(from_file.power_kw(noon_s), explicit.power_kw(noon_s))
+        self.assertGreater(from_file.power_kw(noon_s), 0.5)
+        elsewhere = WeatherPvModel(path, latitude_deg=60.0, longitude_deg=8.0, altitude_m=250.0,
+                                   **self.PLANT)
+        self.assertNotEqual(elsewhere.power_kw(noon_s), from_file.power_kw(noon_s))
+
+    def test_a_clear_file_row_gives_the_clear_sky_chain(self) -> None:
+        """A generic file that holds the model's own clear sky reproduces sky = clear."""
+        plant = dict(self.PLANT, latitude_deg=48.2, longitude_deg=16.4, altitude_m=190.0)
+        clear = SolarPvModel(tz=VIENNA, sky="clear", air_temperature_c=20.0, wind_speed_m_s=1.0,
+                             **plant)
+        site = clear._site
+        start_s = datetime(2026, 6, 21, 10, tzinfo=ZoneInfo("UTC")).timestamp()
+        rows = ["time,ghi_w_m2,dni_w_m2,dhi_w_m2"]
+        for k in range(3):
+            sun = site.at(start_s + 600.0 * k)
+            assert sun is not None
+            stamp = datetime.fromtimestamp(start_s + 600.0 * k, ZoneInfo("UTC")).isoformat()
+            rows.append(f"{stamp},{sun.clear.ghi_w_m2!r},{sun.clear.dni_w_m2!r},"
+                        f"{sun.clear.dhi_w_m2!r}")
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "clear.csv"
+            path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+            model = WeatherPvModel(path, **plant)
+        for k in range(3):
+            self.assertAlmostEqual(model.power_kw(start_s + 600.0 * k),
+                                   clear.power_kw(start_s + 600.0 * k), places=9)
