@@ -13,7 +13,6 @@ import dataclasses
 import json
 import logging
 import os
-import re
 import resource
 import signal
 import sys
@@ -24,7 +23,7 @@ from typing import NoReturn
 
 from pv_simulator.config import BrokerConfig, Config, ConfigError, load_config
 from pv_simulator.messaging.connection import Connection
-from pv_simulator.messaging.port import AccessRefused, BrokerError
+from pv_simulator.messaging.port import METER_ID_RULE, AccessRefused, BrokerError, is_meter_id
 from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy
 from pv_simulator.models import household, pv_plant
 from pv_simulator.models.random_walk import MeterModel, RandomWalkModel
@@ -38,7 +37,6 @@ log = logging.getLogger("pv_simulator")
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
 
-METER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 EXIT_CODES = """exit codes:
   0  stopped (Ctrl-C, SIGTERM) or finished
@@ -161,9 +159,21 @@ def _run(prog: str, body: Callable[[], None]) -> int:
         _fail(prog, str(exc), EXIT_USAGE if isinstance(exc, AccessRefused) else EXIT_RUNTIME)
     except (ConfigError, UsageError, OutputError) as exc:
         _fail(prog, str(exc), EXIT_USAGE)
+    except OSError as exc:
+        # The environment failed under us (a file vanished, a disk failed): still one line.
+        _fail(prog, f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}", EXIT_RUNTIME)
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _id_list(meter_ids: Sequence[str], shown: int = 10) -> str:
+    """The ids as a list, abbreviated past ``shown``: 10,000 ids are 139,000 characters."""
+    if len(meter_ids) <= shown:
+        return str(list(meter_ids))
+    head = ", ".join(repr(meter_id) for meter_id in meter_ids[:shown - 2])
+    tail = ", ".join(repr(meter_id) for meter_id in meter_ids[-2:])
+    return f"[{head}, ..., {tail}] ({len(meter_ids)} meters)"
 
 
 def meter_main(argv: Sequence[str] | None = None) -> int:
@@ -217,7 +227,7 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
         service = MeterService(connection, meter_ids, models, clock, buffer_per_meter, stopper,
                                stats_interval_s=args.stats_interval)
         try:
-            log.info("Meter created: %s", meter_ids)
+            log.info("Meter created: %s", _id_list(meter_ids))
             service.run()
         finally:
             connection.close()
@@ -266,8 +276,10 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         try:
             service.run()
         finally:
-            output.close()
-            connection.close()
+            try:
+                output.close()
+            finally:
+                connection.close()
             result = service.result()
             log.info("wrote %d row(s); %d duplicate(s) skipped, %d rejected, %d reconnect(s)",
                      result.written, result.duplicates_skipped, result.rejected, result.reconnects)
@@ -310,10 +322,9 @@ def _checked_ids(ids: Sequence[str]) -> list[str]:
     """Valid, distinct meter ids; an id becomes a queue and a file name, so it is strict."""
     seen: list[str] = []
     for meter_id in ids:
-        if not METER_ID.match(meter_id) or meter_id.endswith(".dlq"):
+        if not is_meter_id(meter_id):
             raise UsageError(f"argument -ids/--meter-ids: {meter_id!r} is not a valid meter id "
-                             "(letters, digits, '_', '.', '-'; 1-64 characters; first a letter "
-                             "or digit; not ending in .dlq)")
+                             f"({METER_ID_RULE})")
         if meter_id in seen:
             log.warning("meter id %s given twice: serving it once", meter_id)
             continue

@@ -270,7 +270,13 @@ def _host_list(raw: str) -> tuple[tuple[str, int | None], ...]:
     """``host:port`` or ``host`` items; a missing port is None, for the builder to fill."""
     hosts: list[tuple[str, int | None]] = []
     for item in raw.replace(",", " ").split():
-        host, _, port = item.rpartition(":") if ":" in item else (item, "", "")
+        if item.startswith("["):  # [IPv6]:port or [IPv6]
+            host, _, port = item[1:].partition("]")
+            port = port.removeprefix(":")
+        elif item.count(":") == 1:
+            host, _, port = item.partition(":")
+        else:  # a name, or a bare IPv6 address without a port
+            host, port = item, ""
         number = int(port) if port else None
         if not host or (number is not None and not 1 <= number <= 65535):
             raise ValueError(item)
@@ -312,7 +318,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("broker", "connection_attempts", Kind.INTEGER, 5,
         "tries to reach the broker at start before giving up (exit 1)", low=1, high=1000),
     Key("broker", "retry_delay", Kind.NUMBER, 2.0,
-        "seconds before the second try, doubling (with jitter) up to 30 s",
+        "seconds before the second try, doubling (with jitter) up to 5 s (or retry_delay if "
+        "larger): a broker that is back is found within seconds",
         low=0.0, high=3600.0, attribute="retry_delay_s"),
     Key("broker", "heartbeat", Kind.INTEGER, 30,
         "AMQP heartbeat, s: a dead broker is noticed within about twice that",
@@ -469,7 +476,10 @@ class BrokerConfig:
         """A node's address for logs and errors, password masked."""
         scheme = "amqps" if self.tls else "amqp"
         vhost = "" if self.virtual_host == "/" else quote(self.virtual_host, safe="")
-        return (f"{scheme}://{quote(self.username, safe='')}:***@{host or self.host}:"
+        node = host or self.host
+        if ":" in node:  # an IPv6 address: bracketed, as in any URL
+            node = f"[{node}]"
+        return (f"{scheme}://{quote(self.username, safe='')}:***@{node}:"
                 f"{port or self.port}/{vhost}")
 
 
@@ -596,7 +606,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         file = Path(path)
     where = str(file)
     try:
-        with file.open(encoding="utf-8") as handle:
+        # utf-8-sig: editors on Windows start the file with a byte-order mark.
+        with file.open(encoding="utf-8-sig") as handle:
             parser.read_file(handle)
     except FileNotFoundError:
         raise ConfigError(f"{where}: configuration file not found") from None

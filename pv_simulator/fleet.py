@@ -24,18 +24,16 @@ import csv
 import math
 import os
 import random
-import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import IO
 
 from pv_simulator.config import ConfigError, load_config
+from pv_simulator.messaging.port import METER_ID_RULE, is_meter_id
 
 # Meter ids become queue names: the same rule as the services' -ids, and the
 # ".dlq" suffix is reserved for the dead-letter queues.
-METER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_DLQ_SUFFIX = ".dlq"
 
 Check = Callable[[str, float], str | None]
 """Range check of one numeric value: an error text, or None when it is fine."""
@@ -133,9 +131,9 @@ def _parse(where: str, stream: IO[str], check: Check | None) -> list[FleetMember
         if len(row) != len(columns):
             raise FleetError(f"{where}:{line}: {len(row)} cells, the header has {len(columns)}")
         meter_id = row[id_index].strip()
-        if not METER_ID.fullmatch(meter_id) or meter_id.endswith(_DLQ_SUFFIX):
-            raise FleetError(f"{where}:{line}: column 'meter_id': {meter_id!r} is not a valid meter id (1-64 of "
-                             f"A-Z a-z 0-9 _ . -, starting with a letter or digit, not ending in {_DLQ_SUFFIX})")
+        if not is_meter_id(meter_id):
+            raise FleetError(f"{where}:{line}: column 'meter_id': {meter_id!r} is not a valid meter id "
+                             f"({METER_ID_RULE})")
         if meter_id in lines:
             raise FleetError(f"{where}:{line}: column 'meter_id': {meter_id!r} is already on line "
                              f"{lines[meter_id]}")

@@ -61,12 +61,13 @@ class RetryPolicy:
     Args:
         connection_attempts: attempts at the first connection before giving up.
         retry_delay_s: the first retry delay's upper bound; later ones grow to ``cap_s``.
-        cap_s: the longest delay between two reconnect attempts.
+        cap_s: the longest delay between two reconnect attempts: once the first retries have
+            failed, a broker that is back is found within this (attempts every cap/2..cap s).
     """
 
     connection_attempts: int = 5
     retry_delay_s: float = 2.0
-    cap_s: float = 30.0
+    cap_s: float = 5.0
 
 
 class Connection:

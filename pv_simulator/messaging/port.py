@@ -12,6 +12,7 @@ library's exception.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -20,6 +21,19 @@ from typing import Protocol
 Message = tuple[str, bytes, float]
 
 DLQ_SUFFIX = ".dlq"
+
+_METER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+METER_ID_RULE = (f"letters, digits, '_', '.', '-'; 1-64 characters; first a letter or digit; "
+                 f"not ending in {DLQ_SUFFIX}")
+
+
+def is_meter_id(text: str) -> bool:
+    """Whether ``text`` may name a meter: it becomes a queue name and a file name, so it is strict.
+
+    The whole text must match (a trailing newline would pass ``re.match`` with ``$``, and the
+    broker strips CR/LF from queue names, so the declare would never be answered).
+    """
+    return _METER_ID.fullmatch(text) is not None and not text.endswith(DLQ_SUFFIX)
 
 #: Deliveries of one message before a quorum queue dead-letters it instead of requeueing
 #: it again: a reading that crashes the consumer every time cannot block its queue forever.

@@ -3,8 +3,10 @@
 The service takes each tick's readings into a bounded buffer and publishes the
 buffer in transactions: a reading leaves the buffer only once the broker has
 committed it. While the broker is away the buffer keeps what the clock goes on
-producing (in real time the oldest are dropped past the bound; in fast-forward
-the simulation waits instead, since its clock owes nothing to the wall's).
+producing. In real time (``--speed 1``) the oldest are dropped past the bound,
+since the wall clock does not wait; at any other speed the simulated clock is
+ours, so once the buffer is full it pauses until the broker is back and nothing
+is dropped.
 Reconnecting is the :class:`Connection`'s; the service only keeps its buffer.
 """
 
@@ -105,9 +107,11 @@ class MeterService:
                 if wait_s > 0:
                     self._idle(wait_s)
                     continue
-                if fast and len(self.pending) + len(self.meters) > self.capacity:
-                    self._publish()
-                    self._wait_for_broker()
+                if not self.clock.real_time and len(self.pending) + len(self.meters) > self.capacity:
+                    # The simulated clock is ours: pause it rather than drop a reading.
+                    waited_s = self._wait_for_broker()
+                    if not fast:
+                        self.clock.delay(waited_s)
                     continue
                 self.take(tick)
                 tick += 1
@@ -172,9 +176,15 @@ class MeterService:
                 self._publish()
             time.sleep(max(0.0, min(step, self.connection.retry_in_s, wait_s)) or 0.01)
 
-    def _wait_for_broker(self) -> None:
-        """Fast-forward with a full buffer or at the end: wait until the broker is back."""
-        if self.connection.connected:
-            return
-        time.sleep(min(0.2, self.connection.retry_in_s))
+    def _wait_for_broker(self) -> float:
+        """A full buffer off real time, or the end: publish, or wait a step for the broker.
+
+        Returns:
+            The wall seconds spent.
+        """
+        started = time.monotonic()
         self._publish()
+        if not self.connection.connected:
+            time.sleep(min(0.2, self.connection.retry_in_s))
+            self._publish()
+        return time.monotonic() - started

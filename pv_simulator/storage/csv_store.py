@@ -174,16 +174,28 @@ class CsvOutput:
             self._sync_disk()
 
     def close(self) -> None:
-        """Flush and close every open file."""
+        """Flush and close every open file, all of them whatever fails.
+
+        Raises:
+            OutputFailed: the first file that could not be written (a full disk fails the
+                flush and then each close again); rows it held were never acknowledged.
+        """
+        failure: OutputError | None = None
         try:
             self.flush()
-        finally:
-            for day_file in self._open.values():
+        except OutputError as exc:
+            failure = exc
+        for day_file in self._open.values():
+            try:
                 day_file.handle.close()
-            self._open.clear()
-            if self._dir_fd >= 0:
-                os.close(self._dir_fd)
-                self._dir_fd = -1
+            except OSError as exc:
+                failure = failure or OutputFailed(f"{day_file.path}: cannot write: {exc.strerror}")
+        self._open.clear()
+        if self._dir_fd >= 0:
+            os.close(self._dir_fd)
+            self._dir_fd = -1
+        if failure is not None:
+            raise failure
 
     def _write_out(self, day_file: _DayFile) -> None:
         try:
@@ -218,12 +230,12 @@ class CsvOutput:
     def _evict(self, day_file: _DayFile) -> None:
         if day_file.dirty:
             self._write_out(day_file)
-        if self._unsynced and _SYNCFS is None:
-            try:
+        try:
+            if self._unsynced and _SYNCFS is None:
                 os.fsync(day_file.handle.fileno())
-            except OSError as exc:
-                raise OutputFailed(f"{day_file.path}: cannot write: {exc.strerror}") from None
-        day_file.handle.close()
+            day_file.handle.close()
+        except OSError as exc:
+            raise OutputFailed(f"{day_file.path}: cannot write: {exc.strerror}") from None
 
     def _path_for(self, meter_id: str, time_s: float) -> Path:
         day = self._days.get(meter_id)

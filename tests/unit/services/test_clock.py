@@ -33,6 +33,31 @@ class ClockTest(unittest.TestCase):
         self.assertFalse(clock.finished(ticks - 1) if ticks else False)
         self.assertTrue(clock.finished(ticks))
 
+    def test_without_start_the_first_tick_is_the_wall_time_of_begin_not_of_construction(self) -> None:
+        """Declaring 10,000 queues takes a minute: readings must not be dated back by it."""
+        wall, monotonic = FakeWall(), FakeWall()
+        wall.now_s = 1_796_174_222.356
+        clock = SimClock(start_s=None, interval_s=1, speed=1, now=monotonic, wall_time=wall)
+        wall.now_s += 16.4
+        monotonic.now_s += 16.4
+        clock.begin()
+        self.assertEqual(clock.sim_time(0), 1_796_174_238.756)
+        self.assertEqual(clock.wait_s(0), 0.0)
+        self.assertEqual(clock.wait_s(3), 3.0)
+
+    def test_a_given_start_is_kept_by_begin(self) -> None:
+        clock = SimClock(start_s=100.0, interval_s=1, speed=0)
+        clock.begin()
+        self.assertEqual(clock.sim_time(0), 100.0)
+
+    def test_delay_shifts_the_ticks_not_yet_due(self) -> None:
+        monotonic = FakeWall()
+        clock = SimClock(start_s=0.0, interval_s=10, speed=10, now=monotonic)
+        clock.delay(5.0)
+        self.assertEqual(clock.wait_s(2), 7.0)
+        self.assertFalse(clock.real_time)
+        self.assertTrue(SimClock(start_s=0.0, interval_s=1, speed=1).real_time)
+
     def test_no_duration_never_finishes(self) -> None:
         clock = SimClock(start_s=0, interval_s=1, speed=1)
         self.assertIsNone(clock.tick_count)
