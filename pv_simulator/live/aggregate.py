@@ -273,6 +273,8 @@ class Aggregator:
         }
 
     def _window(self, buckets: dict[int, Any]) -> list[tuple[int, Any]]:
+        if not buckets:
+            return []
         first = self._first_index()
         return sorted((item for item in buckets.items() if item[0] >= first), key=lambda item: item[0])
 

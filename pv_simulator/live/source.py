@@ -227,10 +227,12 @@ def _describe(exc: BaseException) -> str:
         return "login refused (check username and password)"
     if isinstance(exc, pex.ProbableAccessDeniedError):
         return "access to the virtual host refused (does it exist, may the user use it?)"
-    if isinstance(exc, pex.AMQPConnectionError) and exc.args and isinstance(exc.args[0], BaseException):
-        return _describe(exc.args[0])
     if isinstance(exc, socket.gaierror):
         return f"host name not resolved ({exc.strerror})"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
+    # pika wraps the socket error: in args (AMQPConnectionError) or .exception (its connector errors).
+    inner = exc.args[0] if exc.args else getattr(exc, "exception", None)
+    if isinstance(inner, BaseException):
+        return _describe(inner)
     return (str(exc).strip() or type(exc).__name__).splitlines()[0]

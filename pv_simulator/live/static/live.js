@@ -185,16 +185,17 @@
     const ctx = canvas.getContext("2d");
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, width, height);
+    // Grid first: at night it equals consumption, which is drawn over it.
     const lines = [
+      { values: series.grid_w.map((w) => w / 1000), color: COLORS.grid },
       { values: series.meter_w.map((w) => w / 1000), color: COLORS.meter },
       { values: series.pv_kw, color: COLORS.pv },
-      { values: series.grid_w.map((w) => w / 1000), color: COLORS.grid },
     ];
     const pvPoints = series.pv_kw.filter((v) => v > 0).length;
     state.charts[id] = { points: series.t.length, pvPoints: pvPoints, pvMax: Math.max(0, ...series.pv_kw) };
     canvas.dataset.points = String(series.t.length);
     canvas.dataset.pvPoints = String(pvPoints);
-    const left = 44, right = 8, top = 6, bottom = 20;
+    const left = 44, right = 8, top = 8, bottom = 22;
     const plotW = width - left - right, plotH = height - top - bottom;
     ctx.font = "11px system-ui, sans-serif";
     ctx.fillStyle = COLORS.axis;
