@@ -13,6 +13,7 @@ import math
 import os
 import selectors
 import shutil
+import signal
 import socket
 import subprocess
 import urllib.request
@@ -43,7 +44,9 @@ def result(meter: int, index: int) -> dict[str, Any]:
             "grid_power_w": round(meter_w - pv_kw * 1000, 1)}
 
 
-class LiveViewTest(BrokerTestCase):
+class LiveTestCase(BrokerTestCase):
+    """Starts the live view against the class's virtual host."""
+
     def setUp(self) -> None:
         super().setUp()
         self.conf = self.write_config()
@@ -72,6 +75,7 @@ class LiveViewTest(BrokerTestCase):
             data: dict[str, Any] = json.load(response)
             return data
 
+class LiveViewTest(LiveTestCase):
     def publish_day(self) -> None:
         """A simulated day for three meters, persistent and confirmed, as the PV service publishes it."""
         channel = self.connection().channel()
@@ -180,8 +184,17 @@ class LiveViewTest(BrokerTestCase):
                          "document.getElementById('stream-banner').hidden", 30, "the stream back")
 
 
-class LiveCliErrorTest(BrokerTestCase):
-    """What a user gets wrong is one line on stderr and an exit code, never a traceback."""
+class LiveCliTest(LiveTestCase):
+    """Ctrl-C stops the view cleanly; what a user gets wrong is one line on stderr and an exit code."""
+
+    def test_ctrl_c_stops_cleanly(self) -> None:
+        live, url = self.start_live("--port", "0")
+        self.assertEqual(self.snapshot(url)["broker"]["state"], "connected")
+        live.send_signal(signal.SIGINT)
+        self.assertEqual(live.wait(timeout=30), 0)
+        log = (self.tmp / "live.log").read_text()
+        self.assertNotIn("Traceback", log)
+        self.assertIn("stopping", log)
 
     def run_live(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([PYTHON, "-m", "pv_simulator.live", *args], cwd=self.tmp, text=True,
