@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CONF ?= broker.ini
 REQUIREMENTS := requirements.txt requirements-test.txt requirements-plot.txt requirements-lint.txt
 
-.PHONY: test test-unit test-cluster demo bench lint venv broker clean
+.PHONY: test test-unit test-cluster demo bench lint venv broker browser live clean
 
 venv:
 	@bash scripts/ensure_venv.sh $(VENV) $(REQUIREMENTS)
@@ -14,7 +14,11 @@ venv:
 broker:
 	@bash scripts/ensure_broker.sh $(CONF)
 
-test: venv broker
+# Headless Chromium for the live view's browser test (tests/integration/test_live.py).
+browser:
+	@bash scripts/ensure_chromium.sh
+
+test: venv broker browser
 	$(PY) scripts/run_tests.py
 
 # The unit suite alone: no broker, no subprocess, no set-up beyond the venv.
@@ -32,6 +36,10 @@ bench: venv broker
 
 demo: venv broker
 	$(PY) scripts/demo.py
+
+# The live view of the PV results at http://127.0.0.1:8050/ (Ctrl-C stops it).
+live: venv broker
+	$(PY) -m pv_simulator.live -conf $(CONF)
 
 clean:
 	rm -rf $(VENV) demo-out bench-results.json

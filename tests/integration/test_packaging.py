@@ -58,6 +58,17 @@ class PackagingTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertGreater(int(result.stdout), 10)
 
+    def test_live_view_is_installed_with_its_page(self) -> None:
+        installed = self.run_command("pv-live", "--help")
+        self.assertEqual(installed.returncode, 0, installed.stderr)
+        self.assertIn("--window-hours", installed.stdout)
+        result = subprocess.run(
+            [str(self.venv / "bin" / "python"), "-c",
+             "from pv_simulator.live.server import load_static; print(' '.join(sorted(load_static())))"],
+            capture_output=True, text=True, timeout=60, cwd=tempfile.gettempdir())
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.split(), ["index.html", "live.css", "live.js"])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,232 @@
+"""``python -m pv_simulator.live`` end to end: the real broker, the real command, a real browser.
+
+A simulated day of results for three meters is published as the PV service
+will publish them; the test watches it arrive in ``/api/snapshot`` and in a
+headless Chromium, then takes the broker away, brings it back, and drops the
+page's event stream by stopping the server and starting it again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import urllib.request
+from typing import Any
+
+import pika
+
+from tests.integration.browser import Chromium, require_chromium
+from tests.integration.support import PYTHON, BrokerTestCase, rabbitmqctl, wait_until
+from tests.paths import ROOT
+
+METERS = ("Meter_0", "Meter_1", "Meter_2")
+#: 2026-06-21 00:00 in Vienna (CEST): the day the fast-forward run covers, one reading a minute.
+DAY_START_S = 1782000000.0 - 1782000000.0 % 86400 - 7200
+STEP_S = 60
+#: Readings of Meter_0 published twice, as a redelivering publisher would.
+DUPLICATED = 60
+SCREENSHOT = ROOT / "docs" / "images" / "live-view.png"
+
+
+def result(meter: int, index: int) -> dict[str, Any]:
+    """Meter ``meter``'s result at minute ``index``: a PV half-sine from 06:00 to 20:00, a wavy load."""
+    hour = index * STEP_S / 3600
+    pv_kw = round((3.0 + meter) * math.sin(math.pi * (hour - 6) / 14), 3) if 6 < hour < 20 else 0.0
+    meter_w = round(500 + 250 * meter + 300 * math.sin(index / 40 + meter) ** 2, 1)
+    return {"meter_id": METERS[meter], "time_s": DAY_START_S + index * STEP_S, "meter_power_w": meter_w,
+            "pv_power_kw": pv_kw, "sum_meter_pv_w": round(meter_w + pv_kw * 1000, 1),
+            "grid_power_w": round(meter_w - pv_kw * 1000, 1)}
+
+
+class LiveTestCase(BrokerTestCase):
+    """Starts the live view against the class's virtual host."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.conf = self.write_config()
+
+    def start_live(self, *args: str) -> tuple[subprocess.Popen[str], str]:
+        """Start the live view on loopback as a user would; it and the URL it serves on."""
+        log = (self.tmp / "live.log").open("a")
+        self.addCleanup(log.close)
+        process = subprocess.Popen(
+            [PYTHON, "-m", "pv_simulator.live", "-conf", str(self.conf), *args], cwd=self.tmp, text=True,
+            stdout=subprocess.PIPE, stderr=log, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            start_new_session=True)
+        self.processes.append(process)
+        assert process.stdout is not None
+        self.addCleanup(process.stdout.close)
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            ready = selector.select(timeout=60)
+        line = process.stdout.readline() if ready else ""
+        if not line.startswith("pv-live: serving http://"):
+            raise AssertionError(f"live view did not start: {line!r} {(self.tmp / 'live.log').read_text()}")
+        return process, line.split()[-1]
+
+    def snapshot(self, url: str, query: str = "") -> dict[str, Any]:
+        with urllib.request.urlopen(url + "api/snapshot" + query, timeout=10) as response:
+            data: dict[str, Any] = json.load(response)
+            return data
+
+class LiveViewTest(LiveTestCase):
+    def publish_day(self) -> None:
+        """A simulated day for three meters, persistent and confirmed, as the PV service publishes it."""
+        channel = self.connection().channel()
+        channel.confirm_delivery()
+        for index in range(86400 // STEP_S):
+            for meter in range(len(METERS)):
+                body = result(meter, index)
+                copies = 2 if meter == 0 and index < DUPLICATED else 1
+                for _ in range(copies):
+                    channel.basic_publish(
+                        "amq.topic", f"pv.results.{body['meter_id']}", json.dumps(body).encode(),
+                        pika.BasicProperties(content_type="application/json", delivery_mode=2,
+                                             message_id=f"{body['meter_id']}:{body['time_s']}"))
+
+    def live_connections(self) -> list[str]:
+        """The broker's ids of the live view's connections into this class's virtual host."""
+        rows = [line.split("\t", 2) for line in
+                rabbitmqctl("list_connections", "pid", "vhost", "client_properties").splitlines()]
+        return [row[0] for row in rows
+                if len(row) == 3 and row[1] == self.vhost and '{"connection_name","pv-live"}' in row[2]]
+
+    def test_a_fast_forward_day_in_the_browser(self) -> None:
+        require_chromium(self)
+        live, url = self.start_live("--port", "0", "--window-hours", "24")
+        self.assertTrue(url.startswith("http://127.0.0.1:"), url)
+        self.publish_day()
+        total = 86400 // STEP_S * len(METERS)
+        wait_until(lambda: self.snapshot(url)["counters"]["accepted"] >= total, 60, f"{total} readings")
+        # Meter_2 is among the first six meters every snapshot carries; asking for it changes nothing.
+        snap = self.snapshot(url, "?meters=Meter_2")
+        counters = snap["counters"]
+        self.assertEqual(counters["accepted"], total)
+        self.assertEqual(counters["duplicates"], DUPLICATED)
+        self.assertEqual(counters["meters_seen"], 3)
+        self.assertEqual(counters["last_time_s"], DAY_START_S + 86400 - STEP_S)
+        self.assertEqual(snap["meter_ids"], list(METERS))
+        self.assertEqual(snap["broker"]["state"], "connected")
+        for meter, series in enumerate(snap["meters"][m] for m in METERS):
+            self.assertLessEqual(len(series["t"]), 301)
+            self.assertGreater(len(series["t"]), 250)
+            peak = max(range(len(series["t"])), key=lambda i: series["pv_kw"][i])
+            peak_hour = (series["t"][peak] - DAY_START_S) / 3600
+            self.assertAlmostEqual(peak_hour, 13, delta=0.5)
+            self.assertAlmostEqual(series["pv_kw"][peak], 3.0 + meter, delta=0.05)
+            self.assertEqual(series["pv_kw"][0], 0.0)  # midnight
+        fleet = snap["fleet"]
+        self.assertAlmostEqual(max(fleet["pv_kw"]), 3 + 4 + 5, delta=0.1)
+        self.assertEqual(max(fleet["meters"]), 3)
+
+        browser = Chromium()
+        self.addCleanup(browser.close)
+        browser.page("Page.navigate", url=url)
+        shown = browser.wait_for(
+            "window.liveState && liveState.meterIds.length === 3 && "
+            "document.querySelectorAll('#multiples canvas').length === 3 && "
+            "(liveState.charts['meter-Meter_2'] || {}).pvPoints > 0 && "
+            "{ids: liveState.meterIds, charts: liveState.charts, broker: document.body.dataset.broker, "
+            " counters: document.getElementById('counters').textContent}",
+            60, "the page to draw three meters with a PV curve")
+        self.assertEqual(shown["ids"], list(METERS))
+        self.assertEqual(shown["broker"], "connected")
+        self.assertIn("3 meters seen", shown["counters"])
+        self.assertIn("60 duplicates ignored", shown["counters"])
+        for chart in ("fleet-chart", "meter-chart", *(f"meter-{m}" for m in METERS)):
+            self.assertGreater(shown["charts"][chart]["points"], 250, chart)
+            self.assertGreater(shown["charts"][chart]["pvPoints"], 100, chart)
+        self.assertAlmostEqual(shown["charts"]["fleet-chart"]["pvMax"], 12, delta=0.1)
+        # Something was drawn: the PV curve's colour is on the fleet canvas.
+        self.assertTrue(browser.evaluate(
+            "(() => { const c = document.getElementById('fleet-chart');"
+            " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+            " for (let i = 0; i < d.length; i += 4) if (d[i] === 0xe0 && d[i+1] === 0xa1 && d[i+2] === 0)"
+            " return true; return false; })()"))
+        self.assertEqual(browser.console_errors(), [])
+        png = browser.screenshot(self.tmp / "live-view.png")
+        self.assertEqual(png[:8], b"\x89PNG\r\n\x1a\n")
+        self.assertGreater(len(png), 20_000)
+        if os.environ.get("PV_SAVE_SCREENSHOT") == "1":
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.tmp / "live-view.png", SCREENSHOT)
+
+        # The broker takes the live view's access away: the page says so, then recovers with it.
+        rabbitmqctl("clear_permissions", "-p", self.vhost, "guest")
+        connections = self.live_connections()
+        self.assertEqual(len(connections), 1, connections)
+        for pid in connections:
+            rabbitmqctl("close_connection", pid, "pv-live test: broker away")
+        away = browser.wait_for(
+            "document.body.dataset.broker === 'away' && !document.getElementById('broker-banner').hidden && "
+            "document.getElementById('broker-banner').textContent", 30, "the broker-away banner")
+        self.assertIn("Broker away", away)
+        self.assertEqual(self.snapshot(url)["broker"]["state"], "away")
+        rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
+        browser.wait_for("document.body.dataset.broker === 'connected' && "
+                         "document.getElementById('broker-banner').hidden", 30, "the broker back")
+
+        # The server goes away: the stream banner shows; a server on the same port is found again.
+        port = url.rstrip("/").rpartition(":")[2]
+        live.kill()
+        live.wait(timeout=30)
+        browser.wait_for("document.body.dataset.stream !== 'open' && "
+                         "!document.getElementById('stream-banner').hidden", 30, "the stream-dropped banner")
+        before = browser.evaluate("liveState.snapshots")
+        self.start_live("--port", port)
+        browser.wait_for(f"document.body.dataset.stream === 'open' && liveState.snapshots > {before} && "
+                         "document.getElementById('stream-banner').hidden", 30, "the stream back")
+
+
+class LiveCliTest(LiveTestCase):
+    """Ctrl-C stops the view cleanly; what a user gets wrong is one line on stderr and an exit code."""
+
+    def test_ctrl_c_stops_cleanly(self) -> None:
+        live, url = self.start_live("--port", "0")
+        self.assertEqual(self.snapshot(url)["broker"]["state"], "connected")
+        live.send_signal(signal.SIGINT)
+        self.assertEqual(live.wait(timeout=30), 0)
+        log = (self.tmp / "live.log").read_text()
+        self.assertNotIn("Traceback", log)
+        self.assertIn("stopping", log)
+
+    def run_live(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([PYTHON, "-m", "pv_simulator.live", *args], cwd=self.tmp, text=True,
+                              capture_output=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+    def test_missing_configuration_file(self) -> None:
+        result = self.run_live("-conf", "missing.ini", "--port", "0")
+        self.assert_one_line_error(result.returncode, result.stderr, 2, "missing.ini", "not found")
+
+    def test_bad_window(self) -> None:
+        result = self.run_live("--window-hours", "-1")
+        self.assert_one_line_error(result.returncode, result.stderr, 2, "--window-hours")
+
+    def test_port_in_use(self) -> None:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            result = self.run_live("-conf", str(self.write_config()), "--port", str(port))
+        self.assert_one_line_error(result.returncode, result.stderr, 1, f"127.0.0.1:{port}", "in use")
+
+    def test_broker_unreachable_at_start(self) -> None:
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+        conf = self.write_config(broker={"port": port, "connection_attempts": 1})
+        result = self.run_live("-conf", str(conf), "--port", "0")
+        self.assert_one_line_error(result.returncode, result.stderr, 1, f"localhost:{port}",
+                                   "connection refused")
+
+    def test_unknown_virtual_host(self) -> None:
+        conf = self.write_config(broker={"virtual_host": self.vhost + "-missing"})
+        result = self.run_live("-conf", str(conf), "--port", "0")
+        self.assert_one_line_error(result.returncode, result.stderr, 2, "virtual host")
+
