@@ -24,7 +24,7 @@ from typing import NoReturn
 from pv_simulator.config import BrokerConfig, Config, ConfigError, load_config
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.port import METER_ID_RULE, AccessRefused, BrokerError, is_meter_id
-from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy
+from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy, waiting_on_broker
 from pv_simulator.models import household, pv_plant
 from pv_simulator.models.random_walk import MeterModel, RandomWalkModel
 from pv_simulator.services.clock import SimClock, parse_start
@@ -60,9 +60,16 @@ def _fail(prog: str, message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+class StopRequested(BaseException):
+    """A stop request that arrived while the process was blocked waiting for the broker."""
+
+
 class Stopper:
     """First SIGINT or SIGTERM asks for a graceful stop; a second one exits at once.
 
+    A first signal that arrives while the process is blocked on the broker (a declare it
+    does not answer, a commit under a memory alarm) ends that wait at once with
+    :class:`StopRequested` instead of waiting behind it.
     Exiting at once is safe: rows are acknowledged only after they are flushed, so
     what the broker still holds comes back on the next start.
     """
@@ -80,6 +87,9 @@ class Stopper:
             os._exit(0)
         self.requested = True
         log.info("%s received: stopping (again to stop at once)", signal.Signals(signum).name)
+        waiting = waiting_on_broker()
+        if waiting is not None:
+            raise StopRequested(waiting)
 
     def __call__(self) -> bool:
         return self.requested
@@ -162,6 +172,8 @@ def _run(prog: str, body: Callable[[], None]) -> int:
     except OSError as exc:
         # The environment failed under us (a file vanished, a disk failed): still one line.
         _fail(prog, f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}", EXIT_RUNTIME)
+    except StopRequested as exc:
+        log.info("stopped while %s; unacknowledged readings stay queued", exc)
     except KeyboardInterrupt:
         pass
     return 0

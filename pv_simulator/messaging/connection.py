@@ -98,6 +98,11 @@ class Connection:
         return self._session is not None and self._session.is_open
 
     @property
+    def blocked(self) -> bool:
+        """The broker blocks the connection (a resource alarm): publishes wait until it lifts."""
+        return self._session is not None and self._session.blocked
+
+    @property
     def session(self) -> Session:
         """The open session.
 

@@ -42,12 +42,14 @@ class FakeBroker:
     Attributes:
         available: False makes every new session fail as an unreachable node does.
         refuse_access: True makes every new session fail as a refused login does.
+        blocked: True reports every session blocked, as a broker alarm does.
     """
 
     def __init__(self) -> None:
         self.queues: dict[str, deque[StoredMessage]] = {}
         self.available = True
         self.refuse_access = False
+        self.blocked = False
         self.sessions_opened = 0
         self.published = 0
         self.acks = 0
@@ -166,6 +168,10 @@ class FakeSession:
     @property
     def is_open(self) -> bool:
         return self._open
+
+    @property
+    def blocked(self) -> bool:
+        return self.broker.blocked
 
     def _check(self, doing: str) -> None:
         if not self._open:

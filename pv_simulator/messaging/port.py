@@ -70,13 +70,16 @@ class Delivery:
     body: bytes
 
 
-def queue_arguments(meter_id: str, queue_type: str = "classic") -> dict[str, str | int]:
-    """Arguments of a meter's work queue: rejected readings go to ``<meter_id>.dlq``.
+def queue_arguments(meter_id: str, queue_type: str = "classic") -> dict[str, str | int | bool]:
+    """Arguments of a meter's work queue: rejected readings go to ``<meter_id>.dlq``, and only
+    one consumer at a time gets deliveries (a second PV service waits as a standby and takes
+    over when the first goes; two writers of one meter's file lost acknowledged readings).
 
     Both services declare the queue with exactly these, so either may start first.
     """
-    arguments: dict[str, str | int] = {"x-dead-letter-exchange": "",
-                                       "x-dead-letter-routing-key": meter_id + DLQ_SUFFIX}
+    arguments: dict[str, str | int | bool] = {"x-dead-letter-exchange": "",
+                                              "x-dead-letter-routing-key": meter_id + DLQ_SUFFIX,
+                                              "x-single-active-consumer": True}
     if queue_type == "quorum":
         arguments["x-queue-type"] = "quorum"
         arguments["x-delivery-limit"] = QUORUM_DELIVERY_LIMIT
@@ -92,6 +95,11 @@ class Session(Protocol):
 
     @property
     def is_open(self) -> bool: ...
+
+    @property
+    def blocked(self) -> bool:
+        """The broker blocks this connection's publishes (a memory or disk alarm)."""
+        ...
 
     def declare_meter_queue(self, meter_id: str) -> None:
         """Declare ``meter_id``'s durable queue and its dead-letter queue ``<meter_id>.dlq``."""

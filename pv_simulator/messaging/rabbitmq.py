@@ -14,8 +14,10 @@ but in :class:`pv_simulator.messaging.connection.Connection`.
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -47,6 +49,49 @@ def retry_policy(config: BrokerConfig) -> RetryPolicy:
                        retry_delay_s=config.retry_delay_s)
 
 
+#: The longest a blocking call waits for the broker's answer before the connection counts as lost.
+BROKER_ANSWER_TIMEOUT_S = 30.0
+
+
+class _NoAnswer(Exception):
+    """The broker did not answer a blocking call within its deadline."""
+
+
+_waits: list[str] = []
+
+
+def waiting_on_broker() -> str | None:
+    """What the process is blocked on at the broker right now, if anything (for a stop request)."""
+    return _waits[-1] if _waits else None
+
+
+@contextmanager
+def blocking_wait(doing: str, timeout_s: float = BROKER_ANSWER_TIMEOUT_S) -> Iterator[None]:
+    """Mark a call that blocks until the broker answers, and give it a deadline.
+
+    pika's blocking calls have no timeout of their own: a declare the broker never answers
+    waited for ever. In the main thread a real-time interval timer raises :class:`_NoAnswer`
+    out of the wait after ``timeout_s``; and while this is active a stop request
+    (:class:`pv_simulator.cli.Stopper`) raises out of it too, instead of waiting behind it.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        previous = signal.signal(signal.SIGALRM, _no_answer)
+        signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    _waits.append(doing)
+    try:
+        yield
+    finally:
+        _waits.pop()
+        if main:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+def _no_answer(_signum: int, _frame: object) -> None:
+    raise _NoAnswer()
+
+
 class RabbitConnector:
     """Opens sessions to the configured RabbitMQ nodes.
 
@@ -70,7 +115,8 @@ class RabbitConnector:
             _close_quietly(connection)
             raise ConnectionLost(f"connection to {url} lost while opening: {_describe(exc)}") from None
         log.info("connected to %s", url)
-        return RabbitSession(connection, channel, url, self.config.queue_type)
+        return RabbitSession(connection, channel, url, self.config.queue_type,
+                             self.config.blocked_connection_timeout_s)
 
     def _parameters(self, host: str, port: int) -> pika.ConnectionParameters:
         c = self.config
@@ -105,7 +151,11 @@ class RabbitConnector:
     def _connect(self, host: str, port: int, url: str) -> pika.BlockingConnection:
         c = self.config
         try:
-            return pika.BlockingConnection(self._parameters(host, port))
+            with blocking_wait(f"connecting to {url}"):
+                return pika.BlockingConnection(self._parameters(host, port))
+        except _NoAnswer:
+            raise ConnectionLost(f"cannot connect to {url}: no answer within "
+                                 f"{BROKER_ANSWER_TIMEOUT_S:g} s") from None
         except (pex.ProbableAuthenticationError, pex.AuthenticationError):
             raise AccessRefused(
                 f"broker at {url} refused the login of user {c.username!r}: "
@@ -147,17 +197,36 @@ class RabbitSession:
         channel: its open channel.
         url: the node's address for messages, password masked.
         queue_type: ``classic`` or ``quorum`` for the meter queues.
+        blocked_timeout_s: how long a broker alarm may block the connection before pika drops it.
     """
 
     def __init__(self, connection: pika.BlockingConnection, channel: BlockingChannel,
-                 url: str, queue_type: str) -> None:
+                 url: str, queue_type: str, blocked_timeout_s: float = 60.0) -> None:
         self._connection: pika.BlockingConnection | None = connection
         self._channel: BlockingChannel | None = channel
         self.url = url
         self.queue_type = queue_type
+        # A commit waits as long as a broker alarm may block the connection, and then some:
+        # pika's blocked_connection_timeout ends that wait first.
+        self._publish_timeout_s = blocked_timeout_s + BROKER_ANSWER_TIMEOUT_S
         self._returned: list[bytes] = []
         self._transactional = False
+        self.blocked = False
         channel.add_on_return_callback(self._on_return)
+        # On the connection's I/O loop, not the blocking adapter's: its callbacks run only in
+        # process_data_events, and a commit blocked by the alarm never gets there.
+        connection._impl.add_on_connection_blocked_callback(self._on_blocked)
+        connection._impl.add_on_connection_unblocked_callback(self._on_unblocked)
+
+    def _on_blocked(self, _connection: object, frame: object) -> None:
+        self.blocked = True
+        reason = getattr(getattr(frame, "method", None), "reason", "") or "a resource alarm"
+        log.warning("broker at %s blocks publishing (%s): readings wait in the buffer until it "
+                    "lifts", self.url, reason)
+
+    def _on_unblocked(self, _connection: object, _frame: object) -> None:
+        self.blocked = False
+        log.info("broker at %s unblocked publishing", self.url)
 
     @property
     def is_open(self) -> bool:
@@ -165,13 +234,25 @@ class RabbitSession:
                 and self._channel is not None and self._channel.is_open)
 
     @contextmanager
-    def _guard(self, doing: str) -> Iterator[BlockingChannel]:
-        """Run a channel operation, turning pika's errors into the port's."""
+    def _guard(self, doing: str, waits: bool = True,
+               timeout_s: float = BROKER_ANSWER_TIMEOUT_S) -> Iterator[BlockingChannel]:
+        """Run a channel operation, turning pika's errors into the port's.
+
+        Args:
+            doing: what for messages.
+            waits: the operation waits for the broker's answer (an RPC, a commit): it gets
+                a deadline, and a stop request may interrupt it (:func:`blocking_wait`).
+            timeout_s: that deadline.
+        """
         if not self.is_open:
             raise ConnectionLost(f"not connected to {self.url} ({doing})")
         assert self._channel is not None
         try:
-            yield self._channel
+            if waits:
+                with blocking_wait(doing, timeout_s):
+                    yield self._channel
+            else:
+                yield self._channel
         except (pex.ChannelClosedByBroker, pex.ConnectionClosedByBroker) as exc:
             self.close()
             raise _refused_or_lost(self.url, exc.reply_code, f"{exc.reply_text} ({doing})") from None
@@ -179,20 +260,41 @@ class RabbitSession:
             self.close()
             raise ConnectionLost(f"connection to {self.url} lost ({doing}): "
                                  f"{_describe(exc)}") from None
+        except _NoAnswer:
+            self._abandon()
+            raise ConnectionLost(f"broker at {self.url} gave no answer within "
+                                 f"{timeout_s:g} s ({doing})") from None
+        except BaseException:
+            # Interrupted mid-wait (a stop request): pika's state is unknown, so the
+            # connection is not closed politely; the process is about to end anyway.
+            self._abandon()
+            raise
+
+    def _abandon(self) -> None:
+        """Forget the connection without talking to the broker; the socket closes with the process."""
+        self._connection, self._channel = None, None
 
     def declare_meter_queue(self, meter_id: str) -> None:
-        with self._guard(f"declaring queue {meter_id!r}") as channel:
-            channel.queue_declare(meter_id + DLQ_SUFFIX, durable=True,
-                                  arguments=dead_letter_arguments(self.queue_type))
-            channel.queue_declare(meter_id, durable=True,
-                                  arguments=queue_arguments(meter_id, self.queue_type))
+        try:
+            with self._guard(f"declaring queue {meter_id!r}") as channel:
+                channel.queue_declare(meter_id + DLQ_SUFFIX, durable=True,
+                                      arguments=dead_letter_arguments(self.queue_type))
+                channel.queue_declare(meter_id, durable=True,
+                                      arguments=queue_arguments(meter_id, self.queue_type))
+        except BrokerRefused as exc:
+            if "x-single-active-consumer" not in str(exc):
+                raise
+            raise BrokerRefused(
+                f"{exc}: queue {meter_id!r} was declared by an earlier pv-simulator, without "
+                "single active consumer; let that version's PV service drain it, then delete it "
+                f"(rabbitmqctl delete_queue {meter_id}) and start again (README: Upgrading)") from None
 
     def queue_depth(self, queue: str) -> int:
         with self._guard(f"checking queue {queue!r}") as channel:
             return int(channel.queue_declare(queue, passive=True).method.message_count)
 
     def publish_batch(self, messages: Sequence[Message]) -> None:
-        with self._guard("publishing") as channel:
+        with self._guard("publishing", timeout_s=self._publish_timeout_s) as channel:
             if not self._transactional:
                 # Only publishers use transactions: on a consuming channel they would
                 # hold back every acknowledgement until a commit.
@@ -239,16 +341,16 @@ class RabbitSession:
                 channel.basic_cancel(tag)
 
     def process_events(self, time_limit_s: float) -> None:
-        with self._guard("waiting for deliveries"):
+        with self._guard("waiting for deliveries", waits=False):
             assert self._connection is not None
             self._connection.process_data_events(time_limit=time_limit_s)
 
     def ack(self, delivery_tag: int, multiple: bool = False) -> None:
-        with self._guard("acknowledging") as channel:
+        with self._guard("acknowledging", waits=False) as channel:
             channel.basic_ack(delivery_tag, multiple=multiple)
 
     def reject(self, delivery_tag: int) -> None:
-        with self._guard("rejecting") as channel:
+        with self._guard("rejecting", waits=False) as channel:
             channel.basic_nack(delivery_tag, multiple=False, requeue=False)
 
     def close(self) -> None:

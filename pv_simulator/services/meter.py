@@ -121,7 +121,8 @@ class MeterService:
                 self._wait_for_broker()
             if self._stats.due():
                 self._stats.report(self.published, f"buffered {len(self.pending)}, dropped "
-                                   f"{self.dropped}, reconnects {self.connection.reconnects}")
+                                   f"{self.dropped}, reconnects {self.connection.reconnects}, "
+                                   f"blocked {'yes' if self.connection.blocked else 'no'}")
         self._publish()
         if self.pending:
             log.warning("stopped with %d reading(s) not yet published", len(self.pending))

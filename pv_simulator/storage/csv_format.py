@@ -92,6 +92,14 @@ def csv_path(output_dir: Path, meter_id: str, day: date) -> Path:
     return output_dir / file_name(meter_id, day)
 
 
+def lock_path(output_dir: Path, meter_id: str) -> Path:
+    """The lock file of the one process writing ``meter_id``'s files in ``output_dir``.
+
+    Hidden, and outside :func:`file_glob`, so tools reading the CSVs never see it.
+    """
+    return output_dir / f".{meter_id}.lock"
+
+
 def parse_file_name(name: Path | str) -> tuple[str, date]:
     """(meter_id, date) of a file name built by :func:`file_name`; a directory part is ignored.
 

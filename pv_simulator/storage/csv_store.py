@@ -10,6 +10,7 @@ A last line torn by a crash is cut off at that moment too.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import logging
 import os
 from collections import OrderedDict
@@ -26,6 +27,7 @@ from pv_simulator.storage.csv_format import (
     csv_path,
     file_glob,
     format_row,
+    lock_path,
     parse_file_name,
     parse_row,
 )
@@ -101,6 +103,7 @@ class CsvOutput:
         self.duplicates_skipped = 0
         self._unsynced = False
         self._skip_noted: set[Path] = set()
+        self._locks: dict[str, int] = {}
         try:
             output_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -135,6 +138,8 @@ class CsvOutput:
         Raises:
             OutputError: the file has another header or cannot be written.
         """
+        if meter_id not in self._locks:
+            self._lock(meter_id)
         time_s = round(time_s, 3)
         path = self._path_for(meter_id, time_s)
         day_file = self._file(path)
@@ -191,6 +196,9 @@ class CsvOutput:
             except OSError as exc:
                 failure = failure or OutputFailed(f"{day_file.path}: cannot write: {exc.strerror}")
         self._open.clear()
+        for fd in self._locks.values():
+            os.close(fd)
+        self._locks.clear()
         if self._dir_fd >= 0:
             os.close(self._dir_fd)
             self._dir_fd = -1
@@ -236,6 +244,34 @@ class CsvOutput:
             day_file.handle.close()
         except OSError as exc:
             raise OutputFailed(f"{day_file.path}: cannot write: {exc.strerror}") from None
+
+    def _lock(self, meter_id: str) -> None:
+        """Become the one writer of ``meter_id``'s files in this directory, until :meth:`close`.
+
+        Two writers of one meter's files interleave rows and skip each other's readings as
+        already written, after acknowledging them: lost. The broker's single active consumer
+        prevents that within one queue; this lock also when the other writer consumes from
+        another broker or virtual host. The kernel releases it when the process dies.
+
+        Raises:
+            OutputError: another process holds it.
+        """
+        path = lock_path(self.output_dir, meter_id)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except OSError as exc:
+            raise OutputFailed(f"{path}: cannot create lock file: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise OutputError(f"{path}: another process (pid {holder}) is writing {meter_id}'s "
+                              f"files in {self.output_dir}: serve each meter id from one PV "
+                              "service per output directory") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._locks[meter_id] = fd
 
     def _path_for(self, meter_id: str, time_s: float) -> Path:
         day = self._days.get(meter_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 import tempfile
 import unittest
@@ -13,7 +15,7 @@ from zoneinfo import ZoneInfo
 from parameterized import parameterized
 
 from pv_simulator.storage import csv_store
-from pv_simulator.storage.csv_format import HEADER, csv_path, format_row
+from pv_simulator.storage.csv_format import HEADER, csv_path, file_glob, format_row
 from pv_simulator.storage.csv_store import CsvOutput, OutputError, OutputFailed
 from tests.integration.support import read_csv
 
@@ -176,6 +178,82 @@ class OutTest(unittest.TestCase):
         fields = format_row("M", 1.0, meter_w, pv_kw).strip().split(",")
         self.assertAlmostEqual(float(fields[4]), float(fields[2]) + float(fields[3]) * 1000,
                                delta=0.01)
+
+
+
+class FullDiskHandle:
+    """A file on a full disk: writes are buffered, every flush and close fails with ENOSPC."""
+
+    def __init__(self, path: Path) -> None:
+        # A real file of the test's own for fileno(): the writer fchmods it (never /dev/null).
+        self._file = open(path, "wb")  # noqa: SIM115 - closed in close(); Path.open is patched
+        self.closed_attempts = 0
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def tell(self) -> int:
+        return 0
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def flush(self) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def close(self) -> None:
+        self.closed_attempts += 1
+        self._file.close()
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+class CleanupTest(unittest.TestCase):
+    def test_a_full_disk_fails_close_once_and_every_file_is_still_closed(self) -> None:
+        directory = Path(tempfile.mkdtemp())
+        handles: list[FullDiskHandle] = []
+
+        def full_disk_open(path: Path, _mode: str) -> FullDiskHandle:
+            handles.append(FullDiskHandle(directory / f"{path.name}.handle"))
+            return handles[-1]
+
+        out = CsvOutput(directory, VIENNA, fsync="never")
+        with mock.patch.object(Path, "open", full_disk_open):
+            out.write("Meter_0", epoch("2026-06-21T12:00"), 1.0, 0.0)
+            out.write("Meter_1", epoch("2026-06-21T12:00"), 1.0, 0.0)
+        with self.assertRaises(OutputFailed) as caught:
+            out.close()
+        self.assertIn("No space left on device", str(caught.exception))
+        self.assertEqual([h.closed_attempts for h in handles], [1, 1])
+        out.close()  # a second close has nothing left to fail on
+
+
+class LockTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.dir = Path(tempfile.mkdtemp())
+
+    def test_a_second_writer_of_a_meter_in_the_same_directory_is_refused(self) -> None:
+        first, second = CsvOutput(self.dir, VIENNA), CsvOutput(self.dir, VIENNA)
+        self.addCleanup(first.close)
+        self.addCleanup(second.close)
+        first.write("Meter_0", epoch("2026-06-21T12:00"), 1.0, 0.0)
+        with self.assertRaises(OutputError) as caught:
+            second.write("Meter_0", epoch("2026-06-21T12:00:01"), 1.0, 0.0)
+        message = str(caught.exception)
+        self.assertIn(f"pid {os.getpid()}", message)
+        self.assertIn("Meter_0", message)
+        self.assertNotIsInstance(caught.exception, OutputFailed)
+        self.assertTrue(second.write("Meter_1", epoch("2026-06-21T12:00"), 1.0, 0.0))
+        first.close()
+        self.assertTrue(second.write("Meter_0", epoch("2026-06-21T12:00:01"), 1.0, 0.0))
+        second.flush()
+        self.assertEqual(len(read_csv(self.dir / "Meter_0-2026-06-21.csv")), 2)
+
+    def test_the_lock_file_is_no_csv_the_tools_see(self) -> None:
+        out = CsvOutput(self.dir, VIENNA)
+        self.addCleanup(out.close)
+        out.write("Meter_0", epoch("2026-06-21T12:00"), 1.0, 0.0)
+        self.assertEqual(sorted(p.name for p in self.dir.glob(file_glob())), ["Meter_0-2026-06-21.csv"])
+        self.assertTrue((self.dir / ".Meter_0.lock").exists())
 
 
 if __name__ == "__main__":
