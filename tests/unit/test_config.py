@@ -275,11 +275,11 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual(str(caught.exception), f"{path}: [meter] bufer_s: unknown key (known: {known})")
 
     def test_unknown_section_lists_the_schema_sections(self) -> None:
-        path = self.write("[fleet]\nfile = x\n")
+        path = self.write("[fleets]\nfile = x\n")
         with self.assertRaises(ConfigError) as caught:
             load_config(path)
         self.assertEqual(str(caught.exception),
-                         f"{path}: [fleet]: unknown section (known: {', '.join(sorted(SECTIONS))})")
+                         f"{path}: [fleets]: unknown section (known: {', '.join(sorted(SECTIONS))})")
 
 
 def section_of(config: Config, key: Key) -> Any:
@@ -376,15 +376,15 @@ class SchemaTest(unittest.TestCase):
             self.assertEqual(getattr(settings, key.target), key.default, key)
 
     def test_every_key_has_a_one_line_meaning_and_a_known_section(self) -> None:
-        self.assertEqual(SECTIONS, ("broker", "site", "pv", "meter", "output"))
+        self.assertEqual(SECTIONS, ("broker", "site", "pv", "meter", "output", "fleet"))
         self.assertEqual(len({(key.section, key.name) for key in SCHEMA}), len(SCHEMA))
         for key in SCHEMA:
             self.assertTrue(key.meaning and "\n" not in key.meaning and "|" not in key.meaning, key)
 
     def test_schema_key_finds_a_record_or_says_which_is_missing(self) -> None:
         self.assertEqual(schema_key("pv", "losses_pct").high, 100.0)
-        with self.assertRaisesRegex(KeyError, r"\[pv\] weather"):
-            schema_key("pv", "weather")
+        with self.assertRaisesRegex(KeyError, r"\[pv\] clouds"):
+            schema_key("pv", "clouds")
 
 
 class MarkdownTest(unittest.TestCase):
