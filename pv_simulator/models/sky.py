@@ -183,7 +183,8 @@ class CloudySky:
                  transitions: tuple[tuple[float, float, float], ...] = DEFAULT_TRANSITIONS,
                  cache_days: int = 4, latitude_deg: float | None = None) -> None:
         """``latitude_deg`` makes the regimes seasonal (`monthly_transitions`, replacing
-        ``transitions``); None keeps ``transitions`` all year."""
+        ``transitions``), taken to the whole degree so that neighbours' skies are the same;
+        None keeps ``transitions`` all year."""
         if len(transitions) != len(REGIMES) or any(
                 len(row) != len(REGIMES) or any(p < 0.0 for p in row)
                 or abs(sum(row) - 1.0) > 1e-9 for row in transitions):
@@ -193,7 +194,7 @@ class CloudySky:
             raise ValueError("cache_days must be at least 1")
         self._seed = DEFAULT_SEED if seed is None else seed
         matrices = ([transitions] * 12 if latitude_deg is None else
-                    [monthly_transitions(month, latitude_deg) for month in range(1, 13)])
+                    [monthly_transitions(month, round(latitude_deg)) for month in range(1, 13)])
         self._cumulative_by_month = tuple(
             tuple(tuple(sum(row[:j + 1]) for j in range(len(row))) for row in matrix)
             for matrix in matrices)
