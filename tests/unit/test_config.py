@@ -423,3 +423,45 @@ class MarkdownTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class WeatherAndFleetKeysTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def load(self, text: str) -> Config:
+        (self.tmp / "conf").mkdir(exist_ok=True)
+        path = self.tmp / "conf" / "pv.ini"
+        path.write_text(text)
+        return load_config(path)
+
+    def test_files_are_relative_to_the_configuration_files_folder(self) -> None:
+        config = self.load("[pv]\nweather = w/tmy.csv\n[fleet]\nfile = /abs/fleet.csv\n")
+        self.assertEqual(config.pv.weather, self.tmp / "conf" / "w" / "tmy.csv")
+        self.assertEqual(config.fleet.file, Path("/abs/fleet.csv"))
+        self.assertIsNone(self.load("").pv.weather)
+
+    def test_sky_and_weather_together_name_both_keys(self) -> None:
+        with self.assertRaisesRegex(ConfigError, r"pv.ini: \[pv\] sky: give either sky or weather"):
+            self.load("[pv]\nsky = clear\nweather = tmy.csv\n")
+
+    def test_given_keys_are_told_from_defaults(self) -> None:
+        config = self.load("[site]\nlatitude = 48.2\n")
+        self.assertTrue(config.is_given("site", "latitude"))
+        self.assertFalse(config.is_given("site", "longitude"))
+        self.assertEqual(config.site.latitude_deg, 48.2)
+
+    def test_country_profile_and_subdivision(self) -> None:
+        config = self.load("[site]\ncountry = at\nsubdivision = 9\n[meter]\nprofile = h0\n")
+        self.assertEqual((config.site.country, config.site.subdivision), ("AT", "9"))
+        self.assertEqual(config.meter.profile, "h0")
+        self.assertEqual(self.load("").site.country, "DE")
+        with self.assertRaisesRegex(ConfigError, r"\[site\] country: 'Germany' is not a two-letter"):
+            self.load("[site]\ncountry = Germany\n")
+        with self.assertRaisesRegex(ConfigError, r"\[meter\] profile: 'h26' is not one of h25, h0"):
+            self.load("[meter]\nprofile = h26\n")
+
+    def test_air_temperature_is_the_climate_unless_given(self) -> None:
+        self.assertIsNone(self.load("").pv.air_temperature_c)
+        self.assertEqual(self.load("[pv]\nair_temperature_c = 25\n").pv.air_temperature_c, 25.0)
