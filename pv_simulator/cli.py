@@ -21,12 +21,11 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from pv_simulator.config import BrokerConfig, Config, ConfigError, load_config
+from pv_simulator.composition import PvModels, build_meter_models
+from pv_simulator.config import BrokerConfig, ConfigError, load_config
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.port import METER_ID_RULE, AccessRefused, BrokerError, is_meter_id
 from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy, waiting_on_broker
-from pv_simulator.models import household, pv_plant
-from pv_simulator.models.random_walk import MeterModel, RandomWalkModel
 from pv_simulator.services.clock import SimClock, parse_start
 from pv_simulator.services.meter import MeterService
 from pv_simulator.services.pv_service import PvService
@@ -42,6 +41,15 @@ EXIT_CODES = """exit codes:
   0  stopped (Ctrl-C, SIGTERM) or finished
   1  runtime failure: broker unreachable, a queue refused, output not writable
   2  usage or configuration error, or the broker refused the login or virtual host"""
+
+
+WEATHER_HELP = """weather and fleet (configuration file):
+  [pv] weather = FILE replays a weather file (EPW, TMY3, PVGIS csv/json/epw, generic CSV);
+  it replaces [pv] sky, air_temperature_c and wind_speed_m_s (the last two apply only where a
+  generic file has no such column) and gives [site] its position unless [site] sets it.
+  Outside a generic file's span PV is written as 0, logged once per day and counted
+  ("outside weather N" in the stats line, outside_weather in --summary-file).
+  [fleet] file = FILE gives each meter its own plant, site and weather."""
 
 
 class UsageError(Exception):
@@ -134,33 +142,6 @@ def _non_negative(text: str) -> float:
     return value
 
 
-def build_pv_model(config: Config) -> pv_plant.PvModel:
-    """The PV model the configuration names, built from its [site] and [pv] sections."""
-    pv, site = config.pv, config.site
-    if pv.model == "reference":
-        return pv_plant.ReferenceCurveModel(tz=site.timezone, seed=pv.seed)
-    return pv_plant.SolarPvModel(
-        latitude_deg=site.latitude_deg, longitude_deg=site.longitude_deg,
-        altitude_m=site.altitude_m, tz=site.timezone, peak_power_kw=pv.peak_power_kw,
-        tilt_deg=pv.tilt_deg, azimuth_deg=pv.azimuth_deg, dc_ac_ratio=pv.dc_ac_ratio,
-        losses_pct=pv.losses_pct, temperature_coefficient=pv.temperature_coefficient,
-        albedo=pv.albedo,
-        linke_turbidity=pv.linke_turbidity or pv_plant.DEFAULT_LINKE_TURBIDITY,
-        air_temperature_c=pv.air_temperature_c, wind_speed_m_s=pv.wind_speed_m_s,
-        sky=pv.sky, seed=pv.seed)
-
-
-def build_meter_model(config: Config, meter_index: int, seed: int | None) -> MeterModel:
-    """Meter ``meter_index``'s consumption model as the [meter] section names it."""
-    meter = config.meter
-    if meter.model == "random-walk":
-        return RandomWalkModel(max_power_w=meter.max_power_w, seed=seed, meter_index=meter_index)
-    return household.HouseholdModel(tz=config.site.timezone,
-                                    annual_energy_kwh=meter.annual_energy_kwh,
-                                    max_power_w=meter.max_power_w, seed=seed,
-                                    meter_index=meter_index)
-
-
 def _run(prog: str, body: Callable[[], None]) -> int:
     """Run a service body, turning the errors users can meet into one line and an exit code."""
     try:
@@ -195,8 +176,9 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
                     "to RabbitMQ, one queue per meter (Meter_0, Meter_1, ...).",
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     _common_options(parser)
-    parser.add_argument("-nb", "--nb-meter", type=int, default=1, metavar="N",
-                        help="number of meters (default: 1)")
+    parser.add_argument("-nb", "--nb-meter", type=int, metavar="N",
+                        help="number of meters: the first N of [fleet] file's, or Meter_0.. "
+                             "without a fleet (default: all of the fleet, or 1)")
     parser.add_argument("--interval", type=_positive, default=1.0, metavar="SECONDS",
                         help="simulated seconds between readings (default: 1)")
     parser.add_argument("--start", metavar="DATETIME",
@@ -216,7 +198,7 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
     def body() -> None:
         config = load_config(args.configuration_file)
         count = args.nb_meter
-        if count <= 0:
+        if count is not None and count <= 0:
             log.warning("--nb-meter %d is not a positive count: using 1 meter", count)
             count = 1
         tz = config.site.timezone
@@ -227,11 +209,11 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
             except ValueError:
                 raise UsageError(f"argument --start: {args.start!r} is not an ISO 8601 "
                                  "date-time such as 2026-06-21T00:00") from None
-        meter_ids = [f"Meter_{i}" for i in range(count)]
         try:
-            models = [build_meter_model(config, i, args.seed) for i in range(count)]
+            meter_ids, models = build_meter_models(config, count, args.seed)
         except ValueError as exc:
             raise ConfigError(f"{config.path or 'defaults'}: [meter]: {exc}") from None
+        count = len(meter_ids)
         clock = SimClock(start_s=start_s, interval_s=args.interval, speed=args.speed,
                          duration_s=args.duration)
         buffer_per_meter = max(1, int(config.meter.buffer_s / args.interval))
@@ -256,7 +238,7 @@ def service_main(argv: Sequence[str] | None = None) -> int:
     parser = _Parser(
         description="Consume meter readings from RabbitMQ, add the PV plant's power at each "
                     "reading's time and append rows to <output-dir>/<METER_ID>-<YYYY>-<MM>-<DD>.csv.",
-        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=f"{WEATHER_HELP}\n\n{EXIT_CODES}", formatter_class=argparse.RawDescriptionHelpFormatter)
     _common_options(parser)
     parser.add_argument("-ids", "--meter-ids", nargs="+", required=True, metavar="ID",
                         help="meter ids to serve, e.g. Meter_0 Meter_2")
@@ -275,7 +257,7 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         meter_ids = _checked_ids(args.meter_ids)
         config = load_config(args.configuration_file)
         try:
-            model = build_pv_model(config)
+            model, fleet_models = PvModels(config).for_meters(meter_ids)
         except ValueError as exc:
             raise ConfigError(f"{config.path or 'defaults'}: [pv]: {exc}") from None
         output = CsvOutput(args.output_dir, config.site.timezone, config.output.fsync,
@@ -284,7 +266,7 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         connection = _connection(config.broker, "pv-simulator pv-service")
         service = PvService(connection, meter_ids, model, output, config.meter.max_power_w,
                             stopper, exit_when_idle_s=args.exit_when_idle,
-                            stats_interval_s=args.stats_interval)
+                            stats_interval_s=args.stats_interval, pv_models=fleet_models)
         try:
             service.run()
         finally:

@@ -165,6 +165,14 @@ class Key:
             parts.append(f"{'less than' if self.high_exclusive else 'at most'} {self.high:g}")
         raise InvalidValue(f"{value:g} is out of range: must be {' and '.join(parts)}")
 
+    def problem(self, value: float) -> str | None:
+        """Why a number read elsewhere (a fleet file's cell) is out of this key's bounds, or None."""
+        try:
+            self._within(value)
+        except InvalidValue as exc:
+            return str(exc)
+        return None
+
     def describe(self) -> str:
         """What the value may be, for the README."""
         if self.kind is Kind.CHOICE:
@@ -303,6 +311,20 @@ def _optional_text(raw: str) -> str | None:
     return raw or None
 
 
+def _relative_path(raw: str) -> Path:
+    """A file name as written; `_build` makes a relative one relative to the configuration file."""
+    if not raw:
+        raise InvalidValue("must not be empty")
+    return _path(raw)
+
+
+def _country(raw: str) -> str:
+    """An ISO 3166-1 alpha-2 code, upper case; whether holidays are known for it the meter checks."""
+    if len(raw) != 2 or not raw.isalpha():
+        raise ValueError(raw)
+    return raw.upper()
+
+
 SCHEMA: tuple[Key, ...] = (
     Key("broker", "host", Kind.TEXT, "localhost", "RabbitMQ host"),
     Key("broker", "port", Kind.INTEGER, 5672, "AMQP port", low=1, high=65535,
@@ -363,6 +385,13 @@ SCHEMA: tuple[Key, ...] = (
         low=-180.0, high=180.0, attribute="longitude_deg"),
     Key("site", "altitude_m", Kind.NUMBER, 194.0, "the plant's height above sea level, m",
         low=-500.0, high=9000.0),
+    Key("site", "country", Kind.CUSTOM, "DE",
+        "country whose public holidays the household profile keeps (ISO 3166-1 alpha-2)",
+        parse=_country, expected="a two-letter country code such as DE, AT or CH"),
+    Key("site", "subdivision", Kind.CUSTOM, None,
+        "state or region of `country` with its own holidays, e.g. BY (ISO 3166-2 suffix)",
+        parse=_optional_text, expected="a subdivision code such as BY",
+        shown_default="the country's national holidays"),
     Key("pv", "model", Kind.CHOICE, "solar",
         "`solar`: the physical chain; `reference`: the challenge's curve",
         choices=("solar", "reference")),
@@ -386,12 +415,23 @@ SCHEMA: tuple[Key, ...] = (
         low=1.0, high=10.0, counts=(1, 12),
         expected="one value or 12 comma-separated monthly values",
         shown_default="monthly climatology"),
-    Key("pv", "air_temperature_c", Kind.NUMBER, 20.0, "air temperature for the cell temperature, °C",
-        low=-60.0, high=60.0),
-    Key("pv", "wind_speed_m_s", Kind.NUMBER, 1.0, "wind speed for the cell temperature, m/s",
-        low=0.0, high=60.0),
-    Key("pv", "sky", Kind.CHOICE, "variable", "`clear`: deterministic; `variable`: seeded clouds",
+    Key("pv", "air_temperature_c", Kind.NUMBER, None,
+        "air temperature for the cell temperature, °C, constant; absent: the site's climate, a "
+        "seasonal and daily cycle by latitude (see Weather). With `weather`: only where a generic "
+        "file has no temperature column",
+        low=-60.0, high=60.0, shown_default="climate"),
+    Key("pv", "wind_speed_m_s", Kind.NUMBER, 1.0,
+        "wind speed for the cell temperature, m/s; with `weather`: only where a generic file has "
+        "no wind column", low=0.0, high=60.0),
+    Key("pv", "sky", Kind.CHOICE, "variable",
+        "`clear`: deterministic; `variable`: seeded clouds; not with `weather`",
         choices=("clear", "variable")),
+    Key("pv", "weather", Kind.CUSTOM, None,
+        "replay this weather file (EPW, TMY3, PVGIS csv/json/epw, generic CSV; see Weather), "
+        "relative to the configuration file's folder; its irradiance, temperature and wind "
+        "replace `sky`, `air_temperature_c` and `wind_speed_m_s`, its header's site [site]'s "
+        "position unless given", parse=_relative_path, expected="a file name",
+        shown_default="none: the modelled sky"),
     Key("pv", "seed", Kind.INTEGER, None, "same seed, same sky"),
     Key("meter", "model", Kind.CHOICE, "household",
         "`household`: the H0 load profile; `random-walk`: a bounded random walk",
@@ -401,12 +441,19 @@ SCHEMA: tuple[Key, ...] = (
     Key("meter", "max_power_w", Kind.NUMBER, 9000.0,
         "readings are clipped to it; the PV service rejects larger ones",
         low=0.0, high=1e7, low_exclusive=True),
+    Key("meter", "profile", Kind.CHOICE, "h25",
+        "`h25`: BDEW 2025 household profile with [site]'s public holidays; `h0`: the older VDEW H0",
+        choices=("h25", "h0")),
     Key("meter", "buffer_s", Kind.NUMBER, 3600.0,
         "simulated seconds of readings per meter kept while the broker is away",
         low=0.0, high=30 * 86400.0),
     Key("output", "fsync", Kind.CHOICE, "batch",
         "`batch`: fsync each batch before acknowledging it; `always`: after each row; "
         "`never`: leave it to the OS", choices=("batch", "always", "never")),
+    Key("fleet", "file", Kind.CUSTOM, None,
+        "a fleet CSV, one row per house overriding [site], [pv] and [meter] (see Fleet), "
+        "relative to the configuration file's folder", parse=_relative_path,
+        expected="a file name", shown_default="none: every meter the configuration's house"),
 )
 """Every key of every section, in the order the README lists them.
 
@@ -494,6 +541,8 @@ class SiteConfig:
     latitude_deg: float = _default("site", "latitude")
     longitude_deg: float = _default("site", "longitude")
     altitude_m: float = _default("site", "altitude_m")
+    country: str = _default("site", "country")
+    subdivision: str | None = _default("site", "subdivision")
 
 
 @dataclass(frozen=True)
@@ -509,10 +558,11 @@ class PvConfig:
     temperature_coefficient: float = _default("pv", "temperature_coefficient")
     albedo: float = _default("pv", "albedo")
     linke_turbidity: tuple[float, ...] | None = _default("pv", "linke_turbidity")
-    air_temperature_c: float = _default("pv", "air_temperature_c")
+    air_temperature_c: float | None = _default("pv", "air_temperature_c")
     wind_speed_m_s: float = _default("pv", "wind_speed_m_s")
     sky: str = _default("pv", "sky")
     seed: int | None = _default("pv", "seed")
+    weather: Path | None = None  # the schema default: no file
 
 
 @dataclass(frozen=True)
@@ -522,6 +572,7 @@ class MeterConfig:
     model: str = _default("meter", "model")
     annual_energy_kwh: float = _default("meter", "annual_energy_kwh")
     max_power_w: float = _default("meter", "max_power_w")
+    profile: str = _default("meter", "profile")
     buffer_s: float = _default("meter", "buffer_s")
 
 
@@ -533,8 +584,19 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class FleetConfig:
+    """The fleet file whose rows override the configuration per meter."""
+
+    file: Path | None = None  # the schema default: no fleet
+
+
+@dataclass(frozen=True)
 class Config:
-    """Everything read from one configuration file."""
+    """Everything read from one configuration file.
+
+    ``given`` holds the ``(section, key)`` pairs the file set, for the values whose default
+    another source replaces (a weather file's site) but an explicit key does not.
+    """
 
     path: Path | None
     broker: BrokerConfig
@@ -542,6 +604,17 @@ class Config:
     pv: PvConfig
     meter: MeterConfig
     output: OutputConfig
+    fleet: FleetConfig = FleetConfig()
+    given: frozenset[tuple[str, str]] = frozenset()
+
+    def is_given(self, section: str, key: str) -> bool:
+        """Whether the file set ``[section] key`` rather than leaving it to its default."""
+        return (section, key) in self.given
+
+    @property
+    def where(self) -> str:
+        """The file's name for error messages, or "defaults" without one."""
+        return str(self.path) if self.path is not None else "defaults"
 
 
 class _Section:
@@ -566,6 +639,9 @@ class _Section:
 
     def given(self, key: str) -> bool:
         return key in self._raw
+
+    def given_keys(self) -> tuple[str, ...]:
+        return tuple(self._raw)
 
     def __getitem__(self, key: str) -> Any:
         if key not in self._values:
@@ -630,13 +706,26 @@ def _build(where: str, parser: configparser.ConfigParser, file: Path | None) -> 
                 f"{where}: [{name}]: unknown section (known: {', '.join(sorted(SECTIONS))})")
     sections = {name: _Section(where, name, dict(parser[name]) if parser.has_section(name) else {})
                 for name in SECTIONS}
+    pv = sections["pv"]
+    if pv.given("weather") and pv.given("sky"):
+        raise pv.error("sky", "give either sky or weather, not both (a weather file brings "
+                              "its own sky)")
+    folder = file.parent if file is not None else Path(".")
+    pv_settings = pv.attributes()
+    fleet_settings = sections["fleet"].attributes()
+    for settings, name in ((pv_settings, "weather"), (fleet_settings, "file")):
+        if settings[name] is not None:
+            settings[name] = folder / settings[name]
     return Config(
         path=file,
         broker=_broker(sections["broker"], file),
         site=SiteConfig(**sections["site"].attributes()),
-        pv=PvConfig(**sections["pv"].attributes()),
+        pv=PvConfig(**pv_settings),
         meter=MeterConfig(**sections["meter"].attributes()),
         output=OutputConfig(**sections["output"].attributes()),
+        fleet=FleetConfig(**fleet_settings),
+        given=frozenset((name, key) for name, section in sections.items()
+                        for key in section.given_keys()),
     )
 
 

@@ -1,10 +1,11 @@
-"""`make demo`: a simulated summer day of three meters through both CLIs, then a summary and plots.
+"""`make demo`: a simulated summer day of a five-house fleet through both CLIs, summary and plots.
 
 It runs the real commands a user would, in a virtual host of its own
 (``pv-simulator-demo``, made afresh each run when the broker is on this machine)
 so earlier readings in the user's queues do not mix in, and writes to a fresh
-``demo-out/``. A second, one-meter run with ``examples/challenge.ini`` draws the
-solar model beside the challenge's reference curve.
+``demo-out/``. The houses are ``examples/fleet.ini``'s fleet (``examples/fleet.csv``) under the
+shipped PVGIS typical year, each with its own plant and consumption. A second, one-meter run
+with ``examples/challenge.ini`` draws the solar model beside the challenge's reference curve.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ from pv_simulator.summary import format_summary, read_rows, summarize  # noqa: E
 
 OUT = ROOT / "demo-out"
 VHOST = "pv-simulator-demo"
-METERS = ["Meter_0", "Meter_1", "Meter_2"]
+FLEET_INI = ROOT / "examples" / "fleet.ini"
+METERS = ["Meter_0", "Meter_1", "Meter_2", "Meter_3", "Meter_4"]
+# Keys naming files, relative to their configuration file's folder.
+_FILE_KEYS = (("pv", "weather"), ("fleet", "file"))
 
 
 def rabbitmqctl(*args: str) -> bool:
@@ -42,10 +46,20 @@ def rabbitmqctl(*args: str) -> bool:
         return False
 
 
-def demo_config(source: Path, target: Path) -> Path:
-    """``source`` with the demo's own, emptied virtual host when the broker is local."""
+def demo_config(source: Path, target: Path, houses: Path | None = None) -> Path:
+    """``source`` with the demo's own, emptied virtual host when the broker is local, and
+    ``houses``' sections other than [broker]; file names made absolute for the copy."""
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(source)
+    if houses is not None:
+        extra = configparser.ConfigParser(interpolation=None)
+        extra.read(houses)
+        for section in extra.sections():
+            if section != "broker":
+                parser[section] = dict(extra[section])
+        for section, key in _FILE_KEYS:
+            if parser.has_option(section, key):
+                parser[section][key] = str(houses.parent / parser[section][key])
     if not parser.has_section("broker"):
         parser.add_section("broker")
     host = parser["broker"].get("host", "localhost")
@@ -94,18 +108,20 @@ def main() -> None:
     source = Path(os.environ.get("CONF", ROOT / "broker.ini"))
     if not source.is_absolute():
         source = ROOT / source
-    timezone = load_config(source).site.timezone.key
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir()
 
-    conf = demo_config(source, OUT / "demo.ini")
-    print(f"demo: 3 meters over 2026-06-21 at 2 s intervals, as fast as possible ({source.name})")
-    seconds = simulate(conf, len(METERS), "2026-06-21T00:00", 2, OUT)
+    conf = demo_config(source, OUT / "demo.ini", FLEET_INI)
+    site_tz = load_config(conf).site.timezone
+    timezone = site_tz.key
+    print(f"demo: the {len(METERS)} houses of examples/fleet.ini over 2026-06-21 at 5 s "
+          f"intervals, PVGIS typical-year weather, as fast as possible (broker of {source.name})")
+    seconds = simulate(conf, len(METERS), "2026-06-21T00:00", 5, OUT)
     csvs = sorted(OUT.glob(file_glob()))
     print(f"demo: simulated the day in {seconds:.1f} s; CSV files in {OUT}:")
     for path in csvs:
         print(f"  {path.relative_to(ROOT)}")
-    print(format_summary(summarize(read_rows(csvs), load_config(source).site.timezone)))
+    print(format_summary(summarize(read_rows(csvs), site_tz)))
     for path in csvs:
         plot([path], path.with_suffix(".png"), timezone)
 

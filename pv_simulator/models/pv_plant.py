@@ -13,6 +13,7 @@ reading or a restarted service gets exactly the same PV value.
 import bisect
 import itertools
 import math
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -22,6 +23,7 @@ from pv_simulator.config import PvConfig
 from pv_simulator.models import pv_chain
 from pv_simulator.models.challenge_curve import minute_of_day, read_curve
 from pv_simulator.models.clear_sky import SiteClearSky, SunAndClearSky
+from pv_simulator.models.climate import AirTemperatureClimate, latitude_annual_mean_c
 from pv_simulator.models.seeds import derive_uniform
 from pv_simulator.models.sky import DEFAULT_SEED, CloudySky
 from pv_simulator.models.weather import WeatherSource
@@ -230,20 +232,27 @@ class SolarPvModel:
                  dc_ac_ratio: float = PvConfig.dc_ac_ratio, losses_pct: float = PvConfig.losses_pct,
                  temperature_coefficient: float = PvConfig.temperature_coefficient, albedo: float = PvConfig.albedo,
                  linke_turbidity: tuple[float, ...] = DEFAULT_LINKE_TURBIDITY,
-                 air_temperature_c: float = PvConfig.air_temperature_c, wind_speed_m_s: float = PvConfig.wind_speed_m_s,
-                 sky: str = SKY_VARIABLE, seed: int | None = None) -> None:
+                 air_temperature_c: float | None = PvConfig.air_temperature_c,
+                 wind_speed_m_s: float = PvConfig.wind_speed_m_s,
+                 sky: str = SKY_VARIABLE, seed: int | None = None,
+                 cloudy_sky: CloudySky | None = None) -> None:
+        """``air_temperature_c`` None follows the site's climate (`climate`); ``cloudy_sky`` is
+        a sky to share with neighbours (same clouds), else sky="variable" makes its own."""
         self._plant = PlantChain(peak_power_kw=peak_power_kw, tilt_deg=tilt_deg,
                                  azimuth_deg=azimuth_deg, dc_ac_ratio=dc_ac_ratio,
                                  losses_pct=losses_pct,
                                  temperature_coefficient=temperature_coefficient, albedo=albedo)
         linke_turbidity = _site_linke_turbidity(latitude_deg, linke_turbidity)
-        self._site = SiteClearSky(latitude_deg=latitude_deg, longitude_deg=longitude_deg,
-                                  altitude_m=altitude_m, linke_turbidity=linke_turbidity,
-                                  air_temperature_c=air_temperature_c)
+        self._site = SiteClearSky(
+            latitude_deg=latitude_deg, longitude_deg=longitude_deg, altitude_m=altitude_m,
+            linke_turbidity=linke_turbidity,
+            air_temperature_c=(latitude_annual_mean_c(latitude_deg) if air_temperature_c is None
+                               else air_temperature_c))
         self._tz = tz
-        self._air_temperature_c = air_temperature_c
+        self._temperature_c = _temperature(self._site, air_temperature_c)
         self._wind_speed_m_s = wind_speed_m_s
-        self._sky = CloudySky(seed=seed) if sky == SKY_VARIABLE else None
+        self._sky = ((cloudy_sky or CloudySky(seed=seed, latitude_deg=latitude_deg))
+                     if sky == SKY_VARIABLE else None)
 
     def power_kw(self, time_s: float) -> float:
         """AC power in kW at epoch seconds time_s (0 with the sun below the horizon)."""
@@ -261,7 +270,7 @@ class SolarPvModel:
             sky = pv_chain.cloudy_sky_irradiance(
                 sun.clear, self._sky.clear_sky_index(day_ordinal, minute),
                 sun.apparent_zenith_deg, sun.dni_extra_w_m2)
-        return self._plant.ac_power_w(sun, sky, self._air_temperature_c, self._wind_speed_m_s)
+        return self._plant.ac_power_w(sun, sky, self._temperature_c(time_s), self._wind_speed_m_s)
 
 
 class WeatherPvModel:
@@ -270,39 +279,51 @@ class WeatherPvModel:
     The site defaults to the file's header (a generic CSV has none: give all three numbers);
     Linke turbidity only shapes the clear sky the file's clear-sky index is measured against.
     Cell temperature uses the file's air temperature and wind where it has them, else
-    air_temperature_c and wind_speed_m_s. `ac_power_w` is None outside a generic file's span
-    (`power_kw` then gives 0.0, as the simulator's `PvModel` must return a number).
+    air_temperature_c (None: the site's climate, `climate`) and wind_speed_m_s. `ac_power_w` is
+    None outside a generic file's span (`power_kw` then gives 0.0, as the simulator's `PvModel`
+    must return a number; `covers` tells the caller which).
+
+    ``weather`` may be a `WeatherSource` already replayed at the site, to share one between
+    plants of one site (one parse, one cache, the same weather); the site arguments are then
+    ignored, the source's site applies.
     """
 
-    def __init__(self, weather: str | Path | WeatherFile, *, peak_power_kw: float,
+    def __init__(self, weather: str | Path | WeatherFile | WeatherSource, *, peak_power_kw: float,
                  tilt_deg: float, azimuth_deg: float, dc_ac_ratio: float = PvConfig.dc_ac_ratio,
                  losses_pct: float = PvConfig.losses_pct,
                  temperature_coefficient: float = PvConfig.temperature_coefficient,
                  albedo: float = PvConfig.albedo, latitude_deg: float | None = None,
                  longitude_deg: float | None = None, altitude_m: float | None = None,
                  linke_turbidity: tuple[float, ...] = DEFAULT_LINKE_TURBIDITY,
-                 air_temperature_c: float = PvConfig.air_temperature_c,
+                 air_temperature_c: float | None = PvConfig.air_temperature_c,
                  wind_speed_m_s: float = PvConfig.wind_speed_m_s) -> None:
-        data = weather if isinstance(weather, WeatherFile) else read_weather_file(weather)
-        site = data.site
-        if latitude_deg is None or longitude_deg is None or altitude_m is None:
-            if site is None:
-                raise ValueError(f"{data.path} names no site: give latitude_deg, longitude_deg "
-                                 "and altitude_m")
-            latitude_deg = site.latitude_deg if latitude_deg is None else latitude_deg
-            longitude_deg = site.longitude_deg if longitude_deg is None else longitude_deg
-            altitude_m = site.altitude_m if altitude_m is None else altitude_m
         self._plant = PlantChain(peak_power_kw=peak_power_kw, tilt_deg=tilt_deg,
                                  azimuth_deg=azimuth_deg, dc_ac_ratio=dc_ac_ratio,
                                  losses_pct=losses_pct,
                                  temperature_coefficient=temperature_coefficient, albedo=albedo)
-        self._site = SiteClearSky(
-            latitude_deg=latitude_deg, longitude_deg=longitude_deg, altitude_m=altitude_m,
-            linke_turbidity=_site_linke_turbidity(latitude_deg, linke_turbidity),
-            air_temperature_c=air_temperature_c)
-        self.weather = WeatherSource(data, self._site)
-        self._air_temperature_c = air_temperature_c
+        if isinstance(weather, WeatherSource):
+            self.weather = weather
+        else:
+            data = weather if isinstance(weather, WeatherFile) else read_weather_file(weather)
+            self.weather = weather_source(data, latitude_deg=latitude_deg,
+                                          longitude_deg=longitude_deg, altitude_m=altitude_m,
+                                          linke_turbidity=linke_turbidity,
+                                          air_temperature_c=air_temperature_c)
+        self._site = self.weather.site
+        self._fallback_temperature_c = _temperature(self._site, air_temperature_c)
         self._wind_speed_m_s = wind_speed_m_s
+        self._start_s = self.weather.start_s
+        self._end_s = self.weather.end_s
+
+    @property
+    def weather_name(self) -> str:
+        """The weather file, for messages."""
+        return self.weather.weather.path
+
+    def covers(self, time_s: float) -> bool:
+        """Whether the file has weather at time_s (a typical year always has)."""
+        start_s, end_s = self._start_s, self._end_s
+        return start_s is None or end_s is None or start_s <= time_s <= end_s
 
     def power_kw(self, time_s: float) -> float:
         """AC power in kW at epoch seconds time_s; 0.0 also outside a generic file's span."""
@@ -317,8 +338,47 @@ class WeatherPvModel:
             return None
         if sun is None:
             return 0.0
+        air_temperature_c = sample.air_temperature_c
         return self._plant.ac_power_w(
             sun, sample.sky,
-            self._air_temperature_c if sample.air_temperature_c is None
-            else sample.air_temperature_c,
+            self._fallback_temperature_c(time_s) if air_temperature_c is None
+            else air_temperature_c,
             self._wind_speed_m_s if sample.wind_speed_m_s is None else sample.wind_speed_m_s)
+
+
+def _temperature(site: SiteClearSky, air_temperature_c: float | None) -> Callable[[float], float]:
+    """Air temperature at an instant: the constant given, else the site's climate."""
+    if air_temperature_c is None:
+        return AirTemperatureClimate(latitude_deg=site.latitude_deg,
+                                     longitude_deg=site.longitude_deg).at
+    constant_c = air_temperature_c
+    return lambda _time_s: constant_c
+
+
+def weather_source(data: WeatherFile, *, latitude_deg: float | None = None,
+                   longitude_deg: float | None = None, altitude_m: float | None = None,
+                   linke_turbidity: tuple[float, ...] = DEFAULT_LINKE_TURBIDITY,
+                   air_temperature_c: float | None = PvConfig.air_temperature_c) -> WeatherSource:
+    """A weather file replayed at a site: the file header's, each of the three numbers given
+    replacing the header's (a generic CSV has none: give all three).
+
+    Raises:
+        ValueError: the file names no site and not all three numbers are given.
+    """
+    site = data.site
+    if latitude_deg is None or longitude_deg is None or altitude_m is None:
+        if site is None:
+            raise ValueError(f"{data.path} names no site: give latitude_deg, longitude_deg "
+                             "and altitude_m")
+        latitude_deg = site.latitude_deg if latitude_deg is None else latitude_deg
+        longitude_deg = site.longitude_deg if longitude_deg is None else longitude_deg
+        altitude_m = site.altitude_m if altitude_m is None else altitude_m
+    if air_temperature_c is None:
+        # Only the refraction of the sun near the horizon: the file's mean, else the climate's.
+        temperatures = data.air_temperature_c
+        air_temperature_c = (sum(temperatures) / len(temperatures) if temperatures
+                             else latitude_annual_mean_c(latitude_deg))
+    return WeatherSource(data, SiteClearSky(
+        latitude_deg=latitude_deg, longitude_deg=longitude_deg, altitude_m=altitude_m,
+        linke_turbidity=_site_linke_turbidity(latitude_deg, linke_turbidity),
+        air_temperature_c=air_temperature_c))

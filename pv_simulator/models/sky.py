@@ -17,12 +17,35 @@ sampling with coupled Markov chains", Random Structures and Algorithms 9 (1996) 
 hashed uniform per day: it yields the exact stationary Markov chain without any state carried
 over from earlier queries. A day's minute series comes from a random generator seeded with (seed,
 day). Series are built lazily and kept in a small LRU cache. Days are calendar days of whatever
-clock the caller uses (the PV model uses local wall time); seasons are not modelled.
+clock the caller uses (the PV model uses local wall time).
+
+Seasons: given the site's latitude, each day's transitions are those of its month
+(`monthly_transitions`): winter skies of the mid latitudes are far more often overcast than summer
+ones, mirrored south of the equator. Coupling from the past works unchanged for such a
+time-inhomogeneous chain: it composes the same per-day random maps, each with its own month's
+matrix. The statistics the sky is built to reproduce, and tested for over simulated months:
+
+* regimes at mid latitudes (40-60 N, central Europe): about 39 % clear, 48 % broken and 13 %
+  overcast days in July, 8 % clear, 24 % broken and 68 % overcast in January. This follows the
+  seasonal cycle of relative sunshine duration in Germany, about 20 % of the possible hours in
+  December and January against 45 % in June to August (Deutscher Wetterdienst, climate normals
+  1991-2020, sunshine duration), and the grey spells of a central European winter (low stratus
+  lasting days).
+* cloud enhancement in broken skies: in 1-minute data of a central European summer month about
+  one daylight minute in ten has a clear-sky index above 1.04 and a few in a hundred above 1.1
+  (enhancements near cloud edges by light scattered forward from cloud sides, measured in northern
+  Germany by N. H. Schade, A. Macke, H. Sandmann and C. Stick, "Enhanced solar global irradiance
+  during cloudy sky conditions", Meteorol. Z. 16 (2007) 295-303; short-term variability at Juelich
+  in G. M. Lohmann, A. H. Monahan and D. Heinemann, "Local short-term variability in solar
+  irradiance", Atmos. Chem. Phys. 16 (2016) 6365-6379). Here the sunlit gaps of a broken sky are
+  brightened by the surrounding clouds' diffuse light (0-7 % above clear sky, drawn per day) and
+  a brief bump of up to 20 % sits just outside each cloud edge.
 """
 
 import math
 import random
 from collections import OrderedDict
+from datetime import date
 from statistics import NormalDist
 
 from pv_simulator.models.seeds import derive_seed, derive_uniform
@@ -49,6 +72,38 @@ spells of two to three days. Every state can reach CLEAR and OVERCAST in one ste
 coupling from the past coalesce quickly.
 """
 
+SEASONAL_SWING: tuple[tuple[float, float, float], ...] = (
+    (0.05, 0.03, -0.08),
+    (0.08, 0.07, -0.15),
+    (0.06, 0.16, -0.22),
+)
+"""What midsummer adds to DEFAULT_TRANSITIONS at mid latitudes (midwinter subtracts it).
+
+Rows sum to 0, so every month's matrix stays stochastic, and every probability stays
+non-negative at both extremes.
+"""
+
+FULL_SEASON_LATITUDE_DEG = 40.0
+"""From this latitude on the seasons swing fully; towards the equator the swing fades linearly
+(the tropics' wet and dry seasons are not modelled)."""
+
+
+def monthly_transitions(month: int, latitude_deg: float) -> tuple[tuple[float, float, float], ...]:
+    """The day-to-day regime transitions of a month (1-12) at a latitude.
+
+    DEFAULT_TRANSITIONS plus SEASONAL_SWING times a cosine peaking in July (January south of the
+    equator), scaled by ``min(1, |latitude| / FULL_SEASON_LATITUDE_DEG)``.
+    """
+    peak_month = 7 if latitude_deg >= 0.0 else 1
+    weight = (min(1.0, abs(latitude_deg) / FULL_SEASON_LATITUDE_DEG)
+              * math.cos(2.0 * math.pi * (month - peak_month) / 12.0))
+    rows = []
+    for row, swing in zip(DEFAULT_TRANSITIONS, SEASONAL_SWING, strict=True):
+        a, b, c = (p + weight * d for p, d in zip(row, swing, strict=True))
+        rows.append((a, b, c))
+    return tuple(rows)
+
+
 def stationary_distribution(transitions: tuple[tuple[float, ...], ...]) -> tuple[float, ...]:
     """Long-run share of days in each regime (left eigenvector of the transition matrix)."""
     size = len(transitions)
@@ -70,6 +125,7 @@ _CLEAR_MIN_INDEX = 0.85
 _BROKEN_COVER_RANGE = (0.3, 0.7)
 _BROKEN_CLOUD_INDEX_RANGE = (0.2, 0.45)
 _BROKEN_EDGE_WIDTH = 0.7
+_BROKEN_GAP_BRIGHTENING_MAX = 0.07
 _BROKEN_ENHANCEMENT = 0.2
 _BROKEN_ENHANCEMENT_WIDTH = 0.15
 _OVERCAST_INDEX_RANGE = (0.15, 0.45)
@@ -91,8 +147,9 @@ def clear_sky_index_series(regime: str, rng: random.Random) -> tuple[float, ...]
     The latent process is a unit-variance Gaussian AR(1) with the regime's CORRELATION_MINUTES.
     clear: thin haze only, index 0.85-1.0.
     broken: a latent AR(1) field is cut at the day's cloud cover (30-70 %); below the threshold
-    the sun is behind a cloud, the index ramps over a soft edge and briefly exceeds 1 just outside
-    clouds (light reflected from cloud sides, "cloud enhancement").
+    the sun is behind a cloud, the index ramps over a soft edge; in the sunlit gaps it stands a
+    little above 1 (the day's brightening by the clouds' diffuse light, 0-7 %) and briefly
+    higher just outside clouds (light scattered from cloud sides, "cloud enhancement").
     overcast: a low, slowly varying index around the day's cloud transmittance (0.15-0.45).
     """
     persistence = math.exp(-1.0 / CORRELATION_MINUTES[regime])
@@ -100,6 +157,7 @@ def clear_sky_index_series(regime: str, rng: random.Random) -> tuple[float, ...]
     threshold = NormalDist().inv_cdf(rng.uniform(*_BROKEN_COVER_RANGE))
     cloud_index = rng.uniform(*(_BROKEN_CLOUD_INDEX_RANGE if regime == BROKEN
                                 else _OVERCAST_INDEX_RANGE))
+    gap_index = 1.0 + rng.uniform(0.0, _BROKEN_GAP_BRIGHTENING_MAX)
     latent = rng.gauss(0.0, 1.0)
     series = []
     for _ in range(MINUTES_PER_DAY + 1):
@@ -109,7 +167,7 @@ def clear_sky_index_series(regime: str, rng: random.Random) -> tuple[float, ...]
             distance = latent - threshold
             sunlit = _logistic(distance / (_BROKEN_EDGE_WIDTH / 4.0))
             edge_offset = (distance - _BROKEN_EDGE_WIDTH / 2.0) / _BROKEN_ENHANCEMENT_WIDTH
-            index = (cloud_index + (1.0 - cloud_index) * sunlit
+            index = (cloud_index + (gap_index - cloud_index) * sunlit
                      + _BROKEN_ENHANCEMENT * math.exp(-edge_offset * edge_offset))
         else:
             index = cloud_index + _OVERCAST_SPREAD * latent
@@ -123,7 +181,10 @@ class CloudySky:
 
     def __init__(self, *, seed: int | None = None,
                  transitions: tuple[tuple[float, float, float], ...] = DEFAULT_TRANSITIONS,
-                 cache_days: int = 4) -> None:
+                 cache_days: int = 4, latitude_deg: float | None = None) -> None:
+        """``latitude_deg`` makes the regimes seasonal (`monthly_transitions`, replacing
+        ``transitions``), taken to the whole degree so that neighbours' skies are the same;
+        None keeps ``transitions`` all year."""
         if len(transitions) != len(REGIMES) or any(
                 len(row) != len(REGIMES) or any(p < 0.0 for p in row)
                 or abs(sum(row) - 1.0) > 1e-9 for row in transitions):
@@ -132,15 +193,19 @@ class CloudySky:
         if cache_days < 1:
             raise ValueError("cache_days must be at least 1")
         self._seed = DEFAULT_SEED if seed is None else seed
-        self._cumulative = tuple(tuple(sum(row[:j + 1]) for j in range(len(row)))
-                                 for row in transitions)
+        matrices = ([transitions] * 12 if latitude_deg is None else
+                    [monthly_transitions(month, round(latitude_deg)) for month in range(1, 13)])
+        self._cumulative_by_month = tuple(
+            tuple(tuple(sum(row[:j + 1]) for j in range(len(row))) for row in matrix)
+            for matrix in matrices)
         self._cache_days = cache_days
         self._regimes: OrderedDict[int, str] = OrderedDict()
         self._series: OrderedDict[int, tuple[float, ...]] = OrderedDict()
 
     def _step(self, state: int, day_ordinal: int) -> int:
         uniform = derive_uniform(self._seed, "sky-regime", day_ordinal)
-        for next_state, threshold in enumerate(self._cumulative[state]):
+        cumulative = self._cumulative_by_month[date.fromordinal(day_ordinal).month - 1]
+        for next_state, threshold in enumerate(cumulative[state]):
             if uniform < threshold:
                 return next_state
         return len(REGIMES) - 1

@@ -136,6 +136,11 @@ class WeatherSource:
         self._instant_indices = lru_cache(maxsize=16)(self._compute_instant_indices)
 
     @property
+    def site(self) -> SiteClearSky:
+        """Where the file is replayed."""
+        return self._site
+
+    @property
     def start_s(self) -> float | None:
         """First instant of an absolute (generic) file; None for a typical year."""
         return None if self.weather.typical_year else self.weather.time_s[0]

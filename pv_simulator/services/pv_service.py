@@ -13,10 +13,12 @@ batch it had not acknowledged.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from pv_simulator.messaging.connection import Connection
@@ -66,13 +68,45 @@ class RejectLog:
 
 @dataclass(frozen=True)
 class PvResult:
-    """What a PV service run did, for the exit summary and for tests."""
+    """What a PV service run did, for the exit summary and for tests.
+
+    ``outside_weather``: readings outside their generic weather file's span, written with PV 0.
+    """
 
     written: int
     duplicates_skipped: int
     rejected: int
     received: int
     reconnects: int
+    outside_weather: int = 0
+
+
+class _Plant:
+    """One PV model's value at the last timestamp asked: meters sharing a plant compute it once
+    per timestamp (in real time every meter's reading of a tick has the same time).
+
+    A model with ``covers(time_s)`` (a replayed weather file, `WeatherPvModel`) can say it has no
+    weather at an instant; the value is then 0 and ``outside`` is set for the service to count.
+    """
+
+    __slots__ = ("_covers", "_power_kw", "kw", "name", "outside", "time_s")
+
+    def __init__(self, model: PvModel) -> None:
+        self._power_kw = model.power_kw
+        self._covers: Callable[[float], bool] | None = getattr(model, "covers", None)
+        self.name: str = getattr(model, "weather_name", "")
+        self.time_s = math.nan
+        self.kw = 0.0
+        self.outside = False
+
+    @property
+    def bounded(self) -> bool:
+        return self._covers is not None
+
+    def at(self, time_s: float) -> None:
+        self.time_s = time_s
+        self.outside = self._covers is not None and not self._covers(time_s)
+        self.kw = 0.0 if self.outside else self._power_kw(time_s)
 
 
 class PvService:
@@ -81,7 +115,9 @@ class PvService:
     Args:
         connection: the broker connection; the service connects it in :meth:`run`.
         meter_ids: the meters to serve, one queue each.
-        pv_model: the PV plant's power at a reading's time.
+        pv_model: the PV plant's power at a reading's time, for meters without their own.
+        pv_models: meters with a plant of their own (a fleet); meters sharing a model object
+            share its computation.
         output: the CSV writer.
         max_power_w: readings above this are rejected.
         should_stop: polled between batches; True starts a graceful stop.
@@ -94,10 +130,20 @@ class PvService:
     def __init__(self, connection: Connection, meter_ids: Sequence[str], pv_model: PvModel,
                  output: CsvOutput, max_power_w: float, should_stop: Callable[[], bool],
                  exit_when_idle_s: float | None = None, batch_max: int = 1000,
-                 batch_wait_s: float = 0.05, stats_interval_s: float = 10.0) -> None:
+                 batch_wait_s: float = 0.05, stats_interval_s: float = 10.0,
+                 pv_models: Mapping[str, PvModel] | None = None) -> None:
         self.connection = connection
         self.meter_ids = list(meter_ids)
         self.pv_model = pv_model
+        plants: dict[int, _Plant] = {}
+        for model in (pv_model, *(pv_models or {}).values()):
+            plants.setdefault(id(model), _Plant(model))
+        self._default_plant = plants[id(pv_model)]
+        self._plants = {meter_id: plants[id(model)]
+                        for meter_id, model in (pv_models or {}).items()}
+        self._weather_bounded = any(plant.bounded for plant in plants.values())
+        self.outside_weather = 0
+        self._outside_logged: set[tuple[str, int]] = set()
         self.output = output
         self.max_power_w = max_power_w
         self.should_stop = should_stop
@@ -118,7 +164,8 @@ class PvService:
 
     def result(self) -> PvResult:
         return PvResult(self.output.rows_written, self.output.duplicates_skipped,
-                        sum(self.rejects.counts.values()), self.received, self.connection.reconnects)
+                        sum(self.rejects.counts.values()), self.received, self.connection.reconnects,
+                        self.outside_weather)
 
     def _start(self, session: Session) -> None:
         """Declare the meters' queues and start consuming them, on every (re)connection.
@@ -182,11 +229,10 @@ class PvService:
         """Write the batch's rows, flush, then settle every delivery of it."""
         rejected: list[int] = []
         last_accepted = 0
-        power_kw = self.pv_model.power_kw
+        plants = self._plants
+        default_plant = self._default_plant
         write = self.output.write
         debug = log.isEnabledFor(logging.DEBUG)
-        # In real time every meter's reading of a tick has the same time: one PV value serves.
-        pv_time_s, pv_kw = float("nan"), 0.0
         for delivery in batch:
             try:
                 reading = decode(delivery.body, delivery.queue, self.max_power_w)
@@ -194,8 +240,12 @@ class PvService:
                 self.rejects.rejected(delivery.queue, str(exc))
                 rejected.append(delivery.delivery_tag)
                 continue
-            if reading.time_s != pv_time_s:
-                pv_time_s, pv_kw = reading.time_s, power_kw(reading.time_s)
+            plant = plants.get(reading.meter_id, default_plant)
+            if reading.time_s != plant.time_s:
+                plant.at(reading.time_s)
+            if plant.outside:
+                self._outside(plant, reading.time_s)
+            pv_kw = plant.kw
             written = write(reading.meter_id, reading.time_s, reading.power_w, pv_kw)
             if debug:
                 log.debug("%s %s at %.3f: %.3f W + %.6f kW", "wrote" if written else "skipped",
@@ -210,6 +260,15 @@ class PvService:
         self.received += len(batch)
         self._last_delivery = time.monotonic()
 
+    def _outside(self, plant: _Plant, time_s: float) -> None:
+        """Count a reading outside its weather file's span; log it once per UTC day and file."""
+        self.outside_weather += 1
+        day = int(time_s // 86400)
+        if (plant.name, day) not in self._outside_logged:
+            self._outside_logged.add((plant.name, day))
+            log.warning("no weather in %s on %s (outside its span): PV written as 0 there",
+                        plant.name, datetime.fromtimestamp(time_s, timezone.utc).date())
+
     def _report_stats(self) -> None:
         """Log the stats line; the backlog is asked of the broker only for a few queues."""
         if len(self.meter_ids) <= STATS_BACKLOG_QUEUES:
@@ -223,7 +282,9 @@ class PvService:
         self._stats.report(self.output.rows_written,
                            f"duplicates {self.output.duplicates_skipped}, rejected "
                            f"{sum(self.rejects.counts.values())}, backlog {backlog}, "
-                           f"reconnects {self.connection.reconnects}")
+                           f"reconnects {self.connection.reconnects}"
+                           + (f", outside weather {self.outside_weather}"
+                              if self._weather_bounded else ""))
 
     def _idle_for_too_long(self) -> bool:
         return (self.exit_when_idle_s is not None

@@ -275,11 +275,11 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual(str(caught.exception), f"{path}: [meter] bufer_s: unknown key (known: {known})")
 
     def test_unknown_section_lists_the_schema_sections(self) -> None:
-        path = self.write("[fleet]\nfile = x\n")
+        path = self.write("[fleets]\nfile = x\n")
         with self.assertRaises(ConfigError) as caught:
             load_config(path)
         self.assertEqual(str(caught.exception),
-                         f"{path}: [fleet]: unknown section (known: {', '.join(sorted(SECTIONS))})")
+                         f"{path}: [fleets]: unknown section (known: {', '.join(sorted(SECTIONS))})")
 
 
 def section_of(config: Config, key: Key) -> Any:
@@ -376,15 +376,15 @@ class SchemaTest(unittest.TestCase):
             self.assertEqual(getattr(settings, key.target), key.default, key)
 
     def test_every_key_has_a_one_line_meaning_and_a_known_section(self) -> None:
-        self.assertEqual(SECTIONS, ("broker", "site", "pv", "meter", "output"))
+        self.assertEqual(SECTIONS, ("broker", "site", "pv", "meter", "output", "fleet"))
         self.assertEqual(len({(key.section, key.name) for key in SCHEMA}), len(SCHEMA))
         for key in SCHEMA:
             self.assertTrue(key.meaning and "\n" not in key.meaning and "|" not in key.meaning, key)
 
     def test_schema_key_finds_a_record_or_says_which_is_missing(self) -> None:
         self.assertEqual(schema_key("pv", "losses_pct").high, 100.0)
-        with self.assertRaisesRegex(KeyError, r"\[pv\] weather"):
-            schema_key("pv", "weather")
+        with self.assertRaisesRegex(KeyError, r"\[pv\] clouds"):
+            schema_key("pv", "clouds")
 
 
 class MarkdownTest(unittest.TestCase):
@@ -423,3 +423,45 @@ class MarkdownTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class WeatherAndFleetKeysTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def load(self, text: str) -> Config:
+        (self.tmp / "conf").mkdir(exist_ok=True)
+        path = self.tmp / "conf" / "pv.ini"
+        path.write_text(text)
+        return load_config(path)
+
+    def test_files_are_relative_to_the_configuration_files_folder(self) -> None:
+        config = self.load("[pv]\nweather = w/tmy.csv\n[fleet]\nfile = /abs/fleet.csv\n")
+        self.assertEqual(config.pv.weather, self.tmp / "conf" / "w" / "tmy.csv")
+        self.assertEqual(config.fleet.file, Path("/abs/fleet.csv"))
+        self.assertIsNone(self.load("").pv.weather)
+
+    def test_sky_and_weather_together_name_both_keys(self) -> None:
+        with self.assertRaisesRegex(ConfigError, r"pv.ini: \[pv\] sky: give either sky or weather"):
+            self.load("[pv]\nsky = clear\nweather = tmy.csv\n")
+
+    def test_given_keys_are_told_from_defaults(self) -> None:
+        config = self.load("[site]\nlatitude = 48.2\n")
+        self.assertTrue(config.is_given("site", "latitude"))
+        self.assertFalse(config.is_given("site", "longitude"))
+        self.assertEqual(config.site.latitude_deg, 48.2)
+
+    def test_country_profile_and_subdivision(self) -> None:
+        config = self.load("[site]\ncountry = at\nsubdivision = 9\n[meter]\nprofile = h0\n")
+        self.assertEqual((config.site.country, config.site.subdivision), ("AT", "9"))
+        self.assertEqual(config.meter.profile, "h0")
+        self.assertEqual(self.load("").site.country, "DE")
+        with self.assertRaisesRegex(ConfigError, r"\[site\] country: 'Germany' is not a two-letter"):
+            self.load("[site]\ncountry = Germany\n")
+        with self.assertRaisesRegex(ConfigError, r"\[meter\] profile: 'h26' is not one of h25, h0"):
+            self.load("[meter]\nprofile = h26\n")
+
+    def test_air_temperature_is_the_climate_unless_given(self) -> None:
+        self.assertIsNone(self.load("").pv.air_temperature_c)
+        self.assertEqual(self.load("[pv]\nair_temperature_c = 25\n").pv.air_temperature_c, 25.0)

@@ -398,7 +398,7 @@ class WeatherPvModelTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "clear.csv"
             path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-            model = WeatherPvModel(path, **plant)
+            model = WeatherPvModel(path, air_temperature_c=20.0, **plant)
         for k in range(3):
             self.assertAlmostEqual(model.power_kw(start_s + 600.0 * k),
                                    clear.power_kw(start_s + 600.0 * k), places=9)

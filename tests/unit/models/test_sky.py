@@ -21,6 +21,7 @@ from pv_simulator.models.sky import (
     OVERCAST,
     REGIMES,
     CloudySky,
+    monthly_transitions,
     stationary_distribution,
 )
 
@@ -196,3 +197,43 @@ class VariableSkyEnergyTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def month_days(year: int, month: int) -> range:
+    first = date(year, month, 1).toordinal()
+    return range(first, (date(year + month // 12, month % 12 + 1, 1)).toordinal())
+
+
+class SeasonalSkyTest(unittest.TestCase):
+    """The statistics sky.py's docstring promises, over simulated months (five of each)."""
+
+    def regime_shares(self, latitude: float, month: int) -> dict[str, float]:
+        sky = CloudySky(seed=11, latitude_deg=latitude, cache_days=1)
+        regimes = [sky.regime(day) for year in range(2016, 2026) for day in month_days(year, month)]
+        return {regime: regimes.count(regime) / len(regimes) for regime in REGIMES}
+
+    def test_mid_latitude_winters_are_overcast_summers_bright_mirrored_south(self) -> None:
+        for latitude, summer, winter in ((48.2, 7, 1), (-45.0, 1, 7)):
+            july, january = self.regime_shares(latitude, summer), self.regime_shares(latitude, winter)
+            self.assertAlmostEqual(july[CLEAR], 0.39, delta=0.1, msg=latitude)
+            self.assertAlmostEqual(july[OVERCAST], 0.13, delta=0.08, msg=latitude)
+            self.assertAlmostEqual(january[OVERCAST], 0.68, delta=0.1, msg=latitude)
+            self.assertLess(january[CLEAR], 0.15, latitude)
+
+    def test_monthly_matrices_are_stochastic_and_the_equator_has_no_seasons(self) -> None:
+        for latitude in (-60.0, -20.0, 0.0, 30.0, 48.0, 70.0):
+            for month in range(1, 13):
+                for row in monthly_transitions(month, latitude):
+                    self.assertAlmostEqual(sum(row), 1.0)
+                    self.assertGreaterEqual(min(row), 0.0)
+        self.assertEqual(monthly_transitions(1, 0.0), monthly_transitions(7, 0.0))
+
+    def test_broken_skies_enhance_a_tenth_of_summer_daylight_minutes(self) -> None:
+        sky = CloudySky(seed=5, latitude_deg=48.2, cache_days=1)
+        minutes = [index for year in range(2022, 2027) for day in month_days(year, 7)
+                   for index in daytime(sky.day_series(day))]
+        above_104 = sum(index > 1.04 for index in minutes) / len(minutes)
+        above_110 = sum(index > 1.1 for index in minutes) / len(minutes)
+        self.assertAlmostEqual(above_104, 0.10, delta=0.035)
+        self.assertGreater(above_110, 0.01)
+        self.assertLess(above_110, 0.06)
