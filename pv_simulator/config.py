@@ -400,6 +400,11 @@ SCHEMA: tuple[Key, ...] = (
     Key("output", "fsync", Kind.CHOICE, "batch",
         "`batch`: fsync each batch before acknowledging it; `always`: after each row; "
         "`never`: leave it to the OS", choices=("batch", "always", "never")),
+    Key("output", "publish", Kind.BOOLEAN, False,
+        "also publish each written row as a JSON result message (see Results stream); "
+        "`--publish` turns it on too"),
+    Key("output", "results_exchange", Kind.TEXT, "amq.topic",
+        "the existing topic exchange the results go to, routing key `pv.results.<meter_id>`"),
 )
 """Every key of every section, in the order the README lists them.
 
@@ -517,9 +522,11 @@ class MeterConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
-    """How hard the PV service pushes rows to disk before acknowledging."""
+    """How hard the PV service pushes rows to disk before acknowledging, and where rows are published."""
 
     fsync: str = _default("output", "fsync")
+    publish: bool = _default("output", "publish")
+    results_exchange: str = _default("output", "results_exchange")
 
 
 @dataclass(frozen=True)
