@@ -28,7 +28,9 @@ from pv_simulator.messaging.port import METER_ID_RULE, AccessRefused, BrokerErro
 from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy, waiting_on_broker
 from pv_simulator.services.clock import SimClock, parse_start
 from pv_simulator.services.meter import MeterService
+from pv_simulator.services.metrics import Metrics, count_pv_service, meter_metrics, pv_service_metrics
 from pv_simulator.services.pv_service import PvService
+from pv_simulator.services.results import ResultStream
 from pv_simulator.storage.csv_store import CsvOutput, OutputError, OutputFailed
 
 log = logging.getLogger("pv_simulator")
@@ -116,6 +118,22 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
                         help="at exit, write the run's counts as JSON to FILE (for scripts)")
 
 
+def _metrics_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metrics-port", type=int, metavar="PORT",
+                        help="serve Prometheus metrics on http://HOST:PORT/metrics (default: off)")
+    parser.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST",
+                        help="address the metrics endpoint listens on (default: 127.0.0.1)")
+
+
+def _serve_metrics(metrics: Metrics, host: str, port: int) -> None:
+    try:
+        bound = metrics.serve(host, port)
+    except (OSError, OverflowError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"argument --metrics-port: cannot listen on {host}:{port}: {reason}") from None
+    log.info("metrics on http://%s:%d/metrics", host, bound)
+
+
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -190,6 +208,7 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=_non_negative, metavar="SECONDS",
                         help="stop after this many simulated seconds (default: run until stopped)")
     parser.add_argument("--seed", type=int, help="random seed: same seed, same readings")
+    _metrics_options(parser)
     args = parser.parse_args(argv)
     _setup_logging(args.log_level)
     stopper = Stopper()
@@ -220,6 +239,8 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
         connection = _connection(config.broker, "pv-simulator meter")
         service = MeterService(connection, meter_ids, models, clock, buffer_per_meter, stopper,
                                stats_interval_s=args.stats_interval)
+        if args.metrics_port is not None:
+            _serve_metrics(meter_metrics(service), args.metrics_host, args.metrics_port)
         try:
             log.info("Meter created: %s", _id_list(meter_ids))
             service.run()
@@ -248,6 +269,11 @@ def service_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--exit-when-idle", type=_positive, metavar="SECONDS",
                         help="stop once no reading arrived for this long (default: run "
                              "until stopped)")
+    parser.add_argument("--publish", action="store_true",
+                        help="publish each written row as a JSON result on [output] "
+                             "results_exchange, routing key pv.results.<METER_ID> (as [output] "
+                             "publish = true)")
+    _metrics_options(parser)
     args = parser.parse_args(argv)
     _setup_logging(args.log_level)
     stopper = Stopper()
@@ -264,9 +290,16 @@ def service_main(argv: Sequence[str] | None = None) -> int:
                            max_open_files=max(16, min(4096, _raise_open_file_limit() // 2)))
         output.check_existing(meter_ids)
         connection = _connection(config.broker, "pv-simulator pv-service")
+        results = (ResultStream(config.output.results_exchange, output)
+                   if args.publish or config.output.publish else None)
+        metrics = pv_service_metrics() if args.metrics_port is not None else None
         service = PvService(connection, meter_ids, model, output, config.meter.max_power_w,
                             stopper, exit_when_idle_s=args.exit_when_idle,
-                            stats_interval_s=args.stats_interval, pv_models=fleet_models)
+                            stats_interval_s=args.stats_interval, pv_models=fleet_models,
+                            results=results, metrics=metrics)
+        if metrics is not None:
+            count_pv_service(metrics, service)
+            _serve_metrics(metrics, args.metrics_host, args.metrics_port)
         try:
             service.run()
         finally:
@@ -275,8 +308,9 @@ def service_main(argv: Sequence[str] | None = None) -> int:
             finally:
                 connection.close()
             result = service.result()
-            log.info("wrote %d row(s); %d duplicate(s) skipped, %d rejected, %d reconnect(s)",
-                     result.written, result.duplicates_skipped, result.rejected, result.reconnects)
+            log.info("wrote %d row(s); %d duplicate(s) skipped, %d rejected, %d reconnect(s)%s",
+                     result.written, result.duplicates_skipped, result.rejected, result.reconnects,
+                     f"; published results {result.published_results}" if results else "")
             _write_summary(args.summary_file, dataclasses.asdict(result))
 
     return _run(parser.prog, body)

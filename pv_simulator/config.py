@@ -454,6 +454,11 @@ SCHEMA: tuple[Key, ...] = (
         "a fleet CSV, one row per house overriding [site], [pv] and [meter] (see Fleet), "
         "relative to the configuration file's folder", parse=_relative_path,
         expected="a file name", shown_default="none: every meter the configuration's house"),
+    Key("output", "publish", Kind.BOOLEAN, False,
+        "also publish each written row as a JSON result message (see Results stream); "
+        "`--publish` turns it on too"),
+    Key("output", "results_exchange", Kind.TEXT, "amq.topic",
+        "the existing topic exchange the results go to, routing key `pv.results.<meter_id>`"),
 )
 """Every key of every section, in the order the README lists them.
 
@@ -578,9 +583,11 @@ class MeterConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
-    """How hard the PV service pushes rows to disk before acknowledging."""
+    """How hard the PV service pushes rows to disk before acknowledging, and where rows are published."""
 
     fsync: str = _default("output", "fsync")
+    publish: bool = _default("output", "publish")
+    results_exchange: str = _default("output", "results_exchange")
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,33 @@ start_server() {
     fi
 }
 
+# The PV service's results stream reaches MQTT clients (Home Assistant, mosquitto_sub)
+# through RabbitMQ's MQTT plugin. Its listener defaults to every interface on 1883;
+# enabled here, it listens on loopback only: the listener is set for the running node
+# before the plugin starts. rabbitmq.conf is left alone (an mqtt.* key there stops the
+# node from starting once the plugin is disabled), so after a restart of the node the
+# plugin listens on every interface again unless rabbitmq.conf says
+# `mqtt.listeners.tcp.1 = 127.0.0.1:1883`; this says so. Only for a broker on this machine.
+ensure_mqtt() {
+    case "$host" in localhost|127.*|::1) ;; *) return 0 ;; esac
+    export PATH="$PATH:/usr/sbin"
+    if ! as_root rabbitmq-plugins -q list -e rabbitmq_mqtt 2>/dev/null | grep -q rabbitmq_mqtt; then
+        as_root rabbitmqctl -q eval 'application:set_env(rabbitmq_mqtt, tcp_listeners,
+            [{"127.0.0.1", 1883}], [{persistent, true}]).' >/dev/null
+        as_root rabbitmq-plugins -q enable rabbitmq_mqtt >/dev/null
+    fi
+    local listeners
+    listeners=$(as_root rabbitmqctl -q eval 'application:get_env(rabbitmq_mqtt, tcp_listeners).' 2>/dev/null || true)
+    case "$listeners" in
+        *'"127.0.0.1",1883'*) echo "broker: MQTT plugin enabled, listening on 127.0.0.1:1883" ;;
+        *) echo "broker: MQTT plugin enabled, listeners $listeners (every interface; set" \
+                "mqtt.listeners.tcp.1 = 127.0.0.1:1883 in rabbitmq.conf for loopback only)" ;;
+    esac
+}
+
 if answers; then
     echo "broker: already answering at $host:$port"
+    ensure_mqtt
     exit 0
 fi
 
@@ -74,6 +99,7 @@ fi
 for _ in $(seq 1 60); do
     if answers; then
         echo "broker: answering at $host:$port"
+        ensure_mqtt
         exit 0
     fi
     sleep 1

@@ -4,9 +4,10 @@
 behaves as RabbitMQ does where the services rely on it: per-consumer prefetch,
 unacknowledged deliveries returned to the head of their queue (flagged
 ``redelivered``) when a session closes, rejected messages dead-lettered, unroutable
-publishes refused. Tests steer it: take the broker down, drop every connection now
-or after some deliveries, refuse the next publishes, drop the connection at the next
-acknowledgement.
+publishes refused, results recorded in the order the broker took them. Tests steer it:
+take the broker down, drop every connection now or after some deliveries, refuse the
+next publishes or results, take results but lose their confirms, drop the connection at
+the next acknowledgement.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pv_simulator.messaging.port import (
     ConnectionLost,
     Delivery,
     Message,
+    ResultMessage,
 )
 
 #: What an empty ``process_events`` sleeps at most, so a polling loop does not spin.
@@ -58,6 +60,22 @@ class FakeBroker:
         self._refused_publishes = 0
         self._drop_after_deliveries: int | None = None
         self._drop_on_ack = False
+        #: Exchanges results may go to; a passive declare of any other is refused.
+        self.exchanges = {"amq.topic"}
+        #: (exchange, result) for every result the broker took, repeats included.
+        self.results: list[tuple[str, ResultMessage]] = []
+        #: How many messages had been acknowledged when each result batch was taken.
+        self.acked_at_results: list[int] = []
+        self._refused_results = 0
+        self._lost_result_confirms = 0
+
+    def refuse_results(self, count: int = 1) -> None:
+        """The next ``count`` result batches fail before the broker takes any (connection lost)."""
+        self._refused_results = count
+
+    def lose_result_confirms(self, count: int = 1) -> None:
+        """The next ``count`` result batches reach the broker, but the connection drops before the confirms."""
+        self._lost_result_confirms = count
 
     def connector(self, nodes: Sequence[str] = ("fake:5672",)) -> FakeConnector:
         return FakeConnector(self, tuple(nodes))
@@ -131,6 +149,16 @@ class FakeBroker:
         self._drop_after_deliveries = None
         return True
 
+    def _take_result_fault(self) -> tuple[bool, bool]:
+        """(refuse before taking, lose the confirms after taking) for the next result batch."""
+        if self._refused_results > 0:
+            self._refused_results -= 1
+            return True, False
+        if self._lost_result_confirms > 0:
+            self._lost_result_confirms -= 1
+            return False, True
+        return False, False
+
     def _take_ack_drop(self) -> bool:
         drop, self._drop_on_ack = self._drop_on_ack, False
         return drop
@@ -164,6 +192,7 @@ class FakeSession:
         self._prefetch = 0
         self._unacked: dict[int, tuple[_Consumer, StoredMessage]] = {}
         self._next_tag = 1
+        self._results_exchange: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -261,6 +290,24 @@ class FakeSession:
         consumer.unacked -= 1
         self.broker.declare(consumer.queue + DLQ_SUFFIX)
         self.broker.queues[consumer.queue + DLQ_SUFFIX].append(StoredMessage(message.body, message.time_s))
+
+    def open_results(self, exchange: str) -> None:
+        self._check(f"checking [output] results_exchange {exchange!r}")
+        if exchange not in self.broker.exchanges:
+            raise BrokerRefused(f"fake broker refused: 404 NOT_FOUND - no exchange {exchange!r}")
+        self._results_exchange = exchange
+
+    def publish_results(self, exchange: str, messages: Sequence[ResultMessage]) -> None:
+        self._check("publishing results")
+        if self._results_exchange != exchange:
+            raise ConnectionLost(f"results channel for {exchange!r} is not open")
+        refuse, lose_confirms = self.broker._take_result_fault()
+        if refuse:
+            raise self._lose("publishing results")
+        self.broker.acked_at_results.append(self.broker.acked_messages)
+        self.broker.results.extend((exchange, message) for message in messages)
+        if lose_confirms:
+            raise self._lose("waiting for result confirms")
 
     def close(self) -> None:
         """Return what was delivered but not acknowledged to the head of its queue, as redelivered."""

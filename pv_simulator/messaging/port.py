@@ -70,6 +70,15 @@ class Delivery:
     body: bytes
 
 
+@dataclass(frozen=True)
+class ResultMessage:
+    """One PV result to publish: ``message_id`` is the same on every redelivery, so consumers can drop repeats."""
+
+    routing_key: str
+    body: bytes
+    message_id: str
+
+
 def queue_arguments(meter_id: str, queue_type: str = "classic") -> dict[str, str | int | bool]:
     """Arguments of a meter's work queue: rejected readings go to ``<meter_id>.dlq``, and only
     one consumer at a time gets deliveries (a second PV service waits as a standby and takes
@@ -139,6 +148,26 @@ class Session(Protocol):
 
     def close(self) -> None:
         """Close; unacknowledged deliveries go back to their queues. Never raises."""
+        ...
+
+    def open_results(self, exchange: str) -> None:
+        """Check that ``exchange`` exists (it is never declared) and open the confirmed results channel.
+
+        Raises:
+            BrokerRefused: the broker has no such exchange.
+        """
+        ...
+
+    def publish_results(self, exchange: str, messages: Sequence[ResultMessage]) -> None:
+        """Publish persistent JSON results on ``exchange``; return once the broker confirmed all.
+
+        Unroutable results (nobody bound) are dropped by the broker, which is no error.
+
+        Raises:
+            ConnectionLost: before every result was confirmed; some may have reached the
+                broker, so publishing them again repeats them under the same message_id.
+            BrokerRefused: the broker refused a result (negative confirm, exchange gone).
+        """
         ...
 
 

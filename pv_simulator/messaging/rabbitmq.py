@@ -36,6 +36,7 @@ from pv_simulator.messaging.port import (
     ConnectionLost,
     Delivery,
     Message,
+    ResultMessage,
     dead_letter_arguments,
     queue_arguments,
 )
@@ -200,6 +201,9 @@ class RabbitSession:
         blocked_timeout_s: how long a broker alarm may block the connection before pika drops it.
     """
 
+    #: The confirm-mode channel results go on (see :meth:`open_results`), beside the consuming one.
+    _results_channel: BlockingChannel | None = None
+
     def __init__(self, connection: pika.BlockingConnection, channel: BlockingChannel,
                  url: str, queue_type: str, blocked_timeout_s: float = 60.0) -> None:
         self._connection: pika.BlockingConnection | None = connection
@@ -357,6 +361,56 @@ class RabbitSession:
         connection, self._connection, self._channel = self._connection, None, None
         if connection is not None:
             _close_quietly(connection)
+
+
+    def open_results(self, exchange: str) -> None:
+        """A second channel, in confirm mode, after a passive declare of ``exchange``.
+
+        The consuming channel stays as it is: confirms on it would not be transactions,
+        but a separate channel keeps a refused result from closing the consumers' channel.
+        """
+        with self._guard(f"checking [output] results_exchange {exchange!r}"):
+            assert self._connection is not None
+            channel = self._connection.channel()
+            channel.exchange_declare(exchange, passive=True)
+            selected: list[object] = []
+            self._unconfirmed: set[int] = set()
+            self._nacked = 0
+            self._next_result_tag = 1
+            # pika's BlockingChannel.confirm_delivery makes every basic_publish wait for
+            # its own confirm: a round trip per result. The underlying channel confirms
+            # asynchronously, so a batch is published at once and its confirms awaited together.
+            channel._impl.confirm_delivery(ack_nack_callback=self._on_confirm,
+                                           callback=selected.append)
+            channel._flush_output(lambda: bool(selected))
+            self._results_channel = channel
+
+    def publish_results(self, exchange: str, messages: Sequence[ResultMessage]) -> None:
+        channel = self._results_channel
+        if channel is None or not channel.is_open:
+            raise ConnectionLost(f"results channel to {self.url} is not open")
+        with self._guard("publishing results"):
+            publish = channel._impl.basic_publish
+            for message in messages:
+                publish(exchange, message.routing_key, message.body,
+                        BasicProperties(content_type="application/json",
+                                        delivery_mode=pika.DeliveryMode.Persistent,
+                                        message_id=message.message_id))
+                self._unconfirmed.add(self._next_result_tag)
+                self._next_result_tag += 1
+            channel._flush_output(lambda: not self._unconfirmed)
+        if self._nacked:
+            count, self._nacked = self._nacked, 0
+            raise BrokerRefused(f"broker at {self.url} refused {count} result(s) on exchange "
+                                f"{exchange!r} (negative confirm)")
+
+    def _on_confirm(self, frame: pika.frame.Method[Basic.Ack | Basic.Nack]) -> None:
+        method = frame.method
+        tags = ({tag for tag in self._unconfirmed if tag <= method.delivery_tag}
+                if method.multiple else {method.delivery_tag})
+        self._unconfirmed -= tags
+        if isinstance(method, Basic.Nack):
+            self._nacked += len(tags)
 
 
 def _close_quietly(connection: pika.BlockingConnection) -> None:

@@ -4,7 +4,9 @@ Deliveries are gathered into a batch; the batch's rows are written and flushed
 (fsynced, by default) and only then acknowledged, with one ``multiple`` ack.
 A crash anywhere before that ack returns the readings to their queues, and the
 writer skips on redelivery what it had already written, so every reading ends
-up exactly once in its file. Readings that fail :func:`wire.decode` are
+up exactly once in its file. With a results stream
+(:mod:`pv_simulator.services.results`), the batch's results are confirmed before its rows
+are written, so no row is ever without its result. Readings that fail :func:`wire.decode` are
 rejected without requeue, which dead-letters them to ``<METER_ID>.dlq``.
 Reconnecting is the :class:`Connection`'s; on a loss the service only drops the
 batch it had not acknowledged.
@@ -23,7 +25,9 @@ from typing import TYPE_CHECKING
 
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.port import ConnectionLost, Delivery, Session
-from pv_simulator.messaging.wire import BadReading, decode
+from pv_simulator.messaging.wire import BadReading, Reading, decode
+from pv_simulator.services.metrics import NoMetrics
+from pv_simulator.services.results import ResultStream
 from pv_simulator.services.stats import StatsLog
 from pv_simulator.storage.csv_store import CsvOutput
 
@@ -49,12 +53,15 @@ class RejectLog:
         self.first = first
         self.interval_s = interval_s
         self.counts: Counter[str] = Counter()
+        #: The sum of ``counts``, kept as one int so the metrics thread reads it safely.
+        self.total = 0
         self._since_log = 0
         self._last_log = -float("inf")
 
     def rejected(self, queue: str, reason: str) -> None:
         self.counts[queue] += 1
-        total = sum(self.counts.values())
+        self.total += 1
+        total = self.total
         now = time.monotonic()
         if total <= self.first or now - self._last_log >= self.interval_s:
             suppressed = f" ({self._since_log} more since the last line)" if self._since_log else ""
@@ -79,6 +86,8 @@ class PvResult:
     received: int
     reconnects: int
     outside_weather: int = 0
+    published_results: int = 0
+
 
 
 class _Plant:
@@ -125,13 +134,16 @@ class PvService:
         batch_max: deliveries handled per write-flush-ack cycle at most.
         batch_wait_s: how long a partial batch may wait for more deliveries.
         stats_interval_s: seconds between stats lines; 0 for none.
+        results: publishes each written row's result; None for no results stream.
+        metrics: records the latency and backlog; :class:`NoMetrics` when off.
     """
 
     def __init__(self, connection: Connection, meter_ids: Sequence[str], pv_model: PvModel,
                  output: CsvOutput, max_power_w: float, should_stop: Callable[[], bool],
                  exit_when_idle_s: float | None = None, batch_max: int = 1000,
                  batch_wait_s: float = 0.05, stats_interval_s: float = 10.0,
-                 pv_models: Mapping[str, PvModel] | None = None) -> None:
+                 pv_models: Mapping[str, PvModel] | None = None,
+                 results: ResultStream | None = None, metrics: NoMetrics | None = None) -> None:
         self.connection = connection
         self.meter_ids = list(meter_ids)
         self.pv_model = pv_model
@@ -160,12 +172,17 @@ class PvService:
         self._connected_before = False
         self._last_delivery = time.monotonic()
         self._stats = StatsLog("written", stats_interval_s)
+        self.results = results
+        self.metrics = metrics or NoMetrics()
+        if results is not None:
+            # First, so a refused results exchange stops the start before any consuming.
+            connection.on_connect(results.open)
         connection.on_connect(self._start)
 
     def result(self) -> PvResult:
         return PvResult(self.output.rows_written, self.output.duplicates_skipped,
-                        sum(self.rejects.counts.values()), self.received, self.connection.reconnects,
-                        self.outside_weather)
+                        self.rejects.total, self.received, self.connection.reconnects,
+                        self.outside_weather, self.results.published if self.results else 0)
 
     def _start(self, session: Session) -> None:
         """Declare the meters' queues and start consuming them, on every (re)connection.
@@ -226,13 +243,12 @@ class PvService:
         self._batch.clear()
 
     def _handle(self, session: Session, batch: list[Delivery]) -> None:
-        """Write the batch's rows, flush, then settle every delivery of it."""
+        """Publish the batch's results (if asked), write its rows, flush, then settle every delivery."""
         rejected: list[int] = []
+        accepted: list[tuple[Reading, float]] = []
         last_accepted = 0
         plants = self._plants
         default_plant = self._default_plant
-        write = self.output.write
-        debug = log.isEnabledFor(logging.DEBUG)
         for delivery in batch:
             try:
                 reading = decode(delivery.body, delivery.queue, self.max_power_w)
@@ -245,13 +261,13 @@ class PvService:
                 plant.at(reading.time_s)
             if plant.outside:
                 self._outside(plant, reading.time_s)
-            pv_kw = plant.kw
-            written = write(reading.meter_id, reading.time_s, reading.power_w, pv_kw)
-            if debug:
-                log.debug("%s %s at %.3f: %.3f W + %.6f kW", "wrote" if written else "skipped",
-                          reading.meter_id, reading.time_s, reading.power_w, pv_kw)
+            accepted.append((reading, plant.kw))
             last_accepted = delivery.delivery_tag
+        if self.results is not None:
+            self.results.publish(session, accepted)
+        written = self._write(accepted)
         self.output.flush()
+        self.metrics.rows_written(written, time.time())
         for tag in rejected:
             session.reject(tag)
         if last_accepted:
@@ -269,20 +285,37 @@ class PvService:
             log.warning("no weather in %s on %s (outside its span): PV written as 0 there",
                         plant.name, datetime.fromtimestamp(time_s, timezone.utc).date())
 
+    def _write(self, accepted: list[tuple[Reading, float]]) -> list[Reading]:
+        """Write the rows of the accepted readings; the readings actually written (not skipped)."""
+        write = self.output.write
+        debug = log.isEnabledFor(logging.DEBUG)
+        written: list[Reading] = []
+        for reading, pv_kw in accepted:
+            is_new = write(reading.meter_id, reading.time_s, reading.power_w, pv_kw)
+            if is_new:
+                written.append(reading)
+            if debug:
+                log.debug("%s %s at %.3f: %.3f W + %.6f kW", "wrote" if is_new else "skipped",
+                          reading.meter_id, reading.time_s, reading.power_w, pv_kw)
+        return written
+
     def _report_stats(self) -> None:
         """Log the stats line; the backlog is asked of the broker only for a few queues."""
         if len(self.meter_ids) <= STATS_BACKLOG_QUEUES:
             try:
                 session = self.connection.session
-                backlog = str(sum(session.queue_depth(q) for q in self.meter_ids))
+                depth = sum(session.queue_depth(q) for q in self.meter_ids)
+                self.metrics.backlog(depth)
+                backlog = str(depth)
             except ConnectionLost:
                 backlog = "unknown"
         else:
             backlog = "not counted"
+        published = f", published results {self.results.published}" if self.results else ""
         self._stats.report(self.output.rows_written,
                            f"duplicates {self.output.duplicates_skipped}, rejected "
-                           f"{sum(self.rejects.counts.values())}, backlog {backlog}, "
-                           f"reconnects {self.connection.reconnects}"
+                           f"{self.rejects.total}, backlog {backlog}, "
+                           f"reconnects {self.connection.reconnects}{published}"
                            + (f", outside weather {self.outside_weather}"
                               if self._weather_bounded else ""))
 

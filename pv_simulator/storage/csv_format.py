@@ -39,11 +39,20 @@ class Row(NamedTuple):
     sum_meter_pv_w: float
 
 
+def row_numbers(time_s: float, meter_power_w: float, pv_power_kw: float) -> tuple[str, str, str, str]:
+    """A row's numbers as the file spells them (time_s, meter W, PV kW, sum W).
+
+    The results stream copies them, so a result message and its row cannot differ.
+    """
+    total_w = meter_power_w + pv_power_kw * 1000.0
+    return (f"{time_s:.3f}".rstrip("0").rstrip("."), f"{meter_power_w:.3f}", f"{pv_power_kw:.6f}",
+            f"{total_w:.3f}")
+
+
 def format_row(meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: float) -> str:
     """One CSV line; the sum is computed here so it always matches its parts."""
-    time_text = f"{time_s:.3f}".rstrip("0").rstrip(".")
-    total_w = meter_power_w + pv_power_kw * 1000.0
-    return f"{meter_id},{time_text},{meter_power_w:.3f},{pv_power_kw:.6f},{total_w:.3f}\n"
+    time_text, meter_text, pv_text, total_text = row_numbers(time_s, meter_power_w, pv_power_kw)
+    return f"{meter_id},{time_text},{meter_text},{pv_text},{total_text}\n"
 
 
 def parse_row(line: str, path: Path | str, line_no: int | None = None) -> Row:

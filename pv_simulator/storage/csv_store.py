@@ -166,6 +166,20 @@ class CsvOutput:
         self.rows_written += 1
         return True
 
+    def written_up_to(self, meter_id: str, time_s: float) -> tuple[Path, float]:
+        """The file a reading at ``time_s`` goes to, and the time of its last row (-inf if none).
+
+        :meth:`write` skips the reading when its rounded time is not after that, so the
+        results stream can tell beforehand which rows a batch will write.
+
+        Raises:
+            OutputError: the file has another header or cannot be read.
+        """
+        path = self._path_for(meter_id, round(time_s, 3))
+        if path not in self._last_time:
+            self._last_time[path] = _prepare(path)
+        return path, self._last_time[path]
+
     def flush(self) -> None:
         """Push written rows to the OS, and with ``fsync = batch`` to disk.
 

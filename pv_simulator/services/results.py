@@ -1,0 +1,97 @@
+"""The results stream: each row the PV service writes, also published as a JSON message.
+
+A result goes to the topic exchange ``[output] results_exchange`` with routing key
+``pv.results.<meter_id>``, persistent, ``message_id`` ``<meter_id>:<time_s>`` (time_s as
+the CSV spells it), body::
+
+    {"meter_id":"Meter_0","time_s":1782036000,"meter_power_w":164.911,
+     "pv_power_kw":0.618347,"sum_meter_pv_w":783.258,"grid_power_w":-453.436}
+
+The numbers are the row's own text; ``grid_power_w`` = meter W - PV kW x 1000, what the
+household draws from (positive) or feeds into (negative) the grid.
+
+Order within a batch: results are published and confirmed *before* their rows are
+written, and the readings are acknowledged after both. A crash before the confirm
+leaves neither row nor acknowledgement, so the redelivered readings are written and
+published then; a crash between confirm and write publishes them once more on
+redelivery (same message_id); a crash after the write finds them skipped as already
+written, and their results confirmed already. So no row is ever without its result.
+Only rows the batch will write get a result: :meth:`ResultStream.plan` asks the CSV
+writer where each file stands, as :meth:`CsvOutput.write` will decide.
+
+RabbitMQ's MQTT plugin turns both ``.`` and ``/`` of a routing key into MQTT's level
+separator ``/``, so a dot in a meter id would split its topic level. The routing key
+spells such a dot ``%2E`` (ids never hold ``%``): ``Site.A-1`` is published as
+``pv.results.Site%2EA-1``, which MQTT subscribers see as ``pv/results/Site%2EA-1``.
+The body keeps the exact id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from pv_simulator.messaging.port import ResultMessage, Session
+from pv_simulator.messaging.wire import Reading
+from pv_simulator.storage.csv_format import row_numbers
+from pv_simulator.storage.csv_store import CsvOutput
+
+ROUTING_PREFIX = "pv.results."
+
+
+def routing_key(meter_id: str) -> str:
+    """``pv.results.<meter_id>``, a dot of the id spelled ``%2E`` so it stays one MQTT topic level."""
+    return ROUTING_PREFIX + meter_id.replace(".", "%2E")
+
+
+def encode_result(meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: float) -> ResultMessage:
+    """The result of one row, its numbers spelled as in the row."""
+    time_text, meter_text, pv_text, total_text = row_numbers(round(time_s, 3), meter_power_w, pv_power_kw)
+    grid_text = f"{meter_power_w - pv_power_kw * 1000.0:.3f}"
+    body = (f'{{"meter_id":{json.dumps(meter_id)},"time_s":{time_text},"meter_power_w":{meter_text},'
+            f'"pv_power_kw":{pv_text},"sum_meter_pv_w":{total_text},"grid_power_w":{grid_text}}}')
+    return ResultMessage(routing_key(meter_id), body.encode(), f"{meter_id}:{time_text}")
+
+
+class ResultStream:
+    """Publishes the results of the rows a batch is about to write.
+
+    Args:
+        exchange: the existing topic exchange results go to.
+        output: the CSV writer whose skips the stream follows.
+    """
+
+    def __init__(self, exchange: str, output: CsvOutput) -> None:
+        self.exchange = exchange
+        self.output = output
+        #: Results the broker confirmed, repeats after a lost connection included.
+        self.published = 0
+
+    def open(self, session: Session) -> None:
+        """Connection hook: check the exchange and open the confirmed channel, on every (re)connection."""
+        session.open_results(self.exchange)
+
+    def plan(self, readings: Sequence[tuple[Reading, float]]) -> list[ResultMessage]:
+        """The results of the (reading, PV kW) pairs the writer will write, in order; skips left out."""
+        messages: list[ResultMessage] = []
+        planned: dict[Path, float] = {}
+        for reading, pv_kw in readings:
+            time_s = round(reading.time_s, 3)
+            path, last_s = self.output.written_up_to(reading.meter_id, time_s)
+            if time_s <= planned.get(path, last_s):
+                continue
+            planned[path] = time_s
+            messages.append(encode_result(reading.meter_id, time_s, reading.power_w, pv_kw))
+        return messages
+
+    def publish(self, session: Session, readings: Sequence[tuple[Reading, float]]) -> None:
+        """Publish the results of the rows ``readings`` will write; return once confirmed.
+
+        Raises:
+            ConnectionLost: before every result was confirmed; the batch must not be written.
+        """
+        messages = self.plan(readings)
+        if messages:
+            session.publish_results(self.exchange, messages)
+            self.published += len(messages)

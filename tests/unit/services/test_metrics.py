@@ -1,0 +1,84 @@
+"""The metrics module: values read from the services at scrape time, a registry per instance, the endpoint."""
+
+from __future__ import annotations
+
+import socket
+import unittest
+import urllib.request
+
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from pv_simulator.messaging.wire import Reading
+from pv_simulator.services.metrics import Metrics, NoMetrics
+
+
+def samples(metrics: Metrics) -> dict[str, float]:
+    """Every sample of a scrape by name; a histogram bucket as ``<name>{le}``."""
+    text = generate_latest(metrics.registry).decode()
+    return {sample.name + (f"{{{sample.labels['le']}}}" if "le" in sample.labels else ""): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+class MetricsTest(unittest.TestCase):
+    def test_counters_and_gauges_read_their_source_at_each_scrape(self) -> None:
+        count = [3]
+        metrics = Metrics("pv_test")
+        metrics.counter("rows_written", "rows", lambda: count[0])
+        metrics.gauge("readings_buffered", "buffered", lambda: count[0] * 2)
+        self.assertEqual(samples(metrics)["pv_test_rows_written_total"], 3)
+        count[0] = 7
+        values = samples(metrics)
+        self.assertEqual(values["pv_test_rows_written_total"], 7)
+        self.assertEqual(values["pv_test_readings_buffered"], 14)
+
+    def test_each_instance_has_its_own_registry(self) -> None:
+        first, second = Metrics("pv_service"), Metrics("pv_service")
+        first.track_latency()
+        second.track_latency()  # the same name twice: would clash on one registry
+        first.rows_written([Reading("M", 100.0, 1.0)], now_s=100.5)
+        self.assertEqual(samples(first)["pv_service_reading_latency_seconds_count"], 1)
+        self.assertEqual(samples(second)["pv_service_reading_latency_seconds_count"], 0)
+
+    def test_latency_is_wall_clock_minus_reading_time(self) -> None:
+        metrics = Metrics("pv_service")
+        metrics.track_latency()
+        metrics.rows_written([Reading("M", 100.0, 1.0), Reading("M", 101.0, 1.0)], now_s=102.0)
+        values = samples(metrics)
+        self.assertAlmostEqual(values["pv_service_reading_latency_seconds_sum"], 3.0)
+        self.assertEqual(values["pv_service_reading_latency_seconds_bucket{1.0}"], 1)
+        self.assertEqual(values["pv_service_reading_latency_seconds_bucket{2.5}"], 2)
+
+    def test_backlog_gauge_holds_the_last_count(self) -> None:
+        metrics = Metrics("pv_service")
+        metrics.track_backlog()
+        metrics.backlog(42)
+        metrics.backlog(5)
+        self.assertEqual(samples(metrics)["pv_service_backlog_readings"], 5)
+
+    def test_no_metrics_records_nothing_and_raises_nothing(self) -> None:
+        off = NoMetrics()
+        off.rows_written([Reading("M", 1.0, 1.0)], 2.0)
+        off.backlog(3)
+        self.assertFalse(hasattr(off, "registry"))
+
+    def test_serves_the_text_format_on_metrics(self) -> None:
+        metrics = Metrics("pv_test")
+        metrics.counter("rows_written", "rows", lambda: 12)
+        port = metrics.serve("127.0.0.1", 0)
+        self.addCleanup(metrics.close)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            body = response.read().decode()
+        self.assertIn("pv_test_rows_written_total 12.0", body)
+
+    def test_a_port_in_use_is_an_os_error(self) -> None:
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        self.addCleanup(taken.close)
+        with self.assertRaises(OSError):
+            Metrics("pv_test").serve("127.0.0.1", taken.getsockname()[1])
+
+
+if __name__ == "__main__":
+    unittest.main()
