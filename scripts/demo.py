@@ -30,6 +30,7 @@ OUT = ROOT / "demo-out"
 VHOST = "pv-simulator-demo"
 FLEET_INI = ROOT / "examples" / "fleet.ini"
 METERS = ["Meter_0", "Meter_1", "Meter_2", "Meter_3", "Meter_4"]
+LIVE_PORT = 8050
 # Keys naming files, relative to their configuration file's folder.
 _FILE_KEYS = (("pv", "weather"), ("fleet", "file"))
 
@@ -83,7 +84,7 @@ def simulate(conf: Path, meters: int, start: str, interval_s: int, out: Path) ->
     began = time.monotonic()
     service = subprocess.Popen(
         [sys.executable, str(ROOT / "demo_pv_service.py"), "-conf", str(conf), "-ids", *ids,
-         "--output-dir", str(out), "--exit-when-idle", "3", "--log-level", "WARNING"])
+         "--output-dir", str(out), "--exit-when-idle", "3", "--log-level", "WARNING", "--publish"])
     meter = subprocess.run(
         [sys.executable, str(ROOT / "demo_meter.py"), "-conf", str(conf), "-nb", str(meters),
          "--start", start, "--interval", str(interval_s), "--speed", "0", "--duration", "86400",
@@ -95,6 +96,33 @@ def simulate(conf: Path, meters: int, start: str, interval_s: int, out: Path) ->
     if service.wait() != 0:
         sys.exit(f"demo: the PV service failed with exit code {service.returncode}")
     return time.monotonic() - began
+
+
+def start_live_view(conf: Path) -> subprocess.Popen[bytes] | None:
+    """The live view of the results the demo publishes, on loopback; None if it cannot start."""
+    live = subprocess.Popen([sys.executable, "-m", "pv_simulator.live", "-conf", str(conf),
+                             "--port", str(LIVE_PORT), "--log-level", "WARNING"], cwd=ROOT)
+    try:
+        code = live.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        print(f"demo: live view at http://127.0.0.1:{LIVE_PORT}/ (results stream to it as the "
+              "day is simulated)")
+        return live
+    print(f"demo: the live view did not start (exit code {code}); going on without it")
+    return None
+
+
+def stop_live_view(live: subprocess.Popen[bytes] | None) -> None:
+    """Keep the live view for a look when someone is at the terminal, then stop it."""
+    if live is None:
+        return
+    if sys.stdin.isatty():
+        try:
+            input(f"demo: the live view stays at http://127.0.0.1:{LIVE_PORT}/ until you press Enter ")
+        except (EOFError, KeyboardInterrupt):
+            pass
+    live.terminate()
+    live.wait(timeout=10)
 
 
 def plot(csvs: list[Path], png: Path, timezone: str, *extra: str) -> None:
@@ -116,6 +144,7 @@ def main() -> None:
     timezone = site_tz.key
     print(f"demo: the {len(METERS)} houses of examples/fleet.ini over 2026-06-21 at 5 s "
           f"intervals, PVGIS typical-year weather, as fast as possible (broker of {source.name})")
+    live = start_live_view(conf)
     seconds = simulate(conf, len(METERS), "2026-06-21T00:00", 5, OUT)
     csvs = sorted(OUT.glob(file_glob()))
     print(f"demo: simulated the day in {seconds:.1f} s; CSV files in {OUT}:")
@@ -134,6 +163,7 @@ def main() -> None:
          "--reference", str(CHALLENGE_CURVE_PATH))
     pngs = sorted(p.relative_to(ROOT) for p in OUT.rglob("*.png"))
     print("demo: plots " + ", ".join(map(str, pngs)))
+    stop_live_view(live)
 
 
 if __name__ == "__main__":

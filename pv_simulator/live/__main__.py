@@ -71,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="address to serve the page on (default: 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=_port, default=8050,
                         help="port to serve the page on (default: 8050; 0: any free port)")
-    parser.add_argument("--exchange", default="amq.topic",
-                        help="topic exchange the PV service publishes results to (default: amq.topic)")
+    parser.add_argument("--exchange",
+                        help="topic exchange the PV service publishes results to (default: the "
+                             "configuration's [output] results_exchange, amq.topic unless set)")
     parser.add_argument("--window-hours", type=_hours, default=6.0, metavar="HOURS",
                         help="hours of simulated time shown, back from the latest result (default: 6)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -93,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     timezone = config.site.timezone.key
     state = LiveState(aggregator, lambda: source.status,
                       timezone if "/" in timezone or timezone == "UTC" else None)
-    source = ResultsSource(config.broker, args.exchange, state.on_body)
+    source = ResultsSource(config.broker, args.exchange or config.output.results_exchange, state.on_body)
     try:
         server = LiveServer((args.host, args.port), state)
     except OSError as exc:

@@ -1,9 +1,10 @@
 """``python -m pv_simulator.live`` end to end: the real broker, the real command, a real browser.
 
-A simulated day of results for three meters is published as the PV service
-will publish them; the test watches it arrive in ``/api/snapshot`` and in a
-headless Chromium, then takes the broker away, brings it back, and drops the
-page's event stream by stopping the server and starting it again.
+A fast-forward day of three meters runs through both services with ``--publish`` and
+the page draws it (its screenshot is the README's). Another test publishes a day of
+results itself, to know every value it must see in ``/api/snapshot`` and in a headless
+Chromium, then takes the broker away, brings it back, and drops the page's event stream
+by stopping the server and starting it again.
 """
 
 from __future__ import annotations
@@ -153,9 +154,6 @@ class LiveViewTest(LiveTestCase):
         png = browser.screenshot(self.tmp / "live-view.png")
         self.assertEqual(png[:8], b"\x89PNG\r\n\x1a\n")
         self.assertGreater(len(png), 20_000)
-        if os.environ.get("PV_SAVE_SCREENSHOT") == "1":
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(self.tmp / "live-view.png", SCREENSHOT)
 
         # The broker takes the live view's access away: the page says so, then recovers with it.
         rabbitmqctl("clear_permissions", "-p", self.vhost, "guest")
@@ -182,6 +180,46 @@ class LiveViewTest(LiveTestCase):
         self.start_live("--port", port)
         browser.wait_for(f"document.body.dataset.stream === 'open' && liveState.snapshots > {before} && "
                          "document.getElementById('stream-banner').hidden", 30, "the stream back")
+
+
+class ServicesFeedTheLiveViewTest(LiveTestCase):
+    """The real chain: meter fast-forward, PV service with --publish, the live view, a browser."""
+
+    def test_a_fast_forward_day_through_both_services_in_the_browser(self) -> None:
+        require_chromium(self)
+        live, url = self.start_live("--port", "0", "--window-hours", "24")
+        service = self.start("demo_pv_service.py", "-conf", str(self.conf), "-ids", *METERS,
+                             "--output-dir", "out", "--publish", "--exit-when-idle", "3")
+        meter = self.start("demo_meter.py", "-conf", str(self.conf), "-nb", str(len(METERS)),
+                           "--speed", "0", "--interval", "60", "--duration", "86400",
+                           "--start", "2026-06-21T00:00", "--seed", "3")
+        self.assertEqual(self.finish(meter)[0], 0)
+        self.assertEqual(self.finish(service)[0], 0)
+        rows = 86400 // 60 * len(METERS)
+        wait_until(lambda: self.snapshot(url)["counters"]["accepted"] >= rows, 60, f"{rows} results")
+        snap = self.snapshot(url)
+        self.assertEqual(snap["meter_ids"], list(METERS))
+        self.assertEqual(snap["counters"]["accepted"], rows)
+        self.assertGreater(max(snap["fleet"]["pv_kw"]), 0.5)
+
+        browser = Chromium()
+        self.addCleanup(browser.close)
+        browser.page("Page.navigate", url=url)
+        shown = browser.wait_for(
+            "window.liveState && liveState.meterIds.length === 3 && "
+            "(liveState.charts['fleet-chart'] || {}).pvPoints > 0 && "
+            "{ids: liveState.meterIds, charts: liveState.charts}",
+            60, "the page to draw the three meters with a PV curve")
+        self.assertEqual(shown["ids"], list(METERS))
+        self.assertGreater(shown["charts"]["fleet-chart"]["pvPoints"], 50)
+        self.assertEqual(browser.console_errors(), [])
+        png = browser.screenshot(self.tmp / "live-view.png")
+        self.assertEqual(png[:8], b"\x89PNG\r\n\x1a\n")
+        if os.environ.get("PV_SAVE_SCREENSHOT") == "1":
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.tmp / "live-view.png", SCREENSHOT)
+        live.terminate()
+        live.wait(timeout=30)
 
 
 class LiveCliTest(LiveTestCase):
