@@ -77,6 +77,17 @@ class ConfigTest(unittest.TestCase):
         self.assertNotIn("s3cret", repr(config.broker))
         self.assertIn("alice:***@", config.broker.url())
 
+    def test_a_byte_order_mark_is_not_a_missing_section_header(self) -> None:
+        path = self.tmp / "broker.ini"
+        path.write_bytes("[broker]\nhost = h1\n".encode("utf-8-sig"))
+        self.assertEqual(load_config(path).broker.host, "h1")
+
+    def test_ipv6_hosts_are_bracketed_in_urls_and_read_from_hosts(self) -> None:
+        config = load_config(self.write("[broker]\nhosts = [::1]:5673 ::1 localhost:5674\n"))
+        self.assertEqual(config.broker.hosts, (("::1", 5673), ("::1", 5672), ("localhost", 5674)))
+        self.assertEqual(config.broker.url(), "amqp://guest:***@[::1]:5673/")
+        self.assertEqual(config.broker.url("localhost", 5674), "amqp://guest:***@localhost:5674/")
+
     def test_named_file_must_exist(self) -> None:
         missing = self.tmp / "nope.ini"
         with self.assertRaises(ConfigError) as caught:

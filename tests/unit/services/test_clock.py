@@ -96,3 +96,26 @@ class ClockTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class LocalStartTest(unittest.TestCase):
+    VIENNA = ZoneInfo("Europe/Vienna")
+
+    def test_a_start_the_clocks_skip_is_warned_about_and_taken_an_hour_later(self) -> None:
+        with self.assertLogs("pv_simulator.services.clock", "WARNING") as logs:
+            time_s = parse_start("2026-03-29T02:30", self.VIENNA)
+        self.assertEqual(time_s, parse_start("2026-03-29T03:30+02:00", self.VIENNA))
+        self.assertIn("does not exist in Europe/Vienna", logs.output[0])
+        self.assertIn("2026-03-29T03:30:00+02:00", logs.output[0])
+
+    def test_a_start_that_occurs_twice_takes_the_first_and_says_how_to_get_the_second(self) -> None:
+        with self.assertLogs("pv_simulator.services.clock", "WARNING") as logs:
+            time_s = parse_start("2026-10-25T02:30", self.VIENNA)
+        self.assertEqual(time_s, parse_start("2026-10-25T02:30+02:00", self.VIENNA))
+        self.assertIn("occurs twice", logs.output[0])
+        self.assertIn("2026-10-25T02:30:00+01:00", logs.output[0])
+
+    def test_an_ordinary_local_start_is_silent(self) -> None:
+        with self.assertNoLogs("pv_simulator.services.clock", "WARNING"):
+            self.assertEqual(parse_start("2026-06-21T12:00", self.VIENNA),
+                             parse_start("2026-06-21T10:00Z", self.VIENNA))
