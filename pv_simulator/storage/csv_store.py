@@ -283,6 +283,7 @@ class CsvOutput:
             raise OutputError(f"{path}: another process (pid {holder}) is writing {meter_id}'s "
                               f"files in {self.output_dir}: serve each meter id from one PV "
                               "service per output directory") from None
+        os.fchmod(fd, FILE_MODE)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._locks[meter_id] = fd

@@ -36,10 +36,11 @@ class CliTest(BrokerTestCase):
         self.assertIn("Meter created: ['Meter_0', 'Meter_1', 'Meter_2']", err)
         code, _, err = self.interrupt(service)
         self.assert_clean_exit(code, err)
-        files = sorted(p.name for p in out.iterdir())
+        files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
         self.assertEqual(len(files), 2, files)
+        self.assertEqual(sorted(p.name for p in out.glob(".*")), [".Meter_0.lock", ".Meter_2.lock"])
         self.assertTrue(files[0].startswith("Meter_0-") and files[1].startswith("Meter_2-"), files)
-        for path in out.iterdir():
+        for path in (out / name for name in files):
             self.assertEqual(path.read_text().splitlines()[0], HEADER)
             rows = read_csv(path)
             check_rows(self, rows)

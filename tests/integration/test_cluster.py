@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from pv_simulator.storage.csv_format import file_glob
 from tests.integration import rabbit_nodes
 from tests.integration.support import BrokerTestCase, check_rows, rabbitmqctl, rows_of, wait_until
 
@@ -57,20 +58,22 @@ class SeveralServicesTest(BrokerTestCase):
         conf = self.write_config()
         groups = {"a": ["Meter_0", "Meter_1"], "b": ["Meter_2", "Meter_3"]}
         services = {name: self.start("demo_pv_service.py", "-conf", str(conf), "-ids", *ids,
-                                     "--output-dir", name)
+                                     "--output-dir", name, "--summary-file", f"{name}.json")
                     for name, ids in groups.items()}
         meter = self.run_cli("demo_meter.py", "-conf", str(conf), "-nb", "4", "--speed", "0",
-                             "--duration", str(duration), "--start", START)
+                             "--duration", str(duration), "--start", START,
+                             "--summary-file", "meter.json")
         self.assert_clean_exit(meter.returncode, meter.stderr)
-        self.assertIn(f"published {4 * duration} reading(s)", meter.stderr)
+        self.assertEqual(json.loads((self.tmp / "meter.json").read_text())["published"], 4 * duration)
         outputs = [self.tmp / name for name in groups]
         wait_until(lambda: sum(row_count(d) for d in outputs if d.exists()) >= 4 * duration,
                    60, f"{4 * duration} rows")
         for name, service in services.items():
             code, _, err = self.interrupt(service)
             self.assert_clean_exit(code, err)
-            self.assertIn(f"wrote {2 * duration} row(s); 0 duplicate(s) skipped", err)
-            self.assertEqual(sorted(p.name.split("-")[0] for p in (self.tmp / name).iterdir()),
+            summary = json.loads((self.tmp / f"{name}.json").read_text())
+            self.assertEqual((summary["written"], summary["duplicates_skipped"]), (2 * duration, 0))
+            self.assertEqual(sorted(p.name.split("-")[0] for p in (self.tmp / name).glob(file_glob())),
                              groups[name])
         for meter_id in (m for ids in groups.values() for m in ids):
             self.assertEqual(count_readings(self, outputs, meter_id, duration), (0, 0, 0), meter_id)

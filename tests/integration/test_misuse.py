@@ -99,7 +99,7 @@ class FullDiskTest(FaultTestCase):
                 self.fail("the full-disk test mounts a tmpfs: it needs root and mount(8)")
             self.skipTest("needs root to mount a tmpfs")
         self.mount = Path(tempfile.mkdtemp(prefix="pv-full-"))
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(self.mount)],
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(self.mount)],
                        check=True)
         self.addCleanup(lambda: (subprocess.run(["umount", "-l", str(self.mount)], check=False),
                                  self.mount.rmdir()))
@@ -109,7 +109,8 @@ class FullDiskTest(FaultTestCase):
         conf = self.config()
         out = self.mount / "out"
         filler = self.mount / "filler"
-        filler.write_bytes(b"x" * (200 * 1024))  # leaves room for about 800 rows
+        # 12,000 rows take about 560 KiB; the filler leaves room for about a thousand of them.
+        filler.write_bytes(b"x" * (1024 - 48) * 1024)
         meter = self.start_meter(conf, DAWN)
         pv = self.start_pv(conf, out=out)
         code = pv.wait(60)
