@@ -21,6 +21,7 @@ from pv_simulator.config import ConfigError, load_config
 from pv_simulator.live.aggregate import Aggregator
 from pv_simulator.live.server import LiveServer, LiveState
 from pv_simulator.live.source import ResultsSource, SourceError
+from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy
 
 PROG = "pv-live"
 LOOPBACK = ("localhost", "::1")
@@ -94,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     timezone = config.site.timezone.key
     state = LiveState(aggregator, lambda: source.status,
                       timezone if "/" in timezone or timezone == "UTC" else None)
-    source = ResultsSource(config.broker, args.exchange or config.output.results_exchange, state.on_body)
+    source = ResultsSource(RabbitConnector(config.broker, "pv-live"), retry_policy(config.broker),
+                           args.exchange or config.output.results_exchange, state.on_body)
     try:
         server = LiveServer((args.host, args.port), state)
     except OSError as exc:

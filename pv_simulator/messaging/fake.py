@@ -192,6 +192,8 @@ class FakeSession:
         self._prefetch = 0
         self._unacked: dict[int, tuple[_Consumer, StoredMessage]] = {}
         self._next_tag = 1
+        self._subscriptions: list[tuple[str, str, Callable[[bytes], None]]] = []
+        self._subscribed: list[tuple[Callable[[bytes], None], bytes]] = []
         self._results_exchange: str | None = None
 
     @property
@@ -248,7 +250,10 @@ class FakeSession:
     def process_events(self, time_limit_s: float) -> None:
         """Deliver what prefetch allows, round robin over the consumers; sleep briefly if none."""
         self._check("waiting for deliveries")
-        delivered = False
+        delivered = bool(self._subscribed)
+        while self._subscribed:
+            on_body, body = self._subscribed.pop(0)
+            on_body(body)
         progress = True
         while progress and self._open:
             progress = False
@@ -266,6 +271,13 @@ class FakeSession:
                     raise self._lose("waiting for deliveries")
         if not delivered and time_limit_s > 0:
             time.sleep(min(time_limit_s, _IDLE_STEP_S))
+
+    def _route(self, exchange: str, messages: Sequence[ResultMessage]) -> None:
+        """Copies for this session's subscriptions, delivered at its next :meth:`process_events`."""
+        for subscribed_exchange, prefix, on_body in self._subscriptions:
+            if subscribed_exchange == exchange:
+                self._subscribed.extend((on_body, m.body) for m in messages
+                                        if m.routing_key.startswith(prefix))
 
     def ack(self, delivery_tag: int, multiple: bool = False) -> None:
         self._check("acknowledging")
@@ -306,8 +318,17 @@ class FakeSession:
             raise self._lose("publishing results")
         self.broker.acked_at_results.append(self.broker.acked_messages)
         self.broker.results.extend((exchange, message) for message in messages)
+        for session in self.broker._sessions:
+            session._route(exchange, messages)
         if lose_confirms:
             raise self._lose("waiting for result confirms")
+
+    def subscribe(self, exchange: str, routing_pattern: str, on_body: Callable[[bytes], None]) -> None:
+        """Only ``#`` and ``prefix.#`` patterns: what the live view binds."""
+        self._check(f"subscribing to {routing_pattern} on exchange {exchange!r}")
+        if exchange not in self.broker.exchanges:
+            raise BrokerRefused(f"fake broker refused: 404 NOT_FOUND - no exchange {exchange!r}")
+        self._subscriptions.append((exchange, routing_pattern.removesuffix("#"), on_body))
 
     def close(self) -> None:
         """Return what was delivered but not acknowledged to the head of its queue, as redelivered."""

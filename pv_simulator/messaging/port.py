@@ -146,6 +146,18 @@ class Session(Protocol):
         """Reject without requeue: the broker dead-letters the message."""
         ...
 
+    def subscribe(self, exchange: str, routing_pattern: str, on_body: Callable[[bytes], None]) -> None:
+        """Receive a copy of every message published to topic ``exchange`` under ``routing_pattern``.
+
+        Through an exclusive, auto-deleted, server-named queue of this session's own, acknowledged
+        on delivery: a watcher (the live view) takes nothing from other consumers and leaves
+        nothing behind. Deliveries arrive in :meth:`process_events`.
+
+        Raises:
+            BrokerRefused: the exchange does not exist.
+        """
+        ...
+
     def close(self) -> None:
         """Close; unacknowledged deliveries go back to their queues. Never raises."""
         ...

@@ -58,12 +58,17 @@ class _NoAnswer(Exception):
     """The broker did not answer a blocking call within its deadline."""
 
 
-_waits: list[str] = []
+class _Waits(threading.local):
+    def __init__(self) -> None:
+        self.doing: list[str] = []
+
+
+_waits = _Waits()
 
 
 def waiting_on_broker() -> str | None:
-    """What the process is blocked on at the broker right now, if anything (for a stop request)."""
-    return _waits[-1] if _waits else None
+    """What this thread is blocked on at the broker right now, if anything (for a stop request)."""
+    return _waits.doing[-1] if _waits.doing else None
 
 
 @contextmanager
@@ -79,11 +84,11 @@ def blocking_wait(doing: str, timeout_s: float = BROKER_ANSWER_TIMEOUT_S) -> Ite
     if main:
         previous = signal.signal(signal.SIGALRM, _no_answer)
         signal.setitimer(signal.ITIMER_REAL, timeout_s)
-    _waits.append(doing)
+    _waits.doing.append(doing)
     try:
         yield
     finally:
-        _waits.pop()
+        _waits.doing.pop()
         if main:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
@@ -339,6 +344,16 @@ class RabbitSession:
             for queue in queues:
                 channel.basic_consume(queue, callback(queue), auto_ack=False)
 
+    def subscribe(self, exchange: str, routing_pattern: str, on_body: Callable[[bytes], None]) -> None:
+        def deliver(_ch: BlockingChannel, _method: Basic.Deliver, _props: BasicProperties,
+                    body: bytes) -> None:
+            on_body(body)
+
+        with self._guard(f"subscribing to {routing_pattern} on exchange {exchange!r}") as channel:
+            queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
+            channel.queue_bind(queue, exchange, routing_key=routing_pattern)
+            channel.basic_consume(queue, deliver, auto_ack=True)
+
     def cancel_consumers(self) -> None:
         with self._guard("cancelling consumers") as channel:
             for tag in list(channel.consumer_tags):
@@ -436,10 +451,11 @@ def _certificate_failure(exc: BaseException) -> str | None:
 
 def _describe(exc: BaseException) -> str:
     """One readable line for a pika or socket error (pika often wraps an empty message)."""
-    if isinstance(exc, pex.AMQPConnectionError) and exc.args:
-        inner = exc.args[0]
-        if isinstance(inner, BaseException):
-            return _describe(inner)
+    # pika wraps the socket error: in args (AMQPConnectionError) or .exception (its connector errors).
+    inner = exc.args[0] if isinstance(exc, pex.AMQPConnectionError) and exc.args else None
+    inner = inner if isinstance(inner, BaseException) else getattr(exc, "exception", None)
+    if isinstance(inner, BaseException) and inner is not exc:
+        return _describe(inner)
     if isinstance(exc, socket.gaierror):
         return f"host name not resolved ({exc.strerror})"
     if isinstance(exc, ConnectionRefusedError):

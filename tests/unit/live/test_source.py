@@ -1,0 +1,79 @@
+"""The live view's source on the messaging layer, through the in-memory broker."""
+
+from __future__ import annotations
+
+import unittest
+
+from pv_simulator.live.source import ResultsSource, SourceError
+from pv_simulator.messaging.connection import Connection, RetryPolicy
+from pv_simulator.messaging.fake import FakeBroker
+from pv_simulator.messaging.port import ResultMessage
+from tests.integration.support import wait_until
+
+FAST = RetryPolicy(connection_attempts=2, retry_delay_s=0.0, cap_s=0.05)
+
+
+def result(meter_id: str, time_s: int) -> ResultMessage:
+    return ResultMessage(f"pv.results.{meter_id}", f'{{"meter_id":"{meter_id}","time_s":{time_s}}}'.encode(),
+                         f"{meter_id}:{time_s}")
+
+
+class ResultsSourceTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.broker = FakeBroker()
+        self.bodies: list[bytes] = []
+        self.publisher = Connection(self.broker.connector(), FAST)
+        self.publisher.connect()
+        self.addCleanup(self.publisher.close)
+
+    def source(self) -> ResultsSource:
+        source = ResultsSource(self.broker.connector(), FAST, "amq.topic", self.bodies.append)
+        self.addCleanup(source.stop)
+        return source
+
+    def publish(self, *messages: ResultMessage) -> None:
+        session = self.publisher.session
+        session.open_results("amq.topic")
+        session.publish_results("amq.topic", messages)
+
+    def test_results_reach_the_page_and_a_lost_connection_is_shown_then_healed(self) -> None:
+        source = self.source()
+        source.connect_first()
+        source.start()
+        self.assertEqual(source.status.state, "connected")
+        self.publish(result("Meter_0", 1), result("Meter_1", 1))
+        wait_until(lambda: len(self.bodies) == 2, 10, "two results")
+        self.broker.available = False
+        self.broker.drop_connections()
+        wait_until(lambda: source.status.state == "away", 10, "the away state")
+        self.assertIn("connection lost", source.status.reason)
+        self.broker.available = True
+        wait_until(lambda: source.status.state == "connected", 10, "connected again")
+        self.publisher.ensure(lambda: False)
+        self.publish(result("Meter_0", 2))
+        wait_until(lambda: len(self.bodies) == 3, 10, "the result after the reconnect")
+
+    def test_a_missing_exchange_is_away_and_retried_not_fatal(self) -> None:
+        self.broker.exchanges.discard("amq.topic")
+        source = self.source()
+        source.connect_first()
+        self.assertEqual(source.status.state, "away")
+        self.assertIn("no exchange", source.status.reason)
+        source.start()
+        self.broker.exchanges.add("amq.topic")
+        wait_until(lambda: source.status.state == "connected", 10, "the exchange to appear")
+
+    def test_no_broker_and_a_refused_login_fail_the_command(self) -> None:
+        self.broker.available = False
+        with self.assertRaises(SourceError) as caught:
+            self.source().connect_first()
+        self.assertEqual(caught.exception.exit_code, 1)
+        self.broker.available = True
+        self.broker.refuse_access = True
+        with self.assertRaises(SourceError) as caught:
+            self.source().connect_first()
+        self.assertEqual(caught.exception.exit_code, 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
