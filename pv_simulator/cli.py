@@ -118,11 +118,18 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
                         help="at exit, write the run's counts as JSON to FILE (for scripts)")
 
 
-def _metrics_options(parser: argparse.ArgumentParser) -> None:
+def _parse_and_prepare(parser: argparse.ArgumentParser,
+                       argv: Sequence[str] | None) -> tuple[argparse.Namespace, Stopper]:
+    """Add the options both services end with, parse, set up logging and the signal handlers."""
     parser.add_argument("--metrics-port", type=int, metavar="PORT",
                         help="serve Prometheus metrics on http://HOST:PORT/metrics (default: off)")
     parser.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST",
                         help="address the metrics endpoint listens on (default: 127.0.0.1)")
+    args = parser.parse_args(argv)
+    _setup_logging(args.log_level)
+    stopper = Stopper()
+    stopper.install()
+    return args, stopper
 
 
 def _serve_metrics(metrics: Metrics, host: str, port: int) -> None:
@@ -208,11 +215,7 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=_non_negative, metavar="SECONDS",
                         help="stop after this many simulated seconds (default: run until stopped)")
     parser.add_argument("--seed", type=int, help="random seed: same seed, same readings")
-    _metrics_options(parser)
-    args = parser.parse_args(argv)
-    _setup_logging(args.log_level)
-    stopper = Stopper()
-    stopper.install()
+    args, stopper = _parse_and_prepare(parser, argv)
 
     def body() -> None:
         config = load_config(args.configuration_file)
@@ -273,11 +276,7 @@ def service_main(argv: Sequence[str] | None = None) -> int:
                         help="publish each written row as a JSON result on [output] "
                              "results_exchange, routing key pv.results.<METER_ID> (as [output] "
                              "publish = true)")
-    _metrics_options(parser)
-    args = parser.parse_args(argv)
-    _setup_logging(args.log_level)
-    stopper = Stopper()
-    stopper.install()
+    args, stopper = _parse_and_prepare(parser, argv)
 
     def body() -> None:
         meter_ids = _checked_ids(args.meter_ids)

@@ -3,42 +3,16 @@
 from __future__ import annotations
 
 import csv
-import tempfile
 import unittest
 from collections.abc import Callable
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from pv_simulator.messaging.connection import Connection, RetryPolicy
-from pv_simulator.messaging.fake import FakeBroker
-from pv_simulator.messaging.wire import ReadingEncoder
+from pv_simulator.messaging.connection import Connection
 from pv_simulator.services.pv_service import PvService
 from pv_simulator.storage.csv_store import CsvOutput
-
-START_S = 1_782_000_000.0
-UTC = ZoneInfo("UTC")
-FAST_RETRY = RetryPolicy(connection_attempts=2, retry_delay_s=0.0, cap_s=0.05)
+from tests.unit.services.support import FAST_RETRY, START_S, UTC, FakeQueuesTestCase, LinearPv
 
 
-class LinearPv:
-    """A PV plant whose power is a known function of time, so every row can be checked."""
-
-    def power_kw(self, time_s: float) -> float:
-        return (time_s - START_S) / 1000.0
-
-
-class PvServiceTest(unittest.TestCase):
-    def setUp(self) -> None:
-        self.broker = FakeBroker()
-        self.out_dir = Path(tempfile.mkdtemp())
-        self.addCleanup(lambda: [p.unlink() for p in self.out_dir.iterdir()] and None)
-
-    def publish(self, meter_id: str, count: int, first: int = 0) -> None:
-        self.broker.declare(meter_id)
-        self.broker.declare(meter_id + ".dlq")
-        encode = ReadingEncoder(meter_id)
-        for i in range(first, first + count):
-            self.broker.put(meter_id, encode(START_S + i, float(i % 9000)), START_S + i)
+class PvServiceTest(FakeQueuesTestCase):
 
     def service(self, meter_ids: list[str], *, should_stop: Callable[[], bool] = lambda: False,
                 batch_max: int = 100, idle_s: float | None = 0.05) -> tuple[PvService, CsvOutput]:
