@@ -54,7 +54,7 @@ def retry_policy(config: BrokerConfig) -> RetryPolicy:
 BROKER_ANSWER_TIMEOUT_S = 30.0
 
 
-class _NoAnswer(Exception):
+class NoAnswer(Exception):
     """The broker did not answer a blocking call within its deadline."""
 
 
@@ -76,13 +76,13 @@ def blocking_wait(doing: str, timeout_s: float = BROKER_ANSWER_TIMEOUT_S) -> Ite
     """Mark a call that blocks until the broker answers, and give it a deadline.
 
     pika's blocking calls have no timeout of their own: a declare the broker never answers
-    waited for ever. In the main thread a real-time interval timer raises :class:`_NoAnswer`
+    waited for ever. In the main thread a real-time interval timer raises :class:`NoAnswer`
     out of the wait after ``timeout_s``; and while this is active a stop request
     (:class:`pv_simulator.cli.Stopper`) raises out of it too, instead of waiting behind it.
     """
     main = threading.current_thread() is threading.main_thread()
     if main:
-        previous = signal.signal(signal.SIGALRM, _no_answer)
+        previous = signal.signal(signal.SIGALRM, _raise_no_answer)
         signal.setitimer(signal.ITIMER_REAL, timeout_s)
     _waits.doing.append(doing)
     try:
@@ -94,8 +94,8 @@ def blocking_wait(doing: str, timeout_s: float = BROKER_ANSWER_TIMEOUT_S) -> Ite
             signal.signal(signal.SIGALRM, previous)
 
 
-def _no_answer(_signum: int, _frame: object) -> None:
-    raise _NoAnswer()
+def _raise_no_answer(_signum: int, _frame: object) -> None:
+    raise NoAnswer()
 
 
 class RabbitConnector:
@@ -159,7 +159,7 @@ class RabbitConnector:
         try:
             with blocking_wait(f"connecting to {url}"):
                 return pika.BlockingConnection(self._parameters(host, port))
-        except _NoAnswer:
+        except NoAnswer:
             raise ConnectionLost(f"cannot connect to {url}: no answer within "
                                  f"{BROKER_ANSWER_TIMEOUT_S:g} s") from None
         except (pex.ProbableAuthenticationError, pex.AuthenticationError):
@@ -269,7 +269,7 @@ class RabbitSession:
             self.close()
             raise ConnectionLost(f"connection to {self.url} lost ({doing}): "
                                  f"{_describe(exc)}") from None
-        except _NoAnswer:
+        except NoAnswer:
             self._abandon()
             raise ConnectionLost(f"broker at {self.url} gave no answer within "
                                  f"{timeout_s:g} s ({doing})") from None

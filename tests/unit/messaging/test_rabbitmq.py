@@ -1,0 +1,53 @@
+"""The pika adapter's deadlines on blocking calls, and stop requests that end them (no broker needed)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import unittest
+
+from pv_simulator.cli import Stopper, StopRequested
+from pv_simulator.messaging.rabbitmq import NoAnswer, blocking_wait, waiting_on_broker
+
+
+class BlockingWaitTest(unittest.TestCase):
+    def test_a_wait_past_its_deadline_is_ended(self) -> None:
+        began = time.monotonic()
+        with self.assertRaises(NoAnswer), blocking_wait("declaring queue 'Meter_0\\n'", timeout_s=0.1):
+            threading.Event().wait(5)
+        self.assertLess(time.monotonic() - began, 2)
+        self.assertIsNone(waiting_on_broker())
+
+    def test_the_wait_is_known_while_it_lasts(self) -> None:
+        with blocking_wait("committing", timeout_s=5):
+            self.assertEqual(waiting_on_broker(), "committing")
+        self.assertIsNone(waiting_on_broker())
+
+    def test_a_first_signal_ends_a_blocked_wait_at_once(self) -> None:
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        self.addCleanup(lambda: [signal.signal(sig, handler) for sig, handler in previous.items()])
+        stopper = Stopper()
+        stopper.install()
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        began = time.monotonic()
+        with self.assertRaises(StopRequested) as caught, blocking_wait("publishing", timeout_s=30):
+            threading.Event().wait(5)
+        self.assertLess(time.monotonic() - began, 2)
+        self.assertTrue(stopper())
+        self.assertEqual(str(caught.exception), "publishing")
+
+    def test_outside_a_broker_wait_a_first_signal_only_asks_for_a_stop(self) -> None:
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        self.addCleanup(lambda: [signal.signal(sig, handler) for sig, handler in previous.items()])
+        stopper = Stopper()
+        stopper.install()
+        with self.assertLogs("pv_simulator", "INFO") as logs:
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs before kill returns to us
+        self.assertTrue(stopper())
+        self.assertIn("SIGTERM received: stopping", logs.output[0])
+
+
+if __name__ == "__main__":
+    unittest.main()
