@@ -50,7 +50,7 @@ class H25NeighbourhoodThroughClisTest(BrokerTestCase):
     The same week and seed as the unit test H25NeighbourhoodTest, but every reading crosses the
     broker and the PV service and is read back from the dated files, so a wrong local day, a
     lost or doubled reading or a holiday missed on the way would show in the quarter-hour means.
-    672,000 readings take about 105 s on a loaded 2-core machine. 100 households every 90 s are
+    672,000 readings take 105-130 s on a busy 2-core machine (load 6-9). 100 households every 90 s are
     no faster (the same readings) and noisier: Monday's correlation fell to 0.931.
     """
 
