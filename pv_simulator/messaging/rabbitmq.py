@@ -309,6 +309,11 @@ class RabbitSession:
                 assert self._connection is not None
                 channels = [channel, *(self._connection.channel() for _ in
                                        range(min(DECLARE_CHANNELS, len(ids)) - 1))]
+            # A channel the broker closed is only seen here: its barrier could not be sent.
+            refusals: list[BaseException] = []
+            for declarer in channels:
+                declarer._impl.add_on_close_callback(
+                    lambda _channel, reason: refusals.append(reason))
             dlq_arguments = dead_letter_arguments(self.queue_type)
             for round_ids in declare_rounds(ids, len(channels), DECLARE_PER_CHANNEL):
                 with self._guard(f"declaring queues {round_ids[0][0]!r} to "
@@ -321,6 +326,8 @@ class RabbitSession:
                             impl.queue_declare(meter_id, durable=True,
                                                arguments=queue_arguments(meter_id, self.queue_type))
                     for declarer, part in zip(channels, round_ids, strict=False):
+                        if refusals:
+                            raise refusals[0]
                         declarer.queue_declare(part[-1], passive=True)
             with self._guard("closing the declaring channels"):
                 for declarer in channels[1:]:
