@@ -14,6 +14,7 @@ RT_TARGET = "rt_2000"
 RT_REPORT = "rt_5000"
 IDS = "ids_10000"
 RSS_LIMIT_MB = 150.0
+STARTUP_LIMIT_S = 10.0
 OPEN_FILES_LIMIT = 4200  # the LRU's 4,096 handles at most, the socket, stdio and Python's own
 
 
@@ -69,6 +70,15 @@ def targets(s: Scenarios, quick: bool) -> list[dict[str, Any]]:
         lambda v: v == expected)
     add(f"{ids}: service open files <= {OPEN_FILES_LIMIT}",
         _get(s, ids, "processes", "service", "max_open_fds"), lambda v: v <= OPEN_FILES_LIMIT)
+    add(f"{ids}: service launch to consuming <= {STARTUP_LIMIT_S:g} s",
+        _get(s, ids, "service_startup_s"), lambda v: v <= STARTUP_LIMIT_S, " s")
+    add(f"{ids}: meter peak RSS < {RSS_LIMIT_MB:g} MB",
+        _get(s, ids, "processes", "meter", "peak_rss_mb"), lambda v: v < RSS_LIMIT_MB, " MB")
+    start = f"start_{ids.removeprefix('ids_')}"
+    add(f"{start}: meter launch to first reading, new vhost <= {STARTUP_LIMIT_S:g} s",
+        _get(s, start, "launch_to_clock_s"), lambda v: v <= STARTUP_LIMIT_S, " s")
+    add(f"{start}: meter launch to first tick published <= {STARTUP_LIMIT_S:g} s",
+        _get(s, start, "launch_to_published_s"), lambda v: v <= STARTUP_LIMIT_S, " s")
     return rows
 
 
@@ -160,6 +170,17 @@ def format_table(results: dict[str, Any]) -> str:
                         "unwritten", "queued", "meter lag s", "drain s", "svc start/1st tick s",
                         "RSS MB m/s", "fds m/s",
                         "CPU s m/s/broker/other"], rows)]
+
+    starts = [v for k, v in s.items() if k.startswith("start_")]
+    if starts:
+        rows = [[r["name"], _fmt(r["meters"], ","), _fmt(r["queues"], ","),
+                 _fmt(r["launch_to_clock_s"]), _fmt(r["launch_to_published_s"]),
+                 _fmt(_get(r["processes"], "meter", "cpu_s"), ".1f"),
+                 _fmt(_get(r["processes"], "broker", "cpu_s"), ".1f"),
+                 _fmt(_get(r["processes"], "meter", "peak_rss_mb"), ".0f")] for r in starts]
+        out += ["", "Meter startup in a new virtual host (it creates every queue)",
+                _table(["scenario", "meters", "queues", "launch to clock s",
+                        "launch to published s", "meter CPU s", "broker CPU s", "RSS MB"], rows)]
 
     cost = s.get("model_cost")
     if cost:

@@ -40,7 +40,7 @@ from benchmarks.broker_env import parameters, virtual_host  # noqa: E402
 from benchmarks.clis import Processes  # noqa: E402
 from benchmarks.fanout import run_fanout  # noqa: E402
 from benchmarks.report import format_table, targets  # noqa: E402
-from benchmarks.scenarios import Env, fast_forward, real_time  # noqa: E402
+from benchmarks.scenarios import Env, fast_forward, meter_start, real_time  # noqa: E402
 
 Result = dict[str, object]
 
@@ -87,6 +87,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[Env], object]]]:
     name = f"ids_{ids}"
     steps.append((name, partial(_rt, name=name, meters=ids, interval_s=1.0 if quick else 10.0,
                                 duration_s=3.0 if quick else 30.0, sample_size=args.sample)))
+    steps.append((f"start_{ids}", partial(meter_start, name=f"start_{ids}", meters=ids)))
     if args.only:
         wanted = [w.strip() for w in args.only.split(",") if w.strip()]
         steps = [(n, f) for n, f in steps if any(n == w or n.startswith(w) for w in wanted)]

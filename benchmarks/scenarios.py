@@ -289,3 +289,34 @@ def _real_time(env: Env, s: _Setup, meters: int, interval_s: float, duration_s: 
         "processes": procs,
         "profiles": [str(p) for p in profiles if p],
     }
+
+
+def meter_start(env: Env, name: str, meters: int) -> Result:
+    """The meter alone in a new virtual host: launch to its clock (queues created) and to its
+    first tick published, the startup a fleet of thousands of meters waits for."""
+    with virtual_host(name) as vhost, env.processes:
+        s = _scenario(env, name, vhost)
+        launched = time.time()
+        start_iso = datetime.fromtimestamp(launched, timezone.utc).isoformat(timespec="milliseconds")
+        meter = env.processes.meter(s.conf, s.work, "-nb", str(meters), "--speed", "1",
+                                    "--interval", "1", "--duration", "1", "--start", start_iso,
+                                    "--seed", "1")
+        s.sampler.add("meter", meter.pid)
+        s.sampler.start()
+        profiles = [env.profile(meter, s.name)]
+        clock = meter.wait_for("clock started", 300)
+        code = meter.wait(300)
+        done = meter.ended_at or time.time()
+        procs = s.sampler.stop()
+        env.finish_profiles()
+        published = _published(meter)
+        if code or published != meters:
+            raise RuntimeError(f"{name}: meter exit {code}, published {published} of {meters}: "
+                               f"{meter.tail()}")
+        return {"name": name, "meters": meters,
+                "launch_to_clock_s": round(clock - launched, 2),
+                # The exit follows the first tick's commit: an upper bound of launch to first
+                # reading published.
+                "launch_to_published_s": round(done - launched, 2),
+                "queues": queue_backlog(vhost)["queues"],
+                "processes": procs, "profiles": [str(p) for p in profiles if p]}

@@ -212,10 +212,11 @@ class FakeSession:
         self.broker.drop_connections()
         return ConnectionLost(f"connection to fake broker lost ({doing})")
 
-    def declare_meter_queue(self, meter_id: str) -> None:
-        self._check(f"declaring queue {meter_id!r}")
-        self.broker.declare(meter_id + DLQ_SUFFIX)
-        self.broker.declare(meter_id)
+    def declare_meter_queues(self, meter_ids: Sequence[str]) -> None:
+        self._check("declaring queues")
+        for meter_id in meter_ids:
+            self.broker.declare(meter_id + DLQ_SUFFIX)
+            self.broker.declare(meter_id)
 
     def queue_depth(self, queue: str) -> int:
         self._check(f"checking queue {queue!r}")

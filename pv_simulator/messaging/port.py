@@ -110,8 +110,11 @@ class Session(Protocol):
         """The broker blocks this connection's publishes (a memory or disk alarm)."""
         ...
 
-    def declare_meter_queue(self, meter_id: str) -> None:
-        """Declare ``meter_id``'s durable queue and its dead-letter queue ``<meter_id>.dlq``."""
+    def declare_meter_queues(self, meter_ids: Sequence[str]) -> None:
+        """Declare each meter's durable queue and its dead-letter queue ``<meter_id>.dlq``.
+
+        All at once, so that an adapter can pipeline thousands of them.
+        """
         ...
 
     def queue_depth(self, queue: str) -> int:

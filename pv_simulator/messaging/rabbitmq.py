@@ -14,6 +14,7 @@ but in :class:`pv_simulator.messaging.connection.Connection`.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import socket
 import ssl
@@ -52,6 +53,22 @@ def retry_policy(config: BrokerConfig) -> RetryPolicy:
 
 #: The longest a blocking call waits for the broker's answer before the connection counts as lost.
 BROKER_ANSWER_TIMEOUT_S = 30.0
+
+
+#: Channels the queue declares are spread over: the broker creates queues in parallel across
+#: channels (2,000 new meters: 14.7 s on one channel, 3.1 s on 16, on 2 cores).
+DECLARE_CHANNELS = 16
+#: Meters declared on each channel between two barriers (each barrier waits for all of them).
+DECLARE_PER_CHANNEL = 128
+
+_QUEUE_IN_REPLY = re.compile(r"for queue '([^']+)'")
+
+
+def declare_rounds(ids: Sequence[str], channels: int,
+                   per_channel: int) -> list[list[list[str]]]:
+    """``ids`` in rounds of at most ``channels`` consecutive parts of ``per_channel`` each."""
+    parts = [list(ids[i:i + per_channel]) for i in range(0, len(ids), per_channel)]
+    return [parts[i:i + channels] for i in range(0, len(parts), channels)]
 
 
 class NoAnswer(Exception):
@@ -283,20 +300,56 @@ class RabbitSession:
         """Forget the connection without talking to the broker; the socket closes with the process."""
         self._connection, self._channel = None, None
 
-    def declare_meter_queue(self, meter_id: str) -> None:
+    def declare_meter_queues(self, meter_ids: Sequence[str]) -> None:
+        """Declare the queues pipelined, on several channels, with one round trip per round.
+
+        One synchronous declare per queue cost a round trip each, and the broker creates a
+        new queue on one channel at a time: 10,000 meters took a minute. The declares are sent
+        without waiting (nowait), spread over :data:`DECLARE_CHANNELS` channels so the broker
+        creates queues in parallel; a passive declare of each channel's last queue is the
+        barrier that waits for them. A refused declare closes its channel, and the broker's
+        reply (which names the queue) surfaces from that barrier.
+        """
+        ids = list(meter_ids)
+        if not ids:
+            return
         try:
-            with self._guard(f"declaring queue {meter_id!r}") as channel:
-                channel.queue_declare(meter_id + DLQ_SUFFIX, durable=True,
-                                      arguments=dead_letter_arguments(self.queue_type))
-                channel.queue_declare(meter_id, durable=True,
-                                      arguments=queue_arguments(meter_id, self.queue_type))
+            with self._guard("opening channels for declaring queues") as channel:
+                assert self._connection is not None
+                channels = [channel, *(self._connection.channel() for _ in
+                                       range(min(DECLARE_CHANNELS, len(ids)) - 1))]
+            # A channel the broker closed is only seen here: its barrier could not be sent.
+            refusals: list[BaseException] = []
+            for declarer in channels:
+                declarer._impl.add_on_close_callback(
+                    lambda _channel, reason: refusals.append(reason))
+            dlq_arguments = dead_letter_arguments(self.queue_type)
+            for round_ids in declare_rounds(ids, len(channels), DECLARE_PER_CHANNEL):
+                with self._guard(f"declaring queues {round_ids[0][0]!r} to "
+                                 f"{round_ids[-1][-1]!r}"):
+                    for declarer, part in zip(channels, round_ids, strict=False):
+                        impl = declarer._impl
+                        for meter_id in part:
+                            impl.queue_declare(meter_id + DLQ_SUFFIX, durable=True,
+                                               arguments=dlq_arguments)
+                            impl.queue_declare(meter_id, durable=True,
+                                               arguments=queue_arguments(meter_id, self.queue_type))
+                    for declarer, part in zip(channels, round_ids, strict=False):
+                        if refusals:
+                            raise refusals[0]
+                        declarer.queue_declare(part[-1], passive=True)
+            with self._guard("closing the declaring channels"):
+                for declarer in channels[1:]:
+                    declarer.close()
         except BrokerRefused as exc:
             if "x-single-active-consumer" not in str(exc):
                 raise
+            match = _QUEUE_IN_REPLY.search(str(exc))
+            queue = match.group(1) if match else "METER_ID"
             raise BrokerRefused(
-                f"{exc}: queue {meter_id!r} was declared by an earlier pv-simulator, without "
+                f"{exc}: queue {queue!r} was declared by an earlier pv-simulator, without "
                 "single active consumer; let that version's PV service drain it, then delete it "
-                f"(rabbitmqctl delete_queue {meter_id}) and start again (README: Upgrading)") from None
+                f"(rabbitmqctl delete_queue {queue}) and start again (README: Upgrading)") from None
 
     def queue_depth(self, queue: str) -> int:
         with self._guard(f"checking queue {queue!r}") as channel:
@@ -310,8 +363,12 @@ class RabbitSession:
                 channel.tx_select()
                 self._transactional = True
             self._returned.clear()
+            # Through the channel beneath the blocking one: its basic_publish wrote the socket
+            # once per message (57 % of a fast-forward meter's time); these frames go out
+            # together when the commit below flushes.
+            publish = channel._impl.basic_publish
             for routing_key, body, time_s in messages:
-                channel.basic_publish(
+                publish(
                     exchange="",
                     routing_key=routing_key,
                     body=body,

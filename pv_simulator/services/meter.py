@@ -75,8 +75,7 @@ class MeterService:
 
     def _declare(self, session: Session) -> None:
         """Declare every meter's queue (both services do, so either may start first)."""
-        for meter_id, _, _ in self.meters:
-            session.declare_meter_queue(meter_id)
+        session.declare_meter_queues([meter_id for meter_id, _, _ in self.meters])
         if self._connected_before:
             log.info("reconnected; publishing %d buffered reading(s)", len(self.pending))
         self._connected_before = True

@@ -190,8 +190,7 @@ class PvService:
         Deliveries of an earlier session are void: they come again, redelivered.
         """
         self._batch.clear()
-        for meter_id in self.meter_ids:
-            session.declare_meter_queue(meter_id)
+        session.declare_meter_queues(self.meter_ids)
         session.consume(self.meter_ids, self._batch.append, self.prefetch)
         self._last_delivery = time.monotonic()
         if self._connected_before:

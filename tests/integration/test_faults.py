@@ -795,7 +795,7 @@ class BadSetupTest(FaultTestCase):
         self.connection().channel().queue_declare(METER, durable=True)
         result = self.run_case(cli, ["-conf", str(self.write_config("good.ini"))], [])
         self.assert_one_line_error(result.returncode, result.stderr, 1, "406",
-                                   "PRECONDITION_FAILED")
+                                   "PRECONDITION_FAILED", f"'{METER}'")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pv_simulator.summary import read_rows, summarize
-from tests.integration.support import ROOT, BrokerTestCase, check_rows
+from tests.integration.support import ROOT, BrokerTestCase, check_rows, rabbitmqctl, rows_of
 
 VIENNA = ZoneInfo("Europe/Vienna")
 REFERENCE = ROOT / "tests" / "data" / "vienna_2026-06-21_clearsky_10min.csv"
@@ -45,3 +45,50 @@ class SolarDayThroughClisTest(BrokerTestCase):
         print(f"\nVienna clear day through the CLIs: {summary.pv_energy_kwh:.3f} kWh, "
               f"pvlib reference {expected:.3f} kWh "
               f"({100 * (summary.pv_energy_kwh / expected - 1):+.2f} %)")
+
+
+class ThousandsOfMetersTest(BrokerTestCase):
+    """The pipelined declares (several channels, nowait) through the real broker."""
+
+    METERS = 2000
+
+    def ids(self) -> list[str]:
+        return [f"Meter_{i}" for i in range(self.METERS)]
+
+    def test_a_refused_declare_deep_in_the_pipeline_names_its_queue(self) -> None:
+        """A queue with other arguments in a later round, on another channel than the first:
+        exit 1, one line with the broker's 406 and the queue's name."""
+        bad = "Meter_1500"
+        channel = self.connection().channel()
+        channel.queue_declare(bad, durable=True)
+        self.addCleanup(lambda: self.connection().channel().queue_delete(bad))
+        result = self.run_cli("demo_pv_service.py", "-conf", str(self.write_config()),
+                              "-ids", *self.ids(), "--output-dir", "out", "--exit-when-idle", "1",
+                              timeout=300)
+        self.assert_one_line_error(result.returncode, result.stderr, 1, "406",
+                                   "PRECONDITION_FAILED", f"'{bad}'")
+
+    def test_every_queue_declared_consumed_and_written(self) -> None:
+        """2,000 ids: every queue and dead-letter queue exists once the service says it consumes,
+        and two ticks of 2,000 meters are all written."""
+        conf = str(self.write_config())
+        service = self.start("demo_pv_service.py", "-conf", conf, "--log-level", "INFO",
+                             "-ids", *self.ids(), "--output-dir", "out", "--exit-when-idle", "3")
+        assert service.stderr is not None
+        for line in service.stderr:
+            if "PV service consuming" in line:
+                break
+        else:
+            self.fail(f"service ended without consuming: {self.finish(service)}")
+        self.assertIn(f"consuming {self.METERS} queue(s)", line)
+        names = set(rabbitmqctl("list_queues", "-p", self.vhost, "--no-table-headers",
+                                "name").split())
+        self.assertEqual(names, {q for m in self.ids() for q in (m, m + ".dlq")})
+        meter = self.run_cli("demo_meter.py", "-conf", conf, "-nb", str(self.METERS),
+                             "--speed", "0", "--interval", "1", "--duration", "2",
+                             "--start", "2026-06-21T12:00+00:00", "--seed", "1", timeout=300)
+        self.assert_clean_exit(meter.returncode, meter.stderr)
+        code, _, err = self.finish(service, timeout=300)
+        self.assert_clean_exit(code, err)
+        counts = {m: len(rows_of(self.tmp / "out", m)) for m in self.ids()}
+        self.assertEqual(set(counts.values()), {2})

@@ -62,7 +62,7 @@ class ConnectionTest(unittest.TestCase):
         connection = Connection(broker.connector(), FAST)
         seen: list[Session] = []
         connection.on_connect(seen.append)
-        connection.on_connect(lambda session: session.declare_meter_queue("M"))
+        connection.on_connect(lambda session: session.declare_meter_queues(["M"]))
         connection.connect()
         broker.drop_connections()
         self.assertFalse(connection.connected)
@@ -81,7 +81,7 @@ class ConnectionTest(unittest.TestCase):
             calls.append(session)
             if len(calls) == 1:
                 broker.drop_connections()
-                session.declare_meter_queue("M")
+                session.declare_meter_queues(["M"])
 
         connection.on_connect(hook)
         self.assertTrue(connection.connect())
@@ -124,7 +124,7 @@ class ConnectionTest(unittest.TestCase):
         connection = Connection(broker.connector(), FAST)
         connection.connect()
         session = connection.session
-        session.declare_meter_queue("M")
+        session.declare_meter_queues(["M"])
         session.publish_batch([("M", b"1", 1.0), ("M", b"2", 2.0)])
         got = []
         session.consume(["M"], got.append, prefetch=10)
