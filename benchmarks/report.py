@@ -53,6 +53,11 @@ def targets(s: Scenarios, quick: bool) -> list[dict[str, Any]]:
     add(f"{ff1}: readings/s >= 0.7 x baseline", _ratio(s, ff1), lambda v: v >= 0.7, " x")
     add(f"{ff10}: readings/s >= 0.7 x baseline", _ratio(s, ff10), lambda v: v >= 0.7, " x")
     add(f"{ff1}: one meter's day in <= 20 s", _get(s, ff1, "wall_s"), lambda v: v <= 20, " s")
+    publish = f"ff_publish_{ff1.removeprefix('ff_')}"
+    plain_rate, publish_rate = _get(s, ff1, "readings_per_s"), _get(s, publish, "readings_per_s")
+    add(f"{publish}: readings/s with --publish >= 0.3 x without (same run)",
+        round(publish_rate / plain_rate, 2) if publish_rate and plain_rate else None,
+        lambda v: v >= 0.3, " x")
     offered = _get(s, rt, "offered_per_s")
     rate = _get(s, rt, "readings_per_s")
     add(f"{rt}: rows/s >= 95 % of offered {offered}/s", rate,

@@ -77,6 +77,10 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[Env], object]]]:
         name = f"ff_{meters}x{int(day / interval)}"
         steps.append((name, partial(_ff, name=name, meters=meters, interval_s=interval,
                                     duration_s=day)))
+    # The results stream's cost: the same day with --publish (nobody bound: as a user starts).
+    name = f"ff_publish_1x{int(day)}"
+    steps.append((name, partial(_ff, name=name, meters=1, interval_s=1.0, duration_s=day,
+                                service_args=("--publish",))))
     sizes = [50] if quick else args.rt_sizes
     rt_duration = 5.0 if quick else 60.0
     for meters in sizes:

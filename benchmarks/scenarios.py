@@ -113,18 +113,22 @@ def _percentiles(values: list[float]) -> dict[str, float | int | None]:
 
 
 def fast_forward(env: Env, name: str, meters: int, interval_s: float,
-                 duration_s: float) -> Result:
-    """One simulated stretch as fast as possible through both CLIs, all guarantees on."""
+                 duration_s: float, service_args: tuple[str, ...] = ()) -> Result:
+    """One simulated stretch as fast as possible through both CLIs, all guarantees on.
+
+    ``service_args``: more options of the PV service (``--publish`` costs the results stream).
+    """
     with virtual_host(name) as vhost, env.processes:
-        return _fast_forward(env, _scenario(env, name, vhost), meters, interval_s, duration_s)
+        return _fast_forward(env, _scenario(env, name, vhost), meters, interval_s, duration_s,
+                             service_args)
 
 
 def _fast_forward(env: Env, s: _Setup, meters: int, interval_s: float,
-                  duration_s: float) -> Result:
+                  duration_s: float, service_args: tuple[str, ...] = ()) -> Result:
     ids = meter_ids(meters)
     expected = meters * math.ceil(duration_s / interval_s - 1e-9)
     service = env.processes.service(s.conf, s.work, ids, "--output-dir", str(s.out),
-                                    "--exit-when-idle", f"{FF_IDLE_S:g}")
+                                    "--exit-when-idle", f"{FF_IDLE_S:g}", *service_args)
     s.sampler.add("service", service.pid)
     service.wait_for("PV service consuming", 120)
     profiles = [env.profile(service, s.name)]
