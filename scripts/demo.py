@@ -11,6 +11,7 @@ with ``examples/challenge.ini`` draws the solar model beside the challenge's ref
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import shutil
 import subprocess
@@ -117,10 +118,8 @@ def stop_live_view(live: subprocess.Popen[bytes] | None) -> None:
     if live is None:
         return
     if sys.stdin.isatty():
-        try:
+        with contextlib.suppress(EOFError, KeyboardInterrupt):
             input(f"demo: the live view stays at http://127.0.0.1:{LIVE_PORT}/ until you press Enter ")
-        except (EOFError, KeyboardInterrupt):
-            pass
     live.terminate()
     live.wait(timeout=10)
 
