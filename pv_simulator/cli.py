@@ -25,7 +25,7 @@ from pv_simulator.composition import PvModels, build_meter_models
 from pv_simulator.config import BrokerConfig, ConfigError, load_config
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.port import METER_ID_RULE, AccessRefused, BrokerError, is_meter_id
-from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy, waiting_on_broker
+from pv_simulator.messaging.rabbitmq import RabbitConnector, WaitInterrupted, interrupt_wait, retry_policy
 from pv_simulator.services.clock import SimClock, parse_start
 from pv_simulator.services.meter import MeterService
 from pv_simulator.services.metrics import Metrics, count_pv_service, meter_metrics, pv_service_metrics
@@ -70,16 +70,12 @@ def _fail(prog: str, message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-class StopRequested(BaseException):
-    """A stop request that arrived while the process was blocked waiting for the broker."""
-
-
 class Stopper:
     """First SIGINT or SIGTERM asks for a graceful stop; a second one exits at once.
 
     A first signal that arrives while the process is blocked on the broker (a declare it
-    does not answer, a commit under a memory alarm) ends that wait at once with
-    :class:`StopRequested` instead of waiting behind it.
+    does not answer, a commit under a memory alarm) ends that wait if it is still waiting
+    a grace later (:func:`interrupt_wait`), instead of waiting behind it.
     Exiting at once is safe: rows are acknowledged only after they are flushed, so
     what the broker still holds comes back on the next start.
     """
@@ -97,9 +93,7 @@ class Stopper:
             os._exit(0)
         self.requested = True
         log.info("%s received: stopping (again to stop at once)", signal.Signals(signum).name)
-        waiting = waiting_on_broker()
-        if waiting is not None:
-            raise StopRequested(waiting)
+        interrupt_wait()
 
     def __call__(self) -> bool:
         return self.requested
@@ -178,7 +172,7 @@ def _run(prog: str, body: Callable[[], None]) -> int:
     except OSError as exc:
         # The environment failed under us (a file vanished, a disk failed): still one line.
         _fail(prog, f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}", EXIT_RUNTIME)
-    except StopRequested as exc:
+    except WaitInterrupted as exc:
         log.info("stopped while %s; unacknowledged readings stay queued", exc)
     except KeyboardInterrupt:
         pass

@@ -71,13 +71,23 @@ def declare_rounds(ids: Sequence[str], channels: int,
     return [parts[i:i + channels] for i in range(0, len(parts), channels)]
 
 
+#: How long a blocking call may still finish after a stop request before it is interrupted:
+#: a commit takes milliseconds, and interrupting one leaves its batch's fate unknown.
+STOP_GRACE_S = 2.0
+
+
 class NoAnswer(Exception):
     """The broker did not answer a blocking call within its deadline."""
+
+
+class WaitInterrupted(BaseException):
+    """A stop request ended a blocking call the broker had not answered within the grace."""
 
 
 class _Waits(threading.local):
     def __init__(self) -> None:
         self.doing: list[str] = []
+        self.stop_requested = False
 
 
 _waits = _Waits()
@@ -88,14 +98,27 @@ def waiting_on_broker() -> str | None:
     return _waits.doing[-1] if _waits.doing else None
 
 
+def interrupt_wait(grace_s: float = STOP_GRACE_S) -> None:
+    """A stop was requested: end the main thread's blocking call if it is still waiting after ``grace_s``.
+
+    Called from a signal handler. The call's deadline timer is shortened to the grace, and
+    on expiry raises :class:`WaitInterrupted` instead of :class:`NoAnswer`.
+    """
+    if not _waits.doing or threading.current_thread() is not threading.main_thread():
+        return
+    _waits.stop_requested = True
+    remaining_s, _ = signal.getitimer(signal.ITIMER_REAL)
+    signal.setitimer(signal.ITIMER_REAL, min(remaining_s or grace_s, grace_s))
+
+
 @contextmanager
 def blocking_wait(doing: str, timeout_s: float = BROKER_ANSWER_TIMEOUT_S) -> Iterator[None]:
     """Mark a call that blocks until the broker answers, and give it a deadline.
 
     pika's blocking calls have no timeout of their own: a declare the broker never answers
     waited for ever. In the main thread a real-time interval timer raises :class:`NoAnswer`
-    out of the wait after ``timeout_s``; and while this is active a stop request
-    (:class:`pv_simulator.cli.Stopper`) raises out of it too, instead of waiting behind it.
+    out of the wait after ``timeout_s``; and a stop request (:func:`interrupt_wait`) ends it
+    with :class:`WaitInterrupted` if it is still waiting :data:`STOP_GRACE_S` later.
     """
     main = threading.current_thread() is threading.main_thread()
     if main:
@@ -106,12 +129,15 @@ def blocking_wait(doing: str, timeout_s: float = BROKER_ANSWER_TIMEOUT_S) -> Ite
         yield
     finally:
         _waits.doing.pop()
+        _waits.stop_requested = False
         if main:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
 
 
 def _raise_no_answer(_signum: int, _frame: object) -> None:
+    if _waits.stop_requested:
+        raise WaitInterrupted(waiting_on_broker() or "waiting for the broker")
     raise NoAnswer()
 
 
