@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from pv_simulator.messaging.wire import ReadingEncoder, decode
 from pv_simulator.models import household, pv_plant
 from pv_simulator.models.random_walk import RandomWalkModel
+from pv_simulator.models.weather_files import EXAMPLE_WEATHER_PATH, read_weather_file
 from pv_simulator.storage.csv_format import format_row
 from pv_simulator.storage.csv_store import CsvOutput
 
@@ -50,6 +51,16 @@ def _over(times: list[float], call: Callable[[float], object]) -> Callable[[], i
     return run
 
 
+def _fresh(times: list[float], make: Callable[[], Callable[[float], float]]) -> Callable[[], int]:
+    """A loop over ``times`` with a model made anew, so its caches start cold each repeat."""
+    def run() -> int:
+        call = make()
+        for t in times:
+            call(t)
+        return len(times)
+    return run
+
+
 def measure(quick: bool = False) -> dict[str, float]:
     """µs per call of each model, the reading format and the CSV writer."""
     step = 20 if quick else 1
@@ -63,6 +74,19 @@ def measure(quick: bool = False) -> dict[str, float]:
         model.power_kw(day[0])  # the day's constants, cached per day in the service too
         results[f"pv_solar_{sky}_day_us"] = _best_us(_over(day, model.power_kw), repeats)
         results[f"pv_solar_{sky}_daylight_us"] = _best_us(_over(daylight, model.power_kw), repeats)
+    # Weather replay against the clear sky of the same plant, each a fresh model per repeat
+    # (the weather's per-hour set-up is part of the cost): a day at 1 s and a month at 5 min.
+    weather = read_weather_file(EXAMPLE_WEATHER_PATH)
+    site = {"latitude_deg": 45.0, "longitude_deg": 8.0, "altitude_m": 250.0}
+    plant = {"peak_power_kw": 4.0, "tilt_deg": 35.0, "azimuth_deg": 180.0}
+    month = [DAY_START + s for s in range(0, 30 * 86_400, 300 * (10 if quick else 1))]
+    for label, times in (("1s_day", day), ("300s_month", month)):
+        results[f"pv_clear_{label}_us"] = _best_us(_fresh(times, lambda: pv_plant.SolarPvModel(
+            **site, tz=TZ, **plant, sky=pv_plant.SKY_CLEAR).power_kw), repeats)
+        results[f"pv_weather_{label}_us"] = _best_us(_fresh(times, lambda: pv_plant.WeatherPvModel(
+            weather, **site, **plant).power_kw), repeats)
+        results[f"pv_weather_{label}_x_clear"] = round(
+            results[f"pv_weather_{label}_us"] / results[f"pv_clear_{label}_us"], 2)
     reference = pv_plant.ReferenceCurveModel(tz=TZ, seed=1)
     results["pv_reference_day_us"] = _best_us(_over(day, reference.power_kw), repeats)
 

@@ -79,6 +79,9 @@ def targets(s: Scenarios, quick: bool) -> list[dict[str, Any]]:
         _get(s, ids, "service_startup_s"), lambda v: v <= STARTUP_LIMIT_S, " s")
     add(f"{ids}: meter peak RSS < {RSS_LIMIT_MB:g} MB",
         _get(s, ids, "processes", "meter", "peak_rss_mb"), lambda v: v < RSS_LIMIT_MB, " MB")
+    for cadence in ("1s_day", "300s_month"):
+        add(f"model_cost: weather replay per reading ({cadence}) <= 2 x clear sky",
+            _get(s, "model_cost", f"pv_weather_{cadence}_x_clear"), lambda v: v <= 2.0, " x")
     start = f"start_{ids.removeprefix('ids_')}"
     add(f"{start}: meter launch to first reading, new vhost <= {STARTUP_LIMIT_S:g} s",
         _get(s, start, "launch_to_clock_s"), lambda v: v <= STARTUP_LIMIT_S, " s")
