@@ -110,6 +110,7 @@ class BrokerTestCase(unittest.TestCase):
         self.tmp = Path(tempfile.mkdtemp(prefix="pvtest-"))
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.processes: list[subprocess.Popen[str]] = []
+        self.logs: dict[int, Path] = {}
         self.addCleanup(self._kill_processes)
         self.delete_queues()
 
@@ -149,13 +150,32 @@ class BrokerTestCase(unittest.TestCase):
             for section, keys in values.items()))
         return path
 
-    def start(self, script: str, *args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
-        """Start ``demo_meter.py`` or ``demo_pv_service.py`` as a user would."""
-        process = subprocess.Popen(
-            [PYTHON, str(ROOT / script), *args], cwd=cwd or self.tmp, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    def start(self, script: str, *args: str, cwd: Path | None = None,
+              log: bool = False) -> subprocess.Popen[str]:
+        """Start ``demo_meter.py`` or ``demo_pv_service.py`` as a user would.
+
+        ``log``: its output goes to a file instead of a pipe, for a long run whose output
+        nobody reads until it ends (a full pipe would block the service); :meth:`finish`
+        returns it as its stderr.
+        """
+        if log:
+            path = self.tmp / f"{Path(script).stem}-{len(self.processes)}.log"
+            with path.open("w") as handle:
+                process = subprocess.Popen(
+                    [PYTHON, str(ROOT / script), *args], cwd=cwd or self.tmp, text=True,
+                    stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+            self.logs[process.pid] = path
+        else:
+            process = subprocess.Popen(
+                [PYTHON, str(ROOT / script), *args], cwd=cwd or self.tmp, text=True,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         self.processes.append(process)
         return process
+
+    def log_tail(self, process: subprocess.Popen[str], lines: int = 30) -> str:
+        """The last lines a ``log=True`` process wrote so far, for failure messages."""
+        path = self.logs.get(process.pid)
+        return "\n".join(path.read_text().splitlines()[-lines:]) if path else ""
 
     def run_cli(self, script: str, *args: str, timeout: float = 120,
                 cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -165,6 +185,10 @@ class BrokerTestCase(unittest.TestCase):
 
     def finish(self, process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str, str]:
         """Wait for a started CLI; its exit code, stdout and stderr."""
+        path = self.logs.get(process.pid)
+        if path is not None:
+            process.wait(timeout=timeout)
+            return process.returncode, "", path.read_text()
         out, err = process.communicate(timeout=timeout)
         return process.returncode, out, err
 

@@ -118,7 +118,7 @@ class ClusterFailoverTest(BrokerTestCase):
         service_summary, meter_summary = self.tmp / "service.json", self.tmp / "meter.json"
         service = self.start("demo_pv_service.py", "-conf", str(conf), "-ids", *ids,
                              "--output-dir", str(out), "--stats-interval", "1",
-                             "--summary-file", str(service_summary))
+                             "--summary-file", str(service_summary), log=True)
         meter = self.start("demo_meter.py", "-conf", str(conf), "-nb", str(self.meters),
                            "--speed", "0", "--duration", str(self.duration), "--start", START,
                            "--stats-interval", "1", "--summary-file", str(meter_summary))
@@ -131,8 +131,12 @@ class ClusterFailoverTest(BrokerTestCase):
         rabbit_nodes.start_cluster_node(1)
         code, _, meter_err = self.finish(meter, timeout=300)
         self.assert_clean_exit(code, meter_err)
-        wait_until(lambda: row_count(out) >= total and self.backlog(ids) == 0, 120,
-                   f"{total} rows and empty queues", interval_s=0.5)
+        try:
+            wait_until(lambda: row_count(out) >= total and self.backlog(ids) == 0, 300,
+                       f"{total} rows and empty queues", interval_s=0.5)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {row_count(out)} rows, backlog {self.backlog(ids)}; "
+                                 f"PV service:\n{self.log_tail(service)}") from None
         code, _, service_err = self.interrupt(service)
         self.assert_clean_exit(code, service_err)
         elapsed = time.monotonic() - started
