@@ -25,7 +25,13 @@ from pv_simulator.composition import PvModels, build_meter_models
 from pv_simulator.config import BrokerConfig, ConfigError, load_config
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.port import METER_ID_RULE, AccessRefused, BrokerError, is_meter_id
-from pv_simulator.messaging.rabbitmq import RabbitConnector, WaitInterrupted, interrupt_wait, retry_policy
+from pv_simulator.messaging.rabbitmq import (
+    STOP_GRACE_S,
+    RabbitConnector,
+    WaitInterrupted,
+    interrupt_wait,
+    retry_policy,
+)
 from pv_simulator.services.clock import SimClock, parse_start
 from pv_simulator.services.meter import MeterService
 from pv_simulator.services.metrics import Metrics, count_pv_service, meter_metrics, pv_service_metrics
@@ -80,8 +86,9 @@ class Stopper:
     what the broker still holds comes back on the next start.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, grace_s: float = STOP_GRACE_S) -> None:
         self.requested = False
+        self.grace_s = grace_s
 
     def install(self) -> None:
         signal.signal(signal.SIGINT, self._handle)
@@ -93,7 +100,7 @@ class Stopper:
             os._exit(0)
         self.requested = True
         log.info("%s received: stopping (again to stop at once)", signal.Signals(signum).name)
-        interrupt_wait()
+        interrupt_wait(self.grace_s)
 
     def __call__(self) -> bool:
         return self.requested
