@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
+import unittest
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from pv_simulator.services.metrics import Metrics
 from tests.integration.support import BrokerTestCase, rows_of, wait_until
 
 
@@ -26,6 +28,26 @@ def scrape(port: int) -> dict[str, float]:
         return {}
     return {sample.name + (f"{{{sample.labels['le']}}}" if "le" in sample.labels else ""): sample.value
             for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+
+class MetricsServerTest(unittest.TestCase):
+    """The endpoint itself, on a real loopback socket."""
+
+    def test_serves_the_text_format_on_metrics(self) -> None:
+        metrics = Metrics("pv_test")
+        metrics.counter("rows_written", "rows", lambda: 12)
+        port = metrics.serve("127.0.0.1", 0)
+        self.addCleanup(metrics.close)
+        self.assertEqual(scrape(port)["pv_test_rows_written_total"], 12)
+
+    def test_a_port_in_use_is_an_os_error(self) -> None:
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        self.addCleanup(taken.close)
+        with self.assertRaises(OSError):
+            Metrics("pv_test").serve("127.0.0.1", taken.getsockname()[1])
 
 
 class MetricsEndpointTest(BrokerTestCase):

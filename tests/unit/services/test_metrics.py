@@ -1,10 +1,8 @@
-"""The metrics module: values read from the services at scrape time, a registry per instance, the endpoint."""
+"""The metrics module: values read from the services at scrape time, a registry per instance."""
 
 from __future__ import annotations
 
-import socket
 import unittest
-import urllib.request
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -61,23 +59,6 @@ class MetricsTest(unittest.TestCase):
         off.rows_written([Reading("M", 1.0, 1.0)], 2.0)
         off.backlog(3)
         self.assertFalse(hasattr(off, "registry"))
-
-    def test_serves_the_text_format_on_metrics(self) -> None:
-        metrics = Metrics("pv_test")
-        metrics.counter("rows_written", "rows", lambda: 12)
-        port = metrics.serve("127.0.0.1", 0)
-        self.addCleanup(metrics.close)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            body = response.read().decode()
-        self.assertIn("pv_test_rows_written_total 12.0", body)
-
-    def test_a_port_in_use_is_an_os_error(self) -> None:
-        taken = socket.socket()
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        self.addCleanup(taken.close)
-        with self.assertRaises(OSError):
-            Metrics("pv_test").serve("127.0.0.1", taken.getsockname()[1])
 
 
 if __name__ == "__main__":
