@@ -287,10 +287,6 @@ class Aggregator:
             "grid_w": round(sum(r.grid_power_w for r in latest), 1),
         }
 
-    def latest_of(self, meter_id: str) -> Reading | None:
-        meter = self._meters.get(meter_id)
-        return None if meter is None else meter.latest
-
     def snapshot(self, meter_ids: Iterable[str]) -> dict[str, Any]:
         """Everything the page draws: counters, fleet series and totals, and the named meters' series."""
         ids = self.meter_ids()

@@ -138,8 +138,6 @@ class CsvOutput:
         Raises:
             OutputError: the file has another header or cannot be written.
         """
-        if meter_id not in self._locks:
-            self._lock(meter_id)
         time_s = round(time_s, 3)
         path = self._path_for(meter_id, time_s)
         day_file = self._file(path)
@@ -289,6 +287,13 @@ class CsvOutput:
         self._locks[meter_id] = fd
 
     def _path_for(self, meter_id: str, time_s: float) -> Path:
+        """The file of ``meter_id``'s reading at ``time_s``, this process being its one writer.
+
+        Every way to a meter's files (writing, and asking where a file stands) comes through
+        here, so no file is read or written before the meter's lock is held.
+        """
+        if meter_id not in self._locks:
+            self._lock(meter_id)
         day = self._days.get(meter_id)
         if day is None or not day.start_s <= time_s < day.end_s:
             local = datetime.fromtimestamp(time_s, self.tz).date()
