@@ -13,15 +13,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pika
 
-from pv_simulator.storage.csv_format import COLUMNS, check_header, file_glob, parse_row
 from tests.paths import ROOT
 
 PYTHON = sys.executable
@@ -40,41 +38,6 @@ def rabbitmqctl(*args: str, timeout: float = 120) -> str:
         raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}): "
                            f"{result.stderr.strip() or result.stdout.strip()}")
     return result.stdout
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str,
-               interval_s: float = 0.05) -> None:
-    """Poll ``condition`` until true; fail the test with ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(interval_s)
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    """A PV service file's complete rows, each field as the file spells it, by column name.
-
-    Header and rows must pass csv_format's checks. Text after the last newline is a row
-    the service is still writing, so it is left out rather than read half.
-    """
-    lines = path.read_text(encoding="utf-8").split("\n")[:-1]
-    if not lines:
-        return []
-    check_header(lines[0], path)
-    rows: list[dict[str, str]] = []
-    for line_no, line in enumerate(lines[1:], start=2):
-        parse_row(line, path, line_no)
-        rows.append(dict(zip(COLUMNS, line.split(","), strict=True)))
-    return rows
-
-
-def rows_of(directory: Path, meter_id: str) -> list[dict[str, str]]:
-    """Every row of one meter, over all its dated files, in file order."""
-    rows: list[dict[str, str]] = []
-    for path in sorted(directory.glob(file_glob(meter_id))):
-        rows.extend(read_csv(path))
-    return rows
 
 
 class BrokerTestCase(unittest.TestCase):

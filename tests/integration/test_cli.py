@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 from parameterized import parameterized
 
 from pv_simulator.storage.csv_format import HEADER
-from tests.integration.support import BrokerTestCase, check_rows, read_csv, rows_of, wait_until
+from tests.helpers import read_csv, rows_of, wait_until
+from tests.integration.support import BrokerTestCase, check_rows
 
 VIENNA = ZoneInfo("Europe/Vienna")
 

@@ -16,8 +16,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pv_simulator.storage.csv_format import file_glob
+from tests.helpers import rows_of, wait_until
 from tests.integration import rabbit_nodes
-from tests.integration.support import BrokerTestCase, check_rows, rabbitmqctl, rows_of, wait_until
+from tests.integration.support import BrokerTestCase, check_rows, rabbitmqctl
 
 cluster_tests = unittest.skipUnless(
     os.environ.get("PV_CLUSTER_TESTS") == "1",

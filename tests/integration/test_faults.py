@@ -38,7 +38,8 @@ from parameterized import parameterized
 from pv_simulator.messaging.port import queue_arguments
 from pv_simulator.messaging.wire import ReadingEncoder
 from pv_simulator.storage.csv_format import file_glob
-from tests.integration.support import HOST, PORT, BrokerTestCase, check_rows, rabbitmqctl, rows_of, wait_until
+from tests.helpers import rows_of, wait_until
+from tests.integration.support import HOST, PORT, BrokerTestCase, check_rows, rabbitmqctl
 from tests.unit.messaging.test_wire import MALFORMED
 
 METER = "Meter_0"

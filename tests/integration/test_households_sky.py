@@ -24,7 +24,8 @@ from pv_simulator.models.household import (
     public_holidays,
 )
 from pv_simulator.storage.csv_format import Row, check_header, file_glob, parse_file_name, parse_row
-from tests.integration.support import BrokerTestCase, wait_until
+from tests.helpers import wait_until
+from tests.integration.support import BrokerTestCase
 
 BERLIN = ZoneInfo("Europe/Berlin")
 QUARTERS_PER_DAY = 96

@@ -22,8 +22,9 @@ from typing import Any
 
 import pika
 
+from tests.helpers import wait_until
 from tests.integration.browser import Chromium, require_chromium
-from tests.integration.support import PYTHON, BrokerTestCase, rabbitmqctl, wait_until
+from tests.integration.support import PYTHON, BrokerTestCase, rabbitmqctl
 from tests.paths import ROOT
 
 METERS = ("Meter_0", "Meter_1", "Meter_2")

@@ -10,7 +10,8 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from pv_simulator.services.metrics import Metrics
-from tests.integration.support import BrokerTestCase, rows_of, wait_until
+from tests.helpers import rows_of, wait_until
+from tests.integration.support import BrokerTestCase
 
 
 def free_port() -> int:

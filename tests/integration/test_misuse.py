@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.integration.support import rabbitmqctl, rows_of, wait_until
+from tests.helpers import rows_of, wait_until
+from tests.integration.support import rabbitmqctl
 from tests.integration.test_faults import (
     DAWN,
     METER,

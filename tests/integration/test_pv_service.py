@@ -8,7 +8,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pv_simulator.summary import read_rows, summarize
-from tests.integration.support import ROOT, BrokerTestCase, check_rows, rabbitmqctl, rows_of
+from tests.helpers import rows_of
+from tests.integration.support import ROOT, BrokerTestCase, check_rows, rabbitmqctl
 
 VIENNA = ZoneInfo("Europe/Vienna")
 REFERENCE = ROOT / "tests" / "data" / "vienna_2026-06-21_clearsky_10min.csv"

@@ -19,7 +19,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from pv_simulator.messaging.port import dead_letter_arguments, queue_arguments
 from pv_simulator.messaging.wire import ReadingEncoder
-from tests.integration.support import HOST, BrokerTestCase, rows_of, wait_until
+from tests.helpers import rows_of, wait_until
+from tests.integration.support import HOST, BrokerTestCase
 
 MQTT_PORT = 1883
 RESULTS_QUEUE = "results-probe"

@@ -17,8 +17,9 @@ from urllib.parse import quote
 from parameterized import parameterized
 
 from pv_simulator.config import PASSWORD_ENV
+from tests.helpers import rows_of, wait_until
 from tests.integration import rabbit_nodes
-from tests.integration.support import BrokerTestCase, check_rows, rabbitmqctl, rows_of, wait_until
+from tests.integration.support import BrokerTestCase, check_rows, rabbitmqctl
 
 READINGS = 200
 METER_RUN = ("--speed", "0", "--duration", str(READINGS), "--start", "2026-06-21T12:00")

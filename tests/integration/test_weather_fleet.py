@@ -13,7 +13,8 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tests.integration.support import ROOT, BrokerTestCase, rows_of
+from tests.helpers import rows_of
+from tests.integration.support import ROOT, BrokerTestCase
 
 WEATHER_DIR = ROOT / "tests" / "data" / "weather"
 REFERENCES = json.loads((WEATHER_DIR / "references.json").read_text(encoding="utf-8"))

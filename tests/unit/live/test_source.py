@@ -8,7 +8,7 @@ from pv_simulator.live.source import ResultsSource, SourceError
 from pv_simulator.messaging.connection import Connection, RetryPolicy
 from pv_simulator.messaging.fake import FakeBroker
 from pv_simulator.messaging.port import ResultMessage
-from tests.integration.support import wait_until
+from tests.helpers import wait_until
 
 FAST = RetryPolicy(connection_attempts=2, retry_delay_s=0.0, cap_s=0.05)
 

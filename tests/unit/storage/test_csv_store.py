@@ -17,7 +17,7 @@ from parameterized import parameterized
 from pv_simulator.storage import csv_store
 from pv_simulator.storage.csv_format import HEADER, csv_path, file_glob, format_row
 from pv_simulator.storage.csv_store import CsvOutput, OutputError, OutputFailed
-from tests.integration.support import read_csv
+from tests.helpers import read_csv
 
 VIENNA = ZoneInfo("Europe/Vienna")
 
