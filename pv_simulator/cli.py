@@ -24,7 +24,13 @@ from typing import NoReturn
 from pv_simulator.composition import PvModels, build_meter_models
 from pv_simulator.config import BrokerConfig, ConfigError, load_config
 from pv_simulator.messaging.connection import Connection
-from pv_simulator.messaging.port import METER_ID_RULE, AccessRefused, BrokerError, is_meter_id
+from pv_simulator.messaging.port import (
+    METER_ID_RULE,
+    AccessRefused,
+    BrokerError,
+    Layout,
+    is_meter_id,
+)
 from pv_simulator.messaging.rabbitmq import (
     STOP_GRACE_S,
     RabbitConnector,
@@ -168,6 +174,16 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or a positive whole number")
+    return value
+
+
 def _run(prog: str, body: Callable[[], None]) -> int:
     """Run a service body, turning the errors users can meet into one line and an exit code."""
     try:
@@ -199,7 +215,8 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
     """``demo_meter.py``: publish N meters' readings."""
     parser = _Parser(
         description="Mock N household meters and publish their consumption readings (W) "
-                    "to RabbitMQ, one queue per meter (Meter_0, Meter_1, ...).",
+                    "to RabbitMQ, one queue per meter (Meter_0, Meter_1, ...), or on the "
+                    "queues of [broker] layout = partitioned.",
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     _common_options(parser)
     parser.add_argument("-nb", "--nb-meter", type=int, metavar="N",
@@ -241,12 +258,14 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
                          duration_s=args.duration)
         buffer_per_meter = max(1, int(config.meter.buffer_s / args.interval))
         connection = _connection(config.broker, "pv-simulator meter")
+        layout = _layout(config.broker)
         service = MeterService(connection, meter_ids, models, clock, buffer_per_meter, stopper,
-                               stats_interval_s=args.stats_interval)
+                               stats_interval_s=args.stats_interval, layout=layout)
         if args.metrics_port is not None:
             _serve_metrics(meter_metrics(service), args.metrics_host, args.metrics_port)
         try:
             log.info("Meter created: %s", _id_list(meter_ids))
+            _log_layout(layout)
             service.run()
         finally:
             connection.close()
@@ -265,8 +284,12 @@ def service_main(argv: Sequence[str] | None = None) -> int:
                     "reading's time and append rows to <output-dir>/<METER_ID>-<YYYY>-<MM>-<DD>.csv.",
         epilog=f"{WEATHER_HELP}\n\n{EXIT_CODES}", formatter_class=argparse.RawDescriptionHelpFormatter)
     _common_options(parser)
-    parser.add_argument("-ids", "--meter-ids", nargs="+", required=True, metavar="ID",
-                        help="meter ids to serve, e.g. Meter_0 Meter_2")
+    parser.add_argument("-ids", "--meter-ids", nargs="+", metavar="ID",
+                        help="meter ids to serve, e.g. Meter_0 Meter_2 (required, except with "
+                             "[broker] layout = partitioned)")
+    parser.add_argument("--partition", nargs="+", type=_non_negative_int, metavar="K",
+                        help="with [broker] layout = partitioned: the partitions to serve, "
+                             "0 to partitions-1 (default: all of them)")
     parser.add_argument("--output-dir", type=Path, default=Path("."), metavar="DIR",
                         help="where the CSV files go (default: working directory; created "
                              "if missing)")
@@ -280,8 +303,10 @@ def service_main(argv: Sequence[str] | None = None) -> int:
     args, stopper = _parse_and_prepare(parser, argv)
 
     def body() -> None:
-        meter_ids = _checked_ids(args.meter_ids)
         config = load_config(args.configuration_file)
+        layout = _layout(config.broker)
+        meter_ids = _served_ids(args.meter_ids, layout, args.partition)
+        queues = _served_queues(args.partition, layout) if meter_ids is None else meter_ids
         try:
             model, fleet_models = PvModels(config).for_meters(meter_ids)
         except ValueError as exc:
@@ -293,10 +318,11 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         results = (ResultStream(config.output.results_exchange, output)
                    if args.publish or config.output.publish else None)
         metrics = pv_service_metrics() if args.metrics_port is not None else None
-        service = PvService(connection, meter_ids, model, output, config.meter.max_power_w,
+        service = PvService(connection, queues, model, output, config.meter.max_power_w,
                             stopper, exit_when_idle_s=args.exit_when_idle,
                             stats_interval_s=args.stats_interval, pv_models=fleet_models,
-                            results=results, metrics=metrics)
+                            results=results, metrics=metrics, layout=layout)
+        _log_layout(layout, queues)
         if metrics is not None:
             count_pv_service(metrics, service)
             _serve_metrics(metrics, args.metrics_host, args.metrics_port)
@@ -344,6 +370,49 @@ def _raise_open_file_limit() -> int:
         except (ValueError, OSError):
             pass
     return 65536 if soft == resource.RLIM_INFINITY else soft
+
+
+def _layout(config: BrokerConfig) -> Layout:
+    return Layout(config.partitions if config.layout == "partitioned" else 0)
+
+
+def _log_layout(layout: Layout, served: Sequence[str] | None = None) -> None:
+    if layout.partitioned:
+        log.info("layout partitioned: readings on %d queues %s to %s%s", layout.partitions,
+                 layout.partition_queue(0), layout.partition_queue(layout.partitions - 1),
+                 f"; serving {', '.join(served)}" if served is not None else "")
+
+
+def _served_ids(ids: Sequence[str] | None, layout: Layout,
+                partitions: Sequence[int] | None = None) -> list[str] | None:
+    """The -ids of the queue-per-meter layout; None (any meter) for the partitioned one."""
+    if layout.partitioned:
+        if ids:
+            raise UsageError("argument -ids/--meter-ids: not used with [broker] layout = "
+                             "partitioned, where a PV service serves whole partitions "
+                             "(--partition)")
+        return None
+    if partitions is not None:
+        _served_queues(partitions, layout)
+    if not ids:
+        raise UsageError("the following arguments are required: -ids/--meter-ids")
+    return _checked_ids(ids)
+
+
+def _served_queues(partitions: Sequence[int] | None, layout: Layout) -> list[str]:
+    """The partition queues a PV service of the partitioned layout consumes."""
+    if not layout.partitioned:
+        raise UsageError("argument --partition: only with [broker] layout = partitioned")
+    indices = range(layout.partitions) if partitions is None else partitions
+    queues: list[str] = []
+    for index in indices:
+        if index >= layout.partitions:
+            raise UsageError(f"argument --partition: {index} is not one of 0..{layout.partitions - 1} "
+                             f"([broker] partitions = {layout.partitions})")
+        queue = layout.partition_queue(index)
+        if queue not in queues:
+            queues.append(queue)
+    return queues
 
 
 def _checked_ids(ids: Sequence[str]) -> list[str]:

@@ -174,15 +174,18 @@ class PvModels:
         self._sources: dict[tuple[str, float | None, float | None, float | None],
                             WeatherSource] = {}
 
-    def for_meters(self, meter_ids: Sequence[str]) -> tuple[pv_plant.PvModel,
-                                                             dict[str, pv_plant.PvModel]]:
+    def for_meters(self, meter_ids: Sequence[str] | None) -> tuple[pv_plant.PvModel,
+                                                                    dict[str, pv_plant.PvModel]]:
         """The configuration's plant, and each fleet meter's own (ids the fleet does not hold
-        get the configuration's, with one warning)."""
+        get the configuration's, with one warning). ``None``: every meter of the fleet (a PV
+        service of the partitioned layout learns its meters from their readings)."""
         default = self.model(None)
         fleet = load_fleet(self.config)
         if fleet is None:
             return default, {}
         rows = {member.meter_id: member for member in fleet}
+        if meter_ids is None:
+            meter_ids = list(rows)
         missing = [meter_id for meter_id in meter_ids if meter_id not in rows]
         if missing:
             log.warning("fleet %s holds no row for %s: the configuration's plant applies",

@@ -376,6 +376,13 @@ SCHEMA: tuple[Key, ...] = (
         shown_default="the host connected to"),
     Key("broker", "queue_type", Kind.CHOICE, "classic",
         "`quorum` replicates the meter queues over a cluster", choices=("classic", "quorum")),
+    Key("broker", "layout", Kind.CHOICE, "queue_per_meter",
+        "`queue_per_meter`: each meter's readings on a queue named after it; `partitioned`: "
+        "on `partitions` queues shared by all meters, for thousands of meters (README: "
+        "Layouts)", choices=("queue_per_meter", "partitioned")),
+    Key("broker", "partitions", Kind.INTEGER, 4,
+        "queues of the partitioned layout, `pv.readings.<N>p.0` to `.<N-1>`; a meter's are all "
+        "on one, CRC-32 of its id modulo N; meters and PV services must agree", low=1, high=256),
     Key("site", "timezone", Kind.CUSTOM, None, "for file dates and local times",
         parse=_timezone, expected="an IANA time zone such as Europe/Vienna",
         default_factory=local_timezone, shown_default="the machine's zone"),
@@ -519,6 +526,8 @@ class BrokerConfig:
     tls: TlsConfig | None = None
     hosts: tuple[tuple[str, int], ...] = ()
     queue_type: str = _default("broker", "queue_type")
+    layout: str = _default("broker", "layout")
+    partitions: int = _default("broker", "partitions")
 
     def __post_init__(self) -> None:
         if not self.hosts:

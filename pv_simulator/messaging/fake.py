@@ -212,11 +212,11 @@ class FakeSession:
         self.broker.drop_connections()
         return ConnectionLost(f"connection to fake broker lost ({doing})")
 
-    def declare_meter_queues(self, meter_ids: Sequence[str]) -> None:
+    def declare_meter_queues(self, queues: Sequence[str]) -> None:
         self._check("declaring queues")
-        for meter_id in meter_ids:
-            self.broker.declare(meter_id + DLQ_SUFFIX)
-            self.broker.declare(meter_id)
+        for queue in queues:
+            self.broker.declare(queue + DLQ_SUFFIX)
+            self.broker.declare(queue)
 
     def queue_depth(self, queue: str) -> int:
         self._check(f"checking queue {queue!r}")

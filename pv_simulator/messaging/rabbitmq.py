@@ -326,7 +326,7 @@ class RabbitSession:
         """Forget the connection without talking to the broker; the socket closes with the process."""
         self._connection, self._channel = None, None
 
-    def declare_meter_queues(self, meter_ids: Sequence[str]) -> None:
+    def declare_meter_queues(self, queues: Sequence[str]) -> None:
         """Declare the queues pipelined, on several channels, with one round trip per round.
 
         One synchronous declare per queue cost a round trip each, and the broker creates a
@@ -336,7 +336,7 @@ class RabbitSession:
         barrier that waits for them. A refused declare closes its channel, and the broker's
         reply (which names the queue) surfaces from that barrier.
         """
-        ids = list(meter_ids)
+        ids = list(queues)
         if not ids:
             return
         try:

@@ -11,6 +11,8 @@ import json
 import math
 from dataclasses import dataclass
 
+from pv_simulator.messaging.port import METER_ID_RULE, QUEUE_PER_METER, Layout, is_meter_id
+
 MAX_BODY_BYTES = 64 * 1024
 #: 2200-01-01T00:00:00Z: a reading after it is a unit error, not a simulation.
 MAX_TIME_S = 7_258_118_400.0
@@ -40,13 +42,14 @@ class ReadingEncoder:
         return f'{self._prefix}{time_s!r},"power_w":{power_w:.3f}}}'.encode()
 
 
-def decode(body: bytes, queue: str, max_power_w: float) -> Reading:
+def decode(body: bytes, queue: str, max_power_w: float, layout: Layout = QUEUE_PER_METER) -> Reading:
     """Parse and check a message taken from ``queue``.
 
     Args:
         body: the raw message body.
-        queue: the meter queue it came from; the body's meter_id must match it.
+        queue: the queue it came from; the body's meter_id must belong on it.
         max_power_w: the largest consumption a meter may report.
+        layout: which queue holds which meter's readings.
 
     Returns:
         The reading.
@@ -75,8 +78,13 @@ def decode(body: bytes, queue: str, max_power_w: float) -> Reading:
     meter_id = data["meter_id"]
     if not isinstance(meter_id, str):
         raise BadReading("field 'meter_id' is not a string")
-    if meter_id != queue:
-        raise BadReading(f"meter_id {meter_id[:80]!r} differs from its queue {queue!r}")
+    if not layout.holds(queue, meter_id):
+        if not layout.partitioned:
+            raise BadReading(f"meter_id {meter_id[:80]!r} differs from its queue {queue!r}")
+        if not is_meter_id(meter_id):
+            raise BadReading(f"meter_id {meter_id[:80]!r} is not a valid meter id ({METER_ID_RULE})")
+        raise BadReading(f"meter_id {meter_id!r} belongs on queue {layout.queue_of(meter_id)!r}, "
+                         f"not {queue!r}")
     time_s = _number(data, "time_s")
     if not 0.0 <= time_s <= MAX_TIME_S:
         raise BadReading(f"time_s {time_s:g} is outside 1970..2200")

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pv_simulator.messaging.connection import Connection
-from pv_simulator.messaging.port import ConnectionLost, Message, Session
+from pv_simulator.messaging.port import QUEUE_PER_METER, ConnectionLost, Layout, Message, Session
 from pv_simulator.messaging.wire import ReadingEncoder
 from pv_simulator.models.random_walk import MeterModel
 from pv_simulator.services.clock import SimClock
@@ -44,20 +44,25 @@ class MeterService:
 
     Args:
         connection: the broker connection; the service connects it in :meth:`run`.
-        meter_ids: queue names, one per model.
+        meter_ids: the meters, one per model.
         models: each meter's consumption model.
         clock: when readings are taken.
         buffer_per_meter: readings per meter kept while they cannot be published.
         should_stop: polled between steps; True ends the run cleanly.
         batch_size: readings per transaction in fast-forward.
         stats_interval_s: seconds between stats lines; 0 for none.
+        layout: which queue each meter's readings go to.
     """
 
     def __init__(self, connection: Connection, meter_ids: Sequence[str], models: Sequence[MeterModel],
                  clock: SimClock, buffer_per_meter: int, should_stop: Callable[[], bool],
-                 batch_size: int = 2000, stats_interval_s: float = 10.0) -> None:
+                 batch_size: int = 2000, stats_interval_s: float = 10.0,
+                 layout: Layout = QUEUE_PER_METER) -> None:
         self.connection = connection
-        self.meters = list(zip(meter_ids, models, [ReadingEncoder(m) for m in meter_ids], strict=True))
+        self.layout = layout
+        self.meter_ids = list(meter_ids)
+        self.meters = list(zip([layout.queue_of(m) for m in meter_ids], models,
+                               [ReadingEncoder(m) for m in meter_ids], strict=True))
         self.clock = clock
         self.capacity = max(1, buffer_per_meter) * len(self.meters)
         self.should_stop = should_stop
@@ -74,8 +79,8 @@ class MeterService:
         return MeterResult(self.published, self.dropped, len(self.pending), self.connection.reconnects)
 
     def _declare(self, session: Session) -> None:
-        """Declare every meter's queue (both services do, so either may start first)."""
-        session.declare_meter_queues([meter_id for meter_id, _, _ in self.meters])
+        """Declare the meters' queues (both services do, so either may start first)."""
+        session.declare_meter_queues(self.layout.queues_for(self.meter_ids))
         if self._connected_before:
             log.info("reconnected; publishing %d buffered reading(s)", len(self.pending))
         self._connected_before = True
@@ -131,11 +136,11 @@ class MeterService:
         time_s = self.clock.sim_time(tick)
         append = self.pending.append
         debug = log.isEnabledFor(logging.DEBUG)
-        for meter_id, model, encode in self.meters:
+        for queue, model, encode in self.meters:
             body = encode(time_s, model.power_w(time_s))
-            append((meter_id, body, time_s))
+            append((queue, body, time_s))
             if debug:
-                log.debug("took %s: %s", meter_id, body.decode())
+                log.debug("took %s: %s", queue, body.decode())
         overflow = len(self.pending) - self.capacity
         if overflow > 0:
             for _ in range(overflow):

@@ -7,7 +7,7 @@ writer skips on redelivery what it had already written, so every reading ends
 up exactly once in its file. With a results stream
 (:mod:`pv_simulator.services.results`), the batch's results are confirmed before its rows
 are written, so no row is ever without its result. Readings that fail :func:`wire.decode` are
-rejected without requeue, which dead-letters them to ``<METER_ID>.dlq``.
+rejected without requeue, which dead-letters them to ``<queue>.dlq``.
 Reconnecting is the :class:`Connection`'s; on a loss the service only drops the
 batch it had not acknowledged.
 """
@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from pv_simulator.messaging.connection import Connection
-from pv_simulator.messaging.port import ConnectionLost, Delivery, Session
+from pv_simulator.messaging.port import QUEUE_PER_METER, ConnectionLost, Delivery, Layout, Session
 from pv_simulator.messaging.wire import BadReading, Reading, decode
 from pv_simulator.services.metrics import NoMetrics
 from pv_simulator.services.results import ResultStream
@@ -119,11 +119,11 @@ class _Plant:
 
 
 class PvService:
-    """Consumes each meter's queue and appends ``meter + PV`` rows to its dated CSV.
+    """Consumes reading queues and appends ``meter + PV`` rows to each meter's dated CSV.
 
     Args:
         connection: the broker connection; the service connects it in :meth:`run`.
-        meter_ids: the meters to serve, one queue each.
+        queues: the queues to serve: a meter's each, or partitions of the partitioned layout.
         pv_model: the PV plant's power at a reading's time, for meters without their own.
         pv_models: meters with a plant of their own (a fleet); meters sharing a model object
             share its computation.
@@ -136,16 +136,19 @@ class PvService:
         stats_interval_s: seconds between stats lines; 0 for none.
         results: publishes each written row's result; None for no results stream.
         metrics: records the latency and backlog; :class:`NoMetrics` when off.
+        layout: which queue holds which meter's readings; a reading on another is rejected.
     """
 
-    def __init__(self, connection: Connection, meter_ids: Sequence[str], pv_model: PvModel,
+    def __init__(self, connection: Connection, queues: Sequence[str], pv_model: PvModel,
                  output: CsvOutput, max_power_w: float, should_stop: Callable[[], bool],
                  exit_when_idle_s: float | None = None, batch_max: int = 1000,
                  batch_wait_s: float = 0.05, stats_interval_s: float = 10.0,
                  pv_models: Mapping[str, PvModel] | None = None,
-                 results: ResultStream | None = None, metrics: NoMetrics | None = None) -> None:
+                 results: ResultStream | None = None, metrics: NoMetrics | None = None,
+                 layout: Layout = QUEUE_PER_METER) -> None:
         self.connection = connection
-        self.meter_ids = list(meter_ids)
+        self.queues = list(queues)
+        self.layout = layout
         self.pv_model = pv_model
         plants: dict[int, _Plant] = {}
         for model in (pv_model, *(pv_models or {}).values()):
@@ -160,7 +163,7 @@ class PvService:
         self.max_power_w = max_power_w
         self.should_stop = should_stop
         self.exit_when_idle_s = exit_when_idle_s
-        self.prefetch = prefetch_for(len(self.meter_ids))
+        self.prefetch = prefetch_for(len(self.queues))
         # Not bounded by the per-queue prefetch: with thousands of queues each holds a
         # few deliveries, and a batch gathers them across queues until full or
         # batch_wait_s has passed.
@@ -185,16 +188,16 @@ class PvService:
                         self.outside_weather, self.results.published if self.results else 0)
 
     def _start(self, session: Session) -> None:
-        """Declare the meters' queues and start consuming them, on every (re)connection.
+        """Declare the queues and start consuming them, on every (re)connection.
 
         Deliveries of an earlier session are void: they come again, redelivered.
         """
         self._batch.clear()
-        session.declare_meter_queues(self.meter_ids)
-        session.consume(self.meter_ids, self._batch.append, self.prefetch)
+        session.declare_meter_queues(self.queues)
+        session.consume(self.queues, self._batch.append, self.prefetch)
         self._last_delivery = time.monotonic()
         if self._connected_before:
-            log.info("reconnected; consuming %d queue(s) again", len(self.meter_ids))
+            log.info("reconnected; consuming %d queue(s) again", len(self.queues))
         self._connected_before = True
 
     def run(self) -> None:
@@ -207,7 +210,7 @@ class PvService:
         """
         if not self.connection.connect(self.should_stop):
             return
-        log.info("PV service consuming %d queue(s); writing to %s", len(self.meter_ids),
+        log.info("PV service consuming %d queue(s); writing to %s", len(self.queues),
                  self.output.output_dir.resolve())
         while not self.should_stop():
             try:
@@ -250,7 +253,7 @@ class PvService:
         default_plant = self._default_plant
         for delivery in batch:
             try:
-                reading = decode(delivery.body, delivery.queue, self.max_power_w)
+                reading = decode(delivery.body, delivery.queue, self.max_power_w, self.layout)
             except BadReading as exc:
                 self.rejects.rejected(delivery.queue, str(exc))
                 rejected.append(delivery.delivery_tag)
@@ -300,10 +303,10 @@ class PvService:
 
     def _report_stats(self) -> None:
         """Log the stats line; the backlog is asked of the broker only for a few queues."""
-        if len(self.meter_ids) <= STATS_BACKLOG_QUEUES:
+        if len(self.queues) <= STATS_BACKLOG_QUEUES:
             try:
                 session = self.connection.session
-                depth = sum(session.queue_depth(q) for q in self.meter_ids)
+                depth = sum(session.queue_depth(q) for q in self.queues)
                 self.metrics.backlog(depth)
                 backlog = str(depth)
             except ConnectionLost:

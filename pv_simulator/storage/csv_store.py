@@ -113,19 +113,19 @@ class CsvOutput:
             raise OutputError(f"{output_dir}: output directory is not writable")
         self._dir_fd = os.open(output_dir, os.O_RDONLY)
 
-    def check_existing(self, meter_ids: list[str]) -> None:
-        """Refuse to start when a file of one of these meters has another header.
+    def check_existing(self, meter_ids: list[str] | None) -> None:
+        """Refuse to start when a file of one of these meters (None: of any) has another header.
 
         Raises:
             OutputError: naming the first such file.
         """
-        wanted = set(meter_ids)
+        wanted = None if meter_ids is None else set(meter_ids)
         for path in self.output_dir.glob(file_glob()):
             try:
                 meter_id = parse_file_name(path)[0]
             except CsvFormatError:
                 continue  # no file the service writes, such as an impossible date
-            if meter_id in wanted:
+            if wanted is None or meter_id in wanted:
                 _check_header(path)
 
     def write(self, meter_id: str, time_s: float, meter_power_w: float,

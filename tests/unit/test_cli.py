@@ -6,8 +6,8 @@ import unittest
 
 from parameterized import parameterized
 
-from pv_simulator.cli import UsageError, _checked_ids, _id_list
-from pv_simulator.messaging.port import is_meter_id
+from pv_simulator.cli import UsageError, _checked_ids, _id_list, _served_ids, _served_queues
+from pv_simulator.messaging.port import QUEUE_PER_METER, Layout, is_meter_id
 
 
 class MeterIdTest(unittest.TestCase):
@@ -27,6 +27,36 @@ class MeterIdTest(unittest.TestCase):
     def test_an_id_given_twice_is_served_once(self) -> None:
         with self.assertLogs("pv_simulator", "WARNING"):
             self.assertEqual(_checked_ids(["A", "B", "A"]), ["A", "B"])
+
+
+class ServedQueuesTest(unittest.TestCase):
+    partitioned = Layout(partitions=4)
+
+    def test_queue_per_meter_needs_ids_and_serves_them(self) -> None:
+        self.assertEqual(_served_ids(["A", "B"], QUEUE_PER_METER), ["A", "B"])
+        with self.assertRaises(UsageError) as caught:
+            _served_ids(None, QUEUE_PER_METER)
+        self.assertIn("-ids/--meter-ids", str(caught.exception))
+
+    def test_partition_is_refused_without_the_partitioned_layout(self) -> None:
+        with self.assertRaises(UsageError) as caught:
+            _served_ids(["A"], QUEUE_PER_METER, [0])
+        self.assertIn("--partition: only with [broker] layout = partitioned", str(caught.exception))
+
+    def test_partitioned_refuses_ids(self) -> None:
+        with self.assertRaises(UsageError) as caught:
+            _served_ids(["A"], self.partitioned)
+        self.assertIn("not used with [broker] layout = partitioned", str(caught.exception))
+        self.assertIsNone(_served_ids(None, self.partitioned))
+
+    def test_partitions_served_default_to_all_and_are_checked(self) -> None:
+        self.assertEqual(_served_queues(None, self.partitioned),
+                         [f"pv.readings.4p.{i}" for i in range(4)])
+        self.assertEqual(_served_queues([2, 0, 2], self.partitioned),
+                         ["pv.readings.4p.2", "pv.readings.4p.0"])
+        with self.assertRaises(UsageError) as caught:
+            _served_queues([4], self.partitioned)
+        self.assertIn("4 is not one of 0..3 ([broker] partitions = 4)", str(caught.exception))
 
 
 class IdListTest(unittest.TestCase):

@@ -7,6 +7,7 @@ import unittest
 
 from parameterized import parameterized
 
+from pv_simulator.messaging.port import Layout
 from pv_simulator.messaging.wire import BadReading, ReadingEncoder, decode
 
 #: Malformed bodies for queue Meter_0, each with what the refusal must name.
@@ -70,6 +71,34 @@ class ReadingTest(unittest.TestCase):
         self.assertEqual(decode(body, "M", 6000.0).power_w, 5000.0)
         with self.assertRaises(BadReading):
             decode(body, "M", 4000.0)
+
+
+
+class PartitionedDecodeTest(unittest.TestCase):
+    layout = Layout(partitions=4)
+
+    def body(self, meter_id: str) -> bytes:
+        return ReadingEncoder(meter_id)(1782000000.0, 10.0)
+
+    def test_a_reading_on_its_partition_is_accepted(self) -> None:
+        queue = self.layout.queue_of("Meter_5")
+        reading = decode(self.body("Meter_5"), queue, 9000.0, self.layout)
+        self.assertEqual(reading.meter_id, "Meter_5")
+
+    def test_a_reading_on_another_partition_names_its_own(self) -> None:
+        home = self.layout.queue_of("Meter_5")
+        other = next(self.layout.partition_queue(i) for i in range(4)
+                     if self.layout.partition_queue(i) != home)
+        with self.assertRaises(BadReading) as caught:
+            decode(self.body("Meter_5"), other, 9000.0, self.layout)
+        self.assertIn(f"belongs on queue {home!r}", str(caught.exception))
+
+    def test_an_id_that_cannot_be_a_file_name_is_refused(self) -> None:
+        body = b'{"meter_id": "../../etc/x", "time_s": 1782000000, "power_w": 1}'
+        queue = self.layout.queue_of("../../etc/x")
+        with self.assertRaises(BadReading) as caught:
+            decode(body, queue, 9000.0, self.layout)
+        self.assertIn("not a valid meter id", str(caught.exception))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from pv_simulator.messaging.connection import Connection, RetryPolicy
 from pv_simulator.messaging.fake import FakeBroker
-from pv_simulator.messaging.port import BrokerRefused, BrokerUnavailable
+from pv_simulator.messaging.port import BrokerRefused, BrokerUnavailable, Layout
 from pv_simulator.models.random_walk import RandomWalkModel
 from pv_simulator.services.clock import SimClock
 from pv_simulator.services.meter import MeterService
@@ -39,13 +39,15 @@ class MeterServiceTest(unittest.TestCase):
     def service(self, broker: FakeBroker, *, speed: float, duration_s: float | None, meters: int = 2,
                 interval_s: float = 1.0,
                 buffer_per_meter: int = 3600, events: dict[float, Callable[[], None]] | None = None,
-                should_stop: Callable[[], bool] = lambda: False, batch_size: int = 700) -> MeterService:
+                should_stop: Callable[[], bool] = lambda: False, batch_size: int = 700,
+                layout: Layout | None = None) -> MeterService:
         connection = Connection(broker.connector(), FAST_RETRY)
         self.addCleanup(connection.close)
         models = [ScriptedModel(events if i == 0 and events else {}, seed=i) for i in range(meters)]
         clock = SimClock(start_s=START_S, interval_s=interval_s, speed=speed, duration_s=duration_s)
         return MeterService(connection, [f"M{i}" for i in range(meters)], models, clock,
-                            buffer_per_meter, should_stop, batch_size=batch_size, stats_interval_s=0)
+                            buffer_per_meter, should_stop, batch_size=batch_size, stats_interval_s=0,
+                            layout=layout or Layout())
 
     def test_fast_forward_publishes_every_reading_in_order(self) -> None:
         broker = FakeBroker()
@@ -56,6 +58,25 @@ class MeterServiceTest(unittest.TestCase):
         self.assertEqual(times_in(broker, "M1"), expected)
         self.assertEqual(service.result().published, 5000)
         self.assertIn("M0.dlq", broker.queues)
+
+    def test_partitioned_layout_puts_each_meters_readings_in_order_on_its_partition(self) -> None:
+        broker = FakeBroker()
+        layout = Layout(partitions=4)
+        service = self.service(broker, speed=0, duration_s=50, meters=20, layout=layout)
+        service.run()
+        per_meter: dict[str, list[float]] = {}
+        for index in range(4):
+            queue = layout.partition_queue(index)
+            self.assertIn(queue + ".dlq", broker.queues)
+            for body in broker.bodies(queue):
+                reading = json.loads(body)
+                self.assertEqual(layout.queue_of(reading["meter_id"]), queue)
+                per_meter.setdefault(reading["meter_id"], []).append(reading["time_s"])
+        self.assertEqual(sorted(per_meter), sorted(f"M{i}" for i in range(20)))
+        for times in per_meter.values():
+            self.assertEqual(times, [START_S + i for i in range(50)])
+        self.assertNotIn("M0", broker.queues)
+        self.assertEqual(service.result().published, 1000)
 
     def test_fast_forward_loses_nothing_when_publishes_fail(self) -> None:
         broker = FakeBroker()

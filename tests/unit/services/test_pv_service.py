@@ -7,6 +7,8 @@ import unittest
 from collections.abc import Callable
 
 from pv_simulator.messaging.connection import Connection
+from pv_simulator.messaging.port import Layout
+from pv_simulator.messaging.wire import ReadingEncoder
 from pv_simulator.services.pv_service import PvService
 from pv_simulator.storage.csv_store import CsvOutput
 from tests.unit.services.support import FAST_RETRY, START_S, UTC, FakeQueuesTestCase, LinearPv
@@ -14,14 +16,16 @@ from tests.unit.services.support import FAST_RETRY, START_S, UTC, FakeQueuesTest
 
 class PvServiceTest(FakeQueuesTestCase):
 
-    def service(self, meter_ids: list[str], *, should_stop: Callable[[], bool] = lambda: False,
-                batch_max: int = 100, idle_s: float | None = 0.05) -> tuple[PvService, CsvOutput]:
+    def service(self, queues: list[str], *, should_stop: Callable[[], bool] = lambda: False,
+                batch_max: int = 100, idle_s: float | None = 0.05,
+                layout: Layout | None = None) -> tuple[PvService, CsvOutput]:
         output = CsvOutput(self.out_dir, UTC, "never")
         self.addCleanup(output.close)
         connection = Connection(self.broker.connector(), FAST_RETRY)
         self.addCleanup(connection.close)
-        service = PvService(connection, meter_ids, LinearPv(), output, 9000.0, should_stop,
-                            exit_when_idle_s=idle_s, batch_max=batch_max, stats_interval_s=0)
+        service = PvService(connection, queues, LinearPv(), output, 9000.0, should_stop,
+                            exit_when_idle_s=idle_s, batch_max=batch_max, stats_interval_s=0,
+                            layout=layout or Layout())
         return service, output
 
     def rows(self, meter_id: str) -> list[dict[str, str]]:
@@ -92,6 +96,33 @@ class PvServiceTest(FakeQueuesTestCase):
         self.assertExactlyOnce("M0", 20)
         self.assertEqual(self.broker.bodies("M0.dlq"), bad)
         self.assertEqual(service.result().rejected, 3)
+
+    def test_partitioned_layout_serves_its_partitions_and_rejects_misrouted_readings(self) -> None:
+        layout = Layout(partitions=4)
+        meters = [f"M{i}" for i in range(20)]
+        for index in range(4):
+            self.broker.declare(layout.partition_queue(index))
+            self.broker.declare(layout.partition_queue(index) + ".dlq")
+        for i in range(300):
+            for meter_id in meters:
+                body = ReadingEncoder(meter_id)(START_S + i, float(i))
+                self.broker.put(layout.queue_of(meter_id), body, START_S + i)
+        served = [layout.partition_queue(0), layout.partition_queue(1)]
+        stray = next(m for m in meters if layout.queue_of(m) not in served)
+        misrouted = ReadingEncoder(stray)(START_S + 999, 1.0)
+        self.broker.put(served[0], misrouted)
+        service, output = self.service(served, layout=layout)
+        service.run()
+        output.close()
+        for meter_id in meters:
+            if layout.queue_of(meter_id) in served:
+                self.assertExactlyOnce(meter_id, 300)
+            else:
+                self.assertEqual(self.rows(meter_id), [])
+                self.assertEqual(self.broker.depth(layout.queue_of(meter_id)) % 300, 0)
+        self.assertEqual(self.broker.bodies(served[0] + ".dlq"), [misrouted])
+        self.assertEqual([self.broker.depth(q) for q in served], [0, 0])
+        self.assertEqual(service.result().rejected, 1)
 
     def test_stop_settles_what_it_took_and_leaves_the_rest_queued(self) -> None:
         self.publish("M0", 20000)
