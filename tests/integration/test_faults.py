@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 import pika
 from parameterized import parameterized
 
-from pv_simulator.messaging.port import queue_arguments
+from pv_simulator.messaging.port import QUEUE_PER_METER, Layout, queue_arguments
 from pv_simulator.messaging.wire import ReadingEncoder
 from pv_simulator.storage.csv_format import file_glob
 from tests.helpers import rows_of, wait_until
@@ -209,17 +209,41 @@ class Proc:
 
 
 class FaultTestCase(BrokerTestCase):
-    """Starting, stopping and checking the two services in this class's virtual host."""
+    """Starting, stopping and checking the two services in this class's virtual host.
+
+    ``LAYOUT``: the queue layout the class's services use; the meter's readings are on
+    ``self.queue`` (Meter_0 itself, or its partition's queue).
+    """
+
+    LAYOUT: Layout = QUEUE_PER_METER
 
     def setUp(self) -> None:
+        self.queue = self.LAYOUT.queue_of(METER)
+        self.dlq = self.queue + ".dlq"
         super().setUp()  # deletes the queues an earlier test left
         self.out = self.tmp / "out"
+
+    def delete_queues(self, meters: int = 16) -> None:
+        super().delete_queues(meters)
+        if self.LAYOUT.partitioned:
+            # A connection of its own, closed at once: some tests close every connection.
+            connection = pika.BlockingConnection(pika.ConnectionParameters(
+                host=HOST, port=PORT, virtual_host=self.vhost))
+            try:
+                channel = connection.channel()
+                for queue in self.LAYOUT.queues_for([]):
+                    channel.queue_delete(queue)
+                    channel.queue_delete(queue + ".dlq")
+            finally:
+                connection.close()
 
     def config(self, fsync: str = "batch") -> Path:
         # A buffer as long as the stream: a paced meter (real-time rules) would otherwise drop
         # its oldest readings during a broker outage, as designed, and the check would see gaps.
+        layout = ({"layout": "partitioned", "partitions": self.LAYOUT.partitions}
+                  if self.LAYOUT.partitioned else {})
         return self.write_config(f"faults-{fsync}.ini", output={"fsync": fsync},
-                                 meter={"buffer_s": READINGS * INTERVAL_S})
+                                 meter={"buffer_s": READINGS * INTERVAL_S}, broker=layout)
 
     def start_meter(self, conf: Path, start: str, readings: int = READINGS,
                     speed: int = 0) -> Proc:
@@ -232,8 +256,9 @@ class FaultTestCase(BrokerTestCase):
             "--start", start, "--seed", str(SEED))
 
     def start_pv(self, conf: Path, *extra: str, out: Path | None = None) -> Proc:
+        ids = () if self.LAYOUT.partitioned else ("-ids", METER)
         return self.launch(
-            "demo_pv_service.py", "-conf", str(conf), "-ids", METER,
+            "demo_pv_service.py", "-conf", str(conf), *ids,
             "--output-dir", str(out or self.out), *extra)
 
     def launch(self, script: str, *args: str) -> Proc:
@@ -251,14 +276,14 @@ class FaultTestCase(BrokerTestCase):
         drainers: list[Proc] = []
         written = 0
         for _ in range(3):
-            if self.queue_depth(METER) == 0:
+            if self.queue_depth(self.queue) == 0:
                 break
             pv = self.start_pv(conf, out=out)
 
             def empty(pv: Proc = pv) -> bool:
                 if not pv.running:
                     raise AssertionError(f"draining PV service exited: {pv.tail}")
-                return self.queue_depth(METER) == 0
+                return self.queue_depth(self.queue) == 0
 
             wait_until(empty, 60, "a PV service to empty the queue", interval_s=0.1)
             self.stop_pv(pv)
@@ -351,7 +376,7 @@ class FaultTestCase(BrokerTestCase):
         skipped = sum(proc.summary()["duplicates_skipped"] for proc in services
                       if proc.summary_file.exists())
         torn = sum(proc.err.count("cut a torn last line") for proc in services)
-        depth, dead = self.queue_depth(METER), self.queue_depth(DLQ)
+        depth, dead = self.queue_depth(self.queue), self.queue_depth(self.dlq)
         rows = rows_of(self.out, METER)
         verdict = analyse(rows, tick_keys(start, count), reference)
         extra = "".join(f" {key}={value}" for key, value in figures.items())
@@ -451,13 +476,13 @@ class StreamFaultTest(FaultTestCase):
             nonlocal seen
             if not pv.running:
                 raise AssertionError(f"PV service exited: {pv.tail}")
-            seen = row_count(self.out) + self.queue_depth(METER)
+            seen = row_count(self.out) + self.queue_depth(self.queue)
             return seen >= moment
 
         wait_until(enough, 60, f"{moment} readings published", interval_s=0.01)
         was_running = meter.running
         meter.kill9()
-        wait_until(lambda: self.queue_depth(METER) == 0, 30, "the PV service to empty the queue")
+        wait_until(lambda: self.queue_depth(self.queue) == 0, 30, "the PV service to empty the queue")
         self.stop_pv(pv)
         drained, _ = self.drain(conf)
         rows = rows_of(self.out, METER)
@@ -471,7 +496,7 @@ class StreamFaultTest(FaultTestCase):
         self.assertEqual(verdict.faults, dict.fromkeys(verdict.faults, 0), verdict.figures())
         self.assertGreaterEqual(count, seen, "readings the broker held at the kill are missing")
         self.assertLess(count, READINGS, "the kill came after the last reading")
-        self.assertEqual((self.queue_depth(METER), self.queue_depth(DLQ)), (0, 0))
+        self.assertEqual((self.queue_depth(self.queue), self.queue_depth(self.dlq)), (0, 0))
         check_rows(self, rows)
 
     def test_sigint_pv_mid_stream(self) -> None:
@@ -806,6 +831,19 @@ class BadSetupTest(FaultTestCase):
         result = self.run_case(cli, ["-conf", str(self.write_config("good.ini"))], [])
         self.assert_one_line_error(result.returncode, result.stderr, 1, "406",
                                    "PRECONDITION_FAILED", f"'{METER}'")
+
+
+class PartitionedStreamFaultTest(StreamFaultTest):
+    """The same kills, closes and signals with the partitioned layout: Meter_0 shares a
+    partition queue, and the PV service serves every partition."""
+
+    LAYOUT = Layout(partitions=4)
+
+
+class PartitionedBrokerRestartTest(BrokerRestartTest):
+    """The broker restart with the partitioned layout."""
+
+    LAYOUT = Layout(partitions=4)
 
 
 if __name__ == "__main__":
