@@ -90,6 +90,15 @@ class CompositionTest(unittest.TestCase):
         for time_s in times:
             self.assertAlmostEqual(c.power_kw(time_s), 2.0 * a.power_kw(time_s), delta=0.02)
 
+    def test_a_partitioned_service_gets_every_fleet_meters_plant(self) -> None:
+        # It learns its meters from their readings, so it cannot name them up front.
+        config = load_config(self.config("", "meter_id,peak_power_kw\nA,6\nB,0\n"))
+        with self.assertNoLogs("pv_simulator", "WARNING"):
+            default, models = PvModels(config).for_meters(None)
+        self.assertEqual(sorted(models), ["A", "B"])
+        self.assertIsInstance(models["B"], NoPvModel)
+        self.assertIsNot(models["A"], default)
+
     def test_weather_site_is_the_files_unless_given_and_a_distant_site_warns(self) -> None:
         shutil.copy(PVGIS, self.tmp / "tmy.csv")
         config = load_config(self.config("[pv]\nweather = tmy.csv\n"))
