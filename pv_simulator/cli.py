@@ -311,8 +311,11 @@ def service_main(argv: Sequence[str] | None = None) -> int:
             model, fleet_models = PvModels(config).for_meters(meter_ids)
         except ValueError as exc:
             raise ConfigError(f"{config.path or 'defaults'}: [pv]: {exc}") from None
+        # Half the open-file limit for data files, the other half for the meters' lock files:
+        # with fewer handles than meters, every tick would reopen each file (a cycle through
+        # all meters is an LRU's worst case).
         output = CsvOutput(args.output_dir, config.site.timezone, config.output.fsync,
-                           max_open_files=max(16, min(4096, _raise_open_file_limit() // 2)))
+                           max_open_files=max(16, _raise_open_file_limit() // 2 - 64))
         output.check_existing(meter_ids)
         connection = _connection(config.broker, "pv-simulator pv-service")
         results = (ResultStream(config.output.results_exchange, output)

@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 
 _HEADER_LINE = (HEADER + "\n").encode()
 _TAIL_CHUNK = 4096
+#: Write buffer per open file. A batch holds a row or two per meter in real time, and the
+#: default 8 KB each made 10,000 open files 44 MB of memory (1 KB: 3 MB); a longer batch of
+#: one meter is written in more, still few, system calls.
+_FILE_BUFFER = 1024
 FILE_MODE = 0o644
 
 
@@ -314,7 +318,7 @@ class CsvOutput:
         # A file this process wrote before needs no second check of header and tail.
         last_time = self._last_time[path] if path in self._last_time else _prepare(path)
         try:
-            handle = path.open("ab")
+            handle = path.open("ab", buffering=_FILE_BUFFER)
             if handle.tell() == 0:
                 # Readable by the tools that consume the files, whatever the umask.
                 os.fchmod(handle.fileno(), FILE_MODE)

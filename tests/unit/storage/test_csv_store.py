@@ -212,7 +212,7 @@ class CleanupTest(unittest.TestCase):
         directory = Path(tempfile.mkdtemp())
         handles: list[FullDiskHandle] = []
 
-        def full_disk_open(path: Path, _mode: str) -> FullDiskHandle:
+        def full_disk_open(path: Path, _mode: str, buffering: int = -1) -> FullDiskHandle:
             handles.append(FullDiskHandle(directory / f"{path.name}.handle"))
             return handles[-1]
 
@@ -247,6 +247,20 @@ class LockTest(unittest.TestCase):
         self.assertTrue(second.write("Meter_0", epoch("2026-06-21T12:00:01"), 1.0, 0.0))
         second.flush()
         self.assertEqual(len(read_csv(self.dir / "Meter_0-2026-06-21.csv")), 2)
+
+    def test_many_open_files_with_small_buffers_lose_no_row(self) -> None:
+        out = CsvOutput(self.dir, VIENNA, fsync="never", max_open_files=2000)
+        self.addCleanup(out.close)
+        base = epoch("2026-06-21T12:00")
+        for tick in range(30):  # 30 rows of ~60 bytes: longer than one file's buffer
+            for meter in range(1000):
+                out.write(f"M{meter}", base + tick, 100.0 + tick, 0.5)
+            out.flush()
+        out.close()
+        for meter in (0, 999):
+            rows = read_csv(self.dir / f"M{meter}-2026-06-21.csv")
+            self.assertEqual([float(r["meter_power_value_w"]) for r in rows],
+                             [100.0 + tick for tick in range(30)])
 
     def test_the_lock_file_is_no_csv_the_tools_see(self) -> None:
         out = CsvOutput(self.dir, VIENNA)
