@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pika
 
+from benchmarks.layouts import BenchLayout
 from tests.integration.support import rabbitmqctl
 
 HOST = "127.0.0.1"  # loopback only
@@ -43,8 +44,10 @@ def parameters(vhost: str) -> pika.ConnectionParameters:
                                      heartbeat=60)
 
 
-def write_config(source: Path, target: Path, vhost: str) -> Path:
-    """The project's INI (models, site, fsync as shipped) with only the broker address changed.
+def write_config(source: Path, target: Path, vhost: str,
+                 layout: BenchLayout | None = None) -> Path:
+    """The project's INI (models, site, fsync as shipped) with only the broker address changed,
+    and the scenario's ``[broker] layout`` and ``partitions`` (default: queue per meter).
 
     Keeping everything else as shipped means the CLIs run with their real defaults:
     household meters, the solar PV model with variable sky, fsync per batch.
@@ -54,7 +57,8 @@ def write_config(source: Path, target: Path, vhost: str) -> Path:
     if not parser.has_section("broker"):
         parser.add_section("broker")
     parser["broker"].update({"host": HOST, "port": str(PORT), "virtual_host": vhost,
-                             "username": USER, "password": PASSWORD})
+                             "username": USER, "password": PASSWORD,
+                             **(layout or BenchLayout()).config()})
     with target.open("w") as handle:
         os.chmod(target, 0o600)  # it holds the (guest) password: the CLIs warn otherwise
         parser.write(handle)
@@ -62,7 +66,8 @@ def write_config(source: Path, target: Path, vhost: str) -> Path:
 
 
 def queue_backlog(vhost: str) -> dict[str, int]:
-    """Ready and unacknowledged messages summed over the virtual host's meter queues."""
+    """Ready and unacknowledged messages summed over the virtual host's reading queues (a
+    meter's or a partition's; the dead-letter queues are left out)."""
     out = rabbitmqctl("list_queues", "-p", vhost, "--no-table-headers",
                       "name", "messages_ready", "messages_unacknowledged")
     ready = unacked = queues = 0
