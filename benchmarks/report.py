@@ -78,6 +78,8 @@ def targets(s: Scenarios, quick: bool, layouts: list[str] | None = None,
 
     def add(target: str, value: Any, ok: Callable[[Any], bool], unit: str = "",
             shown: str | None = None) -> None:
+        if any(row["target"] == target for row in rows):
+            return  # one scenario standing in for two targets (--quick): said once
         if value is None:
             verdict = "SKIP"
         elif quick:
