@@ -2,13 +2,18 @@
 
 Every figure must come from a broker state the benchmark made itself: a fresh virtual host
 keeps queues (and their on-disk indexes) of one scenario out of the next, and of the user's.
-It is deleted on the way out, failure or not.
+It is deleted on the way out, failure or not: in a thread, so that the next scenario's
+``add_vhost`` and ``set_permissions`` (a rabbitmqctl boot each, ~1 s here) overlap it, but that
+scenario waits for it before it starts anything (:func:`finish_deletions`), so no figure is
+taken while the broker deletes queues. ``run.py`` waits for the last one before it exits.
 """
 
 from __future__ import annotations
 
 import configparser
 import os
+import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +21,7 @@ from pathlib import Path
 
 import pika
 
+from benchmarks.layouts import BenchLayout
 from tests.integration.support import rabbitmqctl
 
 HOST = "127.0.0.1"  # loopback only
@@ -24,16 +30,56 @@ USER = "guest"
 PASSWORD = "guest"
 
 
+#: Deletions still running: (virtual host, thread, its error if it failed).
+_deleting: list[tuple[str, threading.Thread, list[Exception]]] = []
+#: "virtual host: error" of every deletion that failed (``run.py`` reports them as errors).
+deletion_failures: list[str] = []
+
+
+def _delete_later(name: str) -> None:
+    errors: list[Exception] = []
+
+    def delete() -> None:
+        try:
+            rabbitmqctl("delete_vhost", name, timeout=300)
+        except Exception as exc:  # reported by finish_deletions
+            errors.append(exc)
+
+    # Not a daemon: the interpreter waits for it, so a virtual host is deleted even on SIGTERM.
+    thread = threading.Thread(target=delete, name=f"delete-{name}")
+    thread.start()
+    _deleting.append((name, thread, errors))
+
+
+def finish_deletions() -> None:
+    """Wait until every virtual host being deleted is gone; failures go to stderr and to
+    :data:`deletion_failures`."""
+    while _deleting:
+        name, thread, errors = _deleting.pop(0)
+        thread.join()
+        for exc in errors:
+            deletion_failures.append(f"{name}: {exc}")
+            print(f"bench: deleting virtual host {name} failed: {exc}", file=sys.stderr, flush=True)
+
+
 @contextmanager
 def virtual_host(label: str) -> Iterator[str]:
-    """A new virtual host the guest user may use; deleted when the block ends, however it ends."""
+    """A new virtual host the guest user may use, once the previous ones are deleted; deleted
+    when the block ends, however it ends (in the background: see :func:`finish_deletions`)."""
     name = f"pvbench-{label}-{uuid.uuid4().hex[:8]}"
-    rabbitmqctl("add_vhost", name, timeout=300)
     try:
-        rabbitmqctl("set_permissions", "-p", name, USER, ".*", ".*", ".*")
+        rabbitmqctl("add_vhost", name, timeout=300)
+    except BaseException:
+        finish_deletions()
+        raise
+    try:
+        try:
+            rabbitmqctl("set_permissions", "-p", name, USER, ".*", ".*", ".*")
+        finally:
+            finish_deletions()
         yield name
     finally:
-        rabbitmqctl("delete_vhost", name, timeout=300)
+        _delete_later(name)
 
 
 def parameters(vhost: str) -> pika.ConnectionParameters:
@@ -43,8 +89,10 @@ def parameters(vhost: str) -> pika.ConnectionParameters:
                                      heartbeat=60)
 
 
-def write_config(source: Path, target: Path, vhost: str) -> Path:
-    """The project's INI (models, site, fsync as shipped) with only the broker address changed.
+def write_config(source: Path, target: Path, vhost: str,
+                 layout: BenchLayout | None = None) -> Path:
+    """The project's INI (models, site, fsync as shipped) with only the broker address changed,
+    and the scenario's ``[broker] layout`` and ``partitions`` (default: queue per meter).
 
     Keeping everything else as shipped means the CLIs run with their real defaults:
     household meters, the solar PV model with variable sky, fsync per batch.
@@ -54,7 +102,8 @@ def write_config(source: Path, target: Path, vhost: str) -> Path:
     if not parser.has_section("broker"):
         parser.add_section("broker")
     parser["broker"].update({"host": HOST, "port": str(PORT), "virtual_host": vhost,
-                             "username": USER, "password": PASSWORD})
+                             "username": USER, "password": PASSWORD,
+                             **(layout or BenchLayout()).config()})
     with target.open("w") as handle:
         os.chmod(target, 0o600)  # it holds the (guest) password: the CLIs warn otherwise
         parser.write(handle)
@@ -62,7 +111,8 @@ def write_config(source: Path, target: Path, vhost: str) -> Path:
 
 
 def queue_backlog(vhost: str) -> dict[str, int]:
-    """Ready and unacknowledged messages summed over the virtual host's meter queues."""
+    """Ready and unacknowledged messages summed over the virtual host's reading queues (a
+    meter's or a partition's; the dead-letter queues are left out)."""
     out = rabbitmqctl("list_queues", "-p", vhost, "--no-table-headers",
                       "name", "messages_ready", "messages_unacknowledged")
     ready = unacked = queues = 0

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pv_simulator.messaging.wire import ReadingEncoder, decode
@@ -78,8 +79,8 @@ def measure(quick: bool = False) -> dict[str, float]:
     # (the weather's per-hour set-up is part of the cost): a day at 1 s and a month at 5 min
     # (three days in quick mode: the cadence, not the span, sets the ratio).
     weather = read_weather_file(EXAMPLE_WEATHER_PATH)
-    site = {"latitude_deg": 45.0, "longitude_deg": 8.0, "altitude_m": 250.0}
-    plant = {"peak_power_kw": 4.0, "tilt_deg": 35.0, "azimuth_deg": 180.0}
+    site: dict[str, Any] = {"latitude_deg": 45.0, "longitude_deg": 8.0, "altitude_m": 250.0}
+    plant: dict[str, Any] = {"peak_power_kw": 4.0, "tilt_deg": 35.0, "azimuth_deg": 180.0}
     month = [DAY_START + s for s in range(0, (3 if quick else 30) * 86_400, 300)]
     for label, times in (("1s_day", day), ("300s_month", month)):
         results[f"pv_clear_{label}_us"] = _best_us(_fresh(times, lambda: pv_plant.SolarPvModel(

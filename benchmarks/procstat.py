@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -133,6 +134,7 @@ class ProcSampler:
         self._thread = threading.Thread(target=self._run, name="procstat", daemon=True)
         self._machine_start = machine_cpu_s()
         self._self_start = _self_cpu_s()
+        self.marks: dict[str, dict[str, float]] = {}
 
     def add(self, role: str, pid: int | None) -> None:
         if pid is None:
@@ -164,6 +166,34 @@ class ProcSampler:
                              "bench_cpu_s": round(_self_cpu_s() - self._self_start, 1),
                              "others_cpu_s": round(max(0.0, busy - ours), 1)}
         return result
+
+    def mark(self, label: str) -> None:
+        """Note every process's CPU time now (sampled on the spot), and the machine's, under
+        ``label``: :meth:`between` two marks is the CPU of one phase of a scenario."""
+        with self._lock:
+            for stats in self.stats.values():
+                self._sample(stats)
+            mark = {role: stats.cpu_s for role, stats in self.stats.items()}
+        mark["_at"] = time.time()
+        mark["_machine_busy"] = machine_cpu_s()[0]
+        mark["_bench"] = _self_cpu_s()
+        self.marks[label] = mark
+
+    def between(self, start: str, end: str) -> dict[str, float]:
+        """CPU seconds of each process between two marks, and of others on the machine
+        (``others``: busy time used by none of them nor the benchmark), and the span (``s``).
+
+        A process that exited between the marks counts up to its last sample (0.25 s apart).
+        """
+        a, b = self.marks[start], self.marks[end]
+        roles = [role for role in b if not role.startswith("_")]
+        used = {role: b[role] - a.get(role, 0.0) for role in roles}
+        bench = b["_bench"] - a["_bench"]
+        busy = b["_machine_busy"] - a["_machine_busy"]
+        return {"s": round(b["_at"] - a["_at"], 2),
+                **{role: round(value, 2) for role, value in used.items()},
+                "bench": round(bench, 2),
+                "others": round(max(0.0, busy - sum(used.values()) - bench), 2)}
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):

@@ -5,10 +5,14 @@ Prints a table with PASS/FAIL per target and writes ``bench-results.json`` in th
 Each scenario gets a RabbitMQ virtual host of its own (made with rabbitmqctl, deleted at
 the end, even on failure) and a temporary directory; every process it starts is killed
 before it ends. Only loopback traffic. ``--quick`` shrinks every size so that CI can show
-the suite works in well under a minute; its figures are not the targets' figures.
+the suite works in about a minute and a half; its figures are not the targets' figures.
 
 These are measurements, not tests: a missed target prints FAIL and still exits 0; only a
 scenario that could not run (a CLI failed, rows are missing) makes the exit code 1.
+
+Every end-to-end scenario runs once per layout of ``--layouts`` (``queue_per_meter`` and
+``partitioned``, back to back so that both see the same machine), the partitioned one named
+with ``_part`` (``rt_2000_part``); see ``benchmarks/layouts.py``.
 """
 
 from __future__ import annotations
@@ -36,13 +40,36 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import model_cost  # noqa: E402
 from benchmarks.baseline import run_baseline  # noqa: E402
-from benchmarks.broker_env import parameters, virtual_host  # noqa: E402
+from benchmarks.broker_env import deletion_failures, finish_deletions, parameters, virtual_host  # noqa: E402
 from benchmarks.clis import Processes  # noqa: E402
 from benchmarks.fanout import run_fanout  # noqa: E402
+from benchmarks.layouts import DEFAULT_PARTITIONS, NAMES, BenchLayout, parse_layouts  # noqa: E402
 from benchmarks.report import format_table, targets  # noqa: E402
 from benchmarks.scenarios import Env, fast_forward, meter_start, real_time  # noqa: E402
 
 Result = dict[str, object]
+#: Real-time fleets, ``meters`` or ``meters@interval_s``: the cost table's sizes, 10,000 every 2 s.
+FULL_RT_SIZES = "100,1000,2000,5000,10000@2"
+QUICK_RT_SIZES = "50,100@2"  # 3 s of schedule: 3 ticks, 2 ticks
+YEAR_READINGS = 525_600  # a year at 60 s
+QUICK_YEAR_READINGS = YEAR_READINGS // 100  # 3.65 days: the path, in about a second
+
+
+def rt_sizes(text: str) -> list[tuple[int, float]]:
+    """``100,1000,10000@2`` as (meters, interval s) pairs."""
+    sizes = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        meters, _, interval = part.partition("@")
+        sizes.append((int(meters), float(interval) if interval else 1.0))
+        if sizes[-1][0] < 1 or sizes[-1][1] <= 0:
+            raise argparse.ArgumentTypeError(f"{part!r}: meters >= 1, interval > 0")
+    return sizes
+
+
+def rt_name(meters: int, interval_s: float) -> str:
+    return f"rt_{meters}" if interval_s == 1.0 else f"rt_{meters}_{interval_s:g}s"
 
 
 def _ff(env: Env, **kwargs: Any) -> Result:
@@ -53,11 +80,42 @@ def _rt(env: Env, **kwargs: Any) -> Result:
     return real_time(env, **kwargs)
 
 
+def _start(env: Env, **kwargs: Any) -> Result:
+    return meter_start(env, **kwargs)
+
+
+def stand_ins(args: argparse.Namespace) -> dict[str, str]:
+    """The scenario (without layout suffix) that each target of ``report.py`` is judged on.
+
+    In a full run, the targets' own sizes; in ``--quick``, the tiny ones stand in (the largest
+    1 Hz fleet for rt_2000 and rt_5000, the largest slower one for rt_10000_2s)."""
+    if not args.quick:
+        return {}
+    sizes = args.rt_sizes or rt_sizes(QUICK_RT_SIZES)
+    hz = [m for m, i in sizes if i == 1.0]
+    slow = [(m, i) for m, i in sizes if i != 1.0]
+    names = {"ff_day": "ff_1x3600", "ff_10": "ff_10x360", "ff_publish": "ff_publish_1x3600",
+             "ids": "ids_200", "start": "start_200"}
+    if hz:
+        names["rt_2000"] = names["rt_5000"] = rt_name(max(hz), 1.0)
+    if slow:
+        names["rt_10000_2s"] = rt_name(*max(slow))
+    return names
+
+
 def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[Env], object]]]:
-    """The scenarios of this run, by name, in order (cheap and independent ones first)."""
+    """The scenarios of this run, by name, in order (cheap and independent ones first), every
+    end-to-end one once per layout, back to back."""
     quick = args.quick
     steps: list[tuple[str, Callable[[Env], object]]] = []
     count = 5_000 if quick else 86_400
+    layouts: list[BenchLayout] = args.layouts
+
+    def each_layout(base: str, run: Callable[..., Result], first_only: bool = False,
+                    **kwargs: Any) -> None:
+        for layout in layouts[:1] if first_only else layouts:
+            name = base + layout.suffix
+            steps.append((name, partial(run, name=name, layout=layout, **kwargs)))
 
     def baseline(env: Env) -> Result:
         with virtual_host("baseline") as vhost:
@@ -74,24 +132,25 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[Env], object]]]:
     steps.append(("fanout", fanout))
     day = 3_600 if quick else 86_400
     for meters, interval in ((1, 1.0), (10, 10.0)):
-        name = f"ff_{meters}x{int(day / interval)}"
-        steps.append((name, partial(_ff, name=name, meters=meters, interval_s=interval,
-                                    duration_s=day)))
+        each_layout(f"ff_{meters}x{int(day / interval)}", _ff, meters=meters,
+                    interval_s=interval, duration_s=day)
     # The results stream's cost: the same day with --publish (nobody bound: as a user starts).
-    name = f"ff_publish_1x{int(day)}"
-    steps.append((name, partial(_ff, name=name, meters=1, interval_s=1.0, duration_s=day,
-                                service_args=("--publish",))))
-    sizes = [50] if quick else args.rt_sizes
-    rt_duration = 5.0 if quick else 60.0
-    for meters in sizes:
-        name = f"rt_{meters}"
-        steps.append((name, partial(_rt, name=name, meters=meters, interval_s=1.0,
-                                    duration_s=rt_duration, sample_size=args.sample)))
+    # The stream is the service's output, the same in either layout: measured in the first.
+    each_layout(f"ff_publish_1x{int(day)}", _ff, first_only=True, meters=1, interval_s=1.0,
+                duration_s=day, service_args=("--publish",))
+    # A year of one meter at 60 s, end to end (quick: a hundredth of it).
+    year = QUICK_YEAR_READINGS if quick else YEAR_READINGS
+    each_layout("year_60", _ff, meters=1, interval_s=60.0, duration_s=year * 60.0)
+    schedule_s = 3.0 if quick else 60.0
+    for meters, interval in args.rt_sizes or rt_sizes(QUICK_RT_SIZES if quick else FULL_RT_SIZES):
+        # About ``schedule_s`` of readings, at least 2 ticks.
+        duration = interval * max(2, round(schedule_s / interval))
+        each_layout(rt_name(meters, interval), _rt, meters=meters, interval_s=interval,
+                    duration_s=duration, sample_size=args.sample)
     ids = 200 if quick else 10_000
-    name = f"ids_{ids}"
-    steps.append((name, partial(_rt, name=name, meters=ids, interval_s=1.0 if quick else 10.0,
-                                duration_s=3.0 if quick else 30.0, sample_size=args.sample)))
-    steps.append((f"start_{ids}", partial(meter_start, name=f"start_{ids}", meters=ids)))
+    each_layout(f"ids_{ids}", _rt, meters=ids, interval_s=1.0 if quick else 10.0,
+                duration_s=3.0 if quick else 30.0, sample_size=args.sample)
+    each_layout(f"start_{ids}", _start, meters=ids)
     if args.only:
         wanted = [w.strip() for w in args.only.split(",") if w.strip()]
         steps = [(n, f) for n, f in steps if any(n == w or n.startswith(w) for w in wanted)]
@@ -113,7 +172,11 @@ def _meta(args: argparse.Namespace) -> Result:
             "quick": args.quick, **code_version(),
             "python": platform.python_version(), "cpus": os.cpu_count(),
             "machine": platform.machine(), "config": str(args.conf),
-            "sample_meters": args.sample}
+            "sample_meters": args.sample,
+            "layouts": [layout.name for layout in args.layouts],
+            "partitions": args.partitions,
+            "layout_suffixes": [layout.suffix for layout in args.layouts],
+            "stand_ins": stand_ins(args)}
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:
@@ -128,9 +191,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the results go (default: bench-results.json in the repo)")
     parser.add_argument("--only", help="comma-separated scenario names or prefixes, e.g. "
                                        "baseline,ff_1,rt_2000 (default: all)")
-    parser.add_argument("--rt-sizes", type=lambda t: [int(x) for x in t.split(",")],
-                        default=[100, 1_000, 2_000, 5_000],
-                        help="meter counts of the real-time scenarios (default: 100,1000,2000,5000)")
+    parser.add_argument("--rt-sizes", type=rt_sizes,
+                        help="real-time fleets, METERS or METERS@INTERVAL_S, comma-separated, "
+                             f"about 60 s of schedule each (default: {FULL_RT_SIZES}; "
+                             f"--quick: {QUICK_RT_SIZES}, about 3 s)")
+    parser.add_argument("--layouts", default=",".join(NAMES),
+                        help="broker layouts every end-to-end scenario runs in, comma-separated: "
+                             f"{' and/or '.join(NAMES)} (default: both; a partitioned scenario's "
+                             "name ends in _part)")
+    parser.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS,
+                        help="[broker] partitions of the partitioned layout (default: "
+                             f"{DEFAULT_PARTITIONS}, the package's; another count names the "
+                             "scenarios _part<N>)")
     parser.add_argument("--sample", type=int, default=50,
                         help="meters whose CSVs are tailed for latency (default: 50)")
     parser.add_argument("--conf", type=Path, default=ROOT / "broker.ini",
@@ -142,7 +214,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "/tmp/benchvenv/bin/py-spy",
                         help="py-spy executable for --profile-dir")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (CSVs, logs)")
+    parser.add_argument("--list", action="store_true",
+                        help="print the scenarios this run would measure, in order, and exit")
     args = parser.parse_args(argv)
+    try:
+        args.layouts = parse_layouts(args.layouts, args.partitions)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.list:
+        print("\n".join(name for name, _ in plan(args)))
+        return 0
     signal.signal(signal.SIGTERM, _terminate)
 
     results: Result = {"meta": _meta(args), "scenarios": {}, "errors": {}}
@@ -168,12 +249,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"bench: {name} done in {time.monotonic() - started:.1f} s",
                       file=sys.stderr, flush=True)
     finally:
+        finish_deletions()  # no virtual host of the run outlives it
+        for failure in deletion_failures:
+            errors[f"delete_vhost {failure.split(':', 1)[0]}"] = failure
         if args.keep:
             print(f"bench: work directory kept: {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
     results["meta"]["seconds"] = round(time.monotonic() - began, 1)  # type: ignore[index]
-    results["targets"] = targets(scenarios, args.quick)
+    meta = results["meta"]
+    results["targets"] = targets(scenarios, args.quick, meta["layout_suffixes"],  # type: ignore[index]
+                                 meta["stand_ins"])  # type: ignore[index]
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(format_table(results))
     print(f"\nresults written to {args.json}")

@@ -4,9 +4,15 @@
   runs from the meter's launch to the last row's write (the newest file mtime), so the
   service's idle wait before exiting is not counted.
 * :func:`real_time`: N meters paced by the wall clock (``--speed 1``); latency of a random
-  sample of meters (see ``tail.py``), backlog when the meter finishes, throughput, and the
+  sample of meters (see ``tail.py``), the share of their readings older than 2 s already
+  written, backlog when the meter finishes, throughput, CPU per 1,000 readings, and the
   memory and open files of both processes. The 10,000-id scenario is the same procedure at a
   low rate.
+* :func:`meter_start`: the meter alone in a new virtual host, launch to its first reading.
+
+Every scenario takes a :class:`~benchmarks.layouts.BenchLayout`: its ``[broker] layout`` and
+``partitions`` go into the scenario's INI, the partitioned PV service is started without
+``-ids``, and the CLIs' log lines are checked to show that layout.
 
 Latency is measured from when a reading was *due* on the meter's clock. The meter starts its
 clock once its queues are declared and logs "clock started", so that line's time (ms
@@ -23,12 +29,14 @@ import math
 import random
 import threading
 import time
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.broker_env import DepthProbe, queue_backlog, virtual_host, write_config
 from benchmarks.clis import Cli, Processes, meter_ids
+from benchmarks.layouts import BenchLayout
 from benchmarks.procstat import ProcSampler, broker_pid
 from benchmarks.tail import CsvTailer, count_rows
 from pv_simulator.config import load_config
@@ -37,6 +45,8 @@ from pv_simulator.config import load_config
 FF_START = "2026-06-21T00:00"
 FF_IDLE_S = 2.0
 WARMUP_S = 10.0
+#: "Readings older than this already written": the freshness figure of real-time scenarios.
+FRESH_AGE_S = 2.0
 
 Result = dict[str, object]
 
@@ -80,15 +90,24 @@ class _Setup:
     out: Path
     vhost: str
     sampler: ProcSampler
+    layout: BenchLayout
 
 
-def _scenario(env: Env, name: str, vhost: str) -> _Setup:
+def _scenario(env: Env, name: str, vhost: str, layout: BenchLayout) -> _Setup:
     work = env.work / name
     work.mkdir(parents=True)
     sampler = ProcSampler()
     sampler.add("broker", broker_pid())
-    return _Setup(name, work, write_config(env.source_conf, work / "bench.ini", vhost),
-                  work / "out", vhost, sampler)
+    return _Setup(name, work, write_config(env.source_conf, work / "bench.ini", vhost, layout),
+                  work / "out", vhost, sampler, layout)
+
+
+def _check_layout(s: _Setup, meters: int, service: Cli | None, meter: Cli) -> int | None:
+    """Raise unless both CLIs logged the scenario's layout; the PV service's queue count."""
+    s.layout.check_meter(s.name, meter.find("layout partitioned"))
+    if service is None:
+        return None
+    return s.layout.check_service(s.name, meters, service.find("PV service consuming"))
 
 
 def _published(meter: Cli) -> int | None:
@@ -113,21 +132,23 @@ def _percentiles(values: list[float]) -> dict[str, float | int | None]:
 
 
 def fast_forward(env: Env, name: str, meters: int, interval_s: float,
-                 duration_s: float, service_args: tuple[str, ...] = ()) -> Result:
+                 duration_s: float, service_args: tuple[str, ...] = (),
+                 layout: BenchLayout | None = None) -> Result:
     """One simulated stretch as fast as possible through both CLIs, all guarantees on.
 
     ``service_args``: more options of the PV service (``--publish`` costs the results stream).
     """
     with virtual_host(name) as vhost, env.processes:
-        return _fast_forward(env, _scenario(env, name, vhost), meters, interval_s, duration_s,
-                             service_args)
+        return _fast_forward(env, _scenario(env, name, vhost, layout or BenchLayout()), meters,
+                             interval_s, duration_s, service_args)
 
 
 def _fast_forward(env: Env, s: _Setup, meters: int, interval_s: float,
                   duration_s: float, service_args: tuple[str, ...] = ()) -> Result:
     ids = meter_ids(meters)
     expected = meters * math.ceil(duration_s / interval_s - 1e-9)
-    service = env.processes.service(s.conf, s.work, ids, "--output-dir", str(s.out),
+    service = env.processes.service(s.conf, s.work, s.layout.service_ids(ids),
+                                    "--output-dir", str(s.out),
                                     "--exit-when-idle", f"{FF_IDLE_S:g}", *service_args)
     s.sampler.add("service", service.pid)
     service.wait_for("PV service consuming", 120)
@@ -150,9 +171,11 @@ def _fast_forward(env: Env, s: _Setup, meters: int, interval_s: float,
     if meter_code or service_code or rows != expected or last_write is None:
         raise RuntimeError(f"{s.name}: meter exit {meter_code}, service exit {service_code}, "
                            f"{rows} of {expected} rows: {meter.tail()} || {service.tail()}")
+    service_queues = _check_layout(s, meters, service, meter)
     wall_s = last_write - launched
     return {
-        "name": s.name, "meters": meters, "interval_s": interval_s, "duration_s": duration_s,
+        "name": s.name, **s.layout.as_dict(), "service_queues": service_queues,
+        "meters": meters, "interval_s": interval_s, "duration_s": duration_s,
         "readings": expected, "rows": rows, "files": files,
         "wall_s": round(wall_s, 3),
         "readings_per_s": round(rows / wall_s),
@@ -189,11 +212,60 @@ class _DepthSeries:
 
 
 def real_time(env: Env, name: str, meters: int, interval_s: float, duration_s: float,
-              sample_size: int, drain_limit_s: float = 120.0) -> Result:
+              sample_size: int, drain_limit_s: float = 120.0,
+              layout: BenchLayout | None = None) -> Result:
     """N meters at wall-clock pace; latency of a sample, backlog, throughput, RSS, open files."""
     with virtual_host(name) as vhost, env.processes:
-        return _real_time(env, _scenario(env, name, vhost), meters, interval_s, duration_s,
-                          sample_size, drain_limit_s)
+        return _real_time(env, _scenario(env, name, vhost, layout or BenchLayout()), meters,
+                          interval_s, duration_s, sample_size, drain_limit_s)
+
+
+def written_share(rows: list[tuple[float, float, float]], polls: list[tuple[float, float]],
+                  start_epoch: float, interval_s: float, due_at: list[float], meters: int,
+                  until: float) -> dict[str, float | int | None]:
+    """Of the sampled meters' readings due more than ``FRESH_AGE_S`` before a tail poll, the
+    share already readable by that poll's end, at every poll that began before ``until``.
+
+    ``rows``: the tailer's (time_s, appeared, pv), tick k at ``start_epoch + k * interval_s``;
+    ``due_at``: when tick k was due (sorted); ``meters``: sampled meters (each has every tick).
+    ``min_pct`` is the worst poll (what a reader of the files saw at the worst moment),
+    ``overall_pct`` all polls pooled (written / due summed over polls).
+    """
+    seen: dict[int, list[float]] = {}
+    for time_s, appeared, _pv in rows:
+        tick = round((time_s - start_epoch) / interval_s)
+        if 0 <= tick < len(due_at):
+            seen.setdefault(tick, []).append(appeared)
+    for times in seen.values():
+        times.sort()
+    worst: tuple[float, float] | None = None  # (share, poll began)
+    due_sum = written_sum = polls_used = 0
+    for began, ended in polls:
+        if began > until:
+            break
+        ticks_due = bisect_right(due_at, began - FRESH_AGE_S)
+        if ticks_due == 0:
+            continue
+        due = ticks_due * meters
+        written = sum(min(meters, bisect_right(seen.get(k, []), ended)) for k in range(ticks_due))
+        polls_used += 1
+        due_sum += due
+        written_sum += written
+        if worst is None or written / due < worst[0]:
+            worst = (written / due, began)
+    anchor = due_at[0] if due_at else 0.0
+    return {"older_than_s": FRESH_AGE_S, "polls": polls_used,
+            "min_pct": round(100 * worst[0], 2) if worst else None,
+            "min_at_s": round(worst[1] - anchor, 2) if worst else None,
+            "overall_pct": round(100 * written_sum / due_sum, 3) if due_sum else None}
+
+
+def _per_thousand(window: dict[str, float], readings: int) -> dict[str, float | int | None]:
+    """CPU seconds per 1,000 readings of each process over a window of the run."""
+    roles = ("meter", "service", "broker", "others")
+    return {"readings": readings, "window_s": window.get("s"),
+            **{role: round(1000 * window[role] / readings, 4) if readings and role in window
+               else None for role in roles}}
 
 
 def _real_time(env: Env, s: _Setup, meters: int, interval_s: float, duration_s: float,
@@ -202,10 +274,12 @@ def _real_time(env: Env, s: _Setup, meters: int, interval_s: float, duration_s: 
     sample = sorted(random.Random(7).sample(ids, min(sample_size, meters)))
     ticks = math.ceil(duration_s / interval_s - 1e-9)
     service_launched = time.time()
-    service = env.processes.service(s.conf, s.work, ids, "--output-dir", str(s.out))
+    service = env.processes.service(s.conf, s.work, s.layout.service_ids(ids),
+                                    "--output-dir", str(s.out))
     s.sampler.add("service", service.pid)
     s.sampler.start()
     service_ready = service.wait_for("PV service consuming", 900)
+    service_queues = s.layout.check_service(s.name, meters, service.find("PV service consuming"))
     profiles = [env.profile(service, s.name)]
     tailer = CsvTailer(s.out, sample, load_config(s.conf).site.timezone).start()
     start_epoch = round(time.time(), 3)
@@ -216,7 +290,10 @@ def _real_time(env: Env, s: _Setup, meters: int, interval_s: float, duration_s: 
     s.sampler.add("meter", meter.pid)
     profiles.append(env.profile(meter, s.name))
     anchor = meter.wait_for("clock started", 300)
-    depth = _DepthSeries(s.vhost, sample)
+    s.sampler.mark("clock")  # the queues exist, the service consumes: the running cost from here
+    _check_layout(s, meters, service, meter)
+    depth_queues = s.layout.queues_of(sample)
+    depth = _DepthSeries(s.vhost, depth_queues)
     # One interval after the last tick was due, every reading should be written: what is
     # not is the backlog, wherever it waits (the meter's buffer, the queues, the service).
     schedule_end = anchor + ticks * interval_s
@@ -227,16 +304,21 @@ def _real_time(env: Env, s: _Setup, meters: int, interval_s: float, duration_s: 
     meter_code = meter.wait(duration_s + 900)
     meter_done = meter.ended_at or time.time()
     depth_points = depth.stop()
-    backlog_at_end = queue_backlog(s.vhost)
+    backlog_at_end = backlog = queue_backlog(s.vhost)
     rows_at_end = count_rows(s.out)[0]
+    # Until nothing is ready or unacknowledged (each look is a rabbitmqctl call, ~1 s here).
     drained_after = None
-    while time.time() - meter_done < drain_limit_s:
-        backlog = queue_backlog(s.vhost)
+    while True:
         if backlog["ready"] + backlog["unacked"] == 0:
             drained_after = round(time.time() - meter_done, 1)
             break
-        time.sleep(1.0)
-    backlog_at_stop = queue_backlog(s.vhost)
+        if time.time() - meter_done >= drain_limit_s:
+            break
+        time.sleep(0.5)
+        backlog = queue_backlog(s.vhost)
+    s.sampler.mark("drained")
+    rows_drained = count_rows(s.out)[0]
+    backlog_at_stop = backlog
     service_code = service.interrupt(120)
     tailer.stop()
     procs = s.sampler.stop()
@@ -262,8 +344,11 @@ def _real_time(env: Env, s: _Setup, meters: int, interval_s: float, duration_s: 
             first_tick.append(latency)
         windows.setdefault(int(offset_s // 10) * 10, []).append(latency)
     elapsed = meter_done - anchor
+    due_at = [anchor + k * interval_s for k in range(ticks)]
+    window = s.sampler.between("clock", "drained")
     return {
-        "name": s.name, "meters": meters, "interval_s": interval_s, "duration_s": duration_s,
+        "name": s.name, **s.layout.as_dict(), "service_queues": service_queues,
+        "meters": meters, "interval_s": interval_s, "duration_s": duration_s,
         "offered_per_s": round(meters / interval_s, 1),
         "expected_readings": meters * ticks,
         "published": _published(meter),
@@ -283,6 +368,14 @@ def _real_time(env: Env, s: _Setup, meters: int, interval_s: float, duration_s: 
         "latency_after_warmup": _percentiles(steady),
         "latency_raw_vs_time_s": _percentiles(raw),
         "latency_p99_by_10s": {str(k): _percentiles(v)["p99_s"] for k, v in sorted(windows.items())},
+        # Until 2 s after the schedule's end: by then every reading is older than 2 s.
+        "written_older_than_2s": written_share(tailer.rows, tailer.polls, start_epoch,
+                                               interval_s, due_at, len(sample),
+                                               schedule_end + FRESH_AGE_S),
+        # From the meter's clock start (queues made, service consuming) to the queues drained:
+        # the running cost, without either process's startup.
+        "cpu_running": window,
+        "cpu_per_1000_readings": _per_thousand(window, rows_drained),
         "sample_meters": len(sample),
         "sample_rows": len(tailer.rows),
         "sample_rows_with_pv": sum(1 for row in tailer.rows if row[2] > 0),
@@ -290,16 +383,17 @@ def _real_time(env: Env, s: _Setup, meters: int, interval_s: float, duration_s: 
         "backlog_at_stop": backlog_at_stop,
         "drained_after_s": drained_after,
         "sample_ready_series": [(round(t - anchor, 1), n) for t, n in depth_points],
+        "sample_ready_queues": len(depth_queues),
         "processes": procs,
         "profiles": [str(p) for p in profiles if p],
     }
 
 
-def meter_start(env: Env, name: str, meters: int) -> Result:
+def meter_start(env: Env, name: str, meters: int, layout: BenchLayout | None = None) -> Result:
     """The meter alone in a new virtual host: launch to its clock (queues created) and to its
     first tick published, the startup a fleet of thousands of meters waits for."""
     with virtual_host(name) as vhost, env.processes:
-        s = _scenario(env, name, vhost)
+        s = _scenario(env, name, vhost, layout or BenchLayout())
         launched = time.time()
         start_iso = datetime.fromtimestamp(launched, timezone.utc).isoformat(timespec="milliseconds")
         meter = env.processes.meter(s.conf, s.work, "-nb", str(meters), "--speed", "1",
@@ -317,7 +411,8 @@ def meter_start(env: Env, name: str, meters: int) -> Result:
         if code or published != meters:
             raise RuntimeError(f"{name}: meter exit {code}, published {published} of {meters}: "
                                f"{meter.tail()}")
-        return {"name": name, "meters": meters,
+        _check_layout(s, meters, None, meter)
+        return {"name": name, **s.layout.as_dict(), "meters": meters,
                 "launch_to_clock_s": round(clock - launched, 2),
                 # The exit follows the first tick's commit: an upper bound of launch to first
                 # reading published.

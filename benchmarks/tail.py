@@ -34,6 +34,8 @@ class CsvTailer:
         self.tz = tz
         self.poll_s = poll_s
         self.rows: list[tuple[float, float, float]] = []
+        #: (began, ended) of every poll: a row seen by a poll was readable by its end.
+        self.polls: list[tuple[float, float]] = []
         self.bad_lines = 0
         self._offsets: dict[Path, int] = {}
         self._partial: dict[Path, bytes] = {}
@@ -64,6 +66,7 @@ class CsvTailer:
             self._files = [csv_path(self.directory, m, day) for m in self.meters for day in days]
         for path in self._files:
             self._read_new(path)
+        self.polls.append((now, time.time()))
 
     def _read_new(self, path: Path) -> None:
         offset = self._offsets.get(path, 0)

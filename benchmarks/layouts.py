@@ -1,0 +1,106 @@
+"""The broker layouts a scenario runs in, selected the way a user selects them: in the config.
+
+``[broker] layout = queue_per_meter`` (the default: a queue per meter, the PV service given its
+meters with ``-ids``) or ``layout = partitioned`` with ``[broker] partitions = N`` (all meters on
+N shared queues; the PV service started *without* ``-ids`` serves every partition). Both keys are
+written into every scenario's INI, so a scenario runs in the layout its name says whatever the
+source config holds. A partitioned scenario's name ends in ``_part`` (``_part<N>`` when N is not
+the package's default of 4), e.g. ``rt_2000_part``.
+
+The scenarios also check, from the CLIs' own log lines, that the layout took effect: the PV
+service logs "PV service consuming N queue(s)" (N = meters, or partitions) and a partitioned
+meter logs "layout partitioned: readings on N queues". A figure labelled partitioned but taken
+on queues per meter would be worse than no figure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pv_simulator.messaging.port import Layout
+
+QUEUE_PER_METER = "queue_per_meter"
+PARTITIONED = "partitioned"
+NAMES = (QUEUE_PER_METER, PARTITIONED)
+DEFAULT_PARTITIONS = 4  # the package's default ``[broker] partitions``
+
+_CONSUMING = re.compile(r"PV service consuming (\d+) queue")
+_METER_PARTITIONED = re.compile(r"layout partitioned: readings on (\d+) queues")
+
+
+@dataclass(frozen=True)
+class BenchLayout:
+    """One layout of a scenario: its config keys, its name suffix, how the PV service starts."""
+
+    name: str = QUEUE_PER_METER
+    partitions: int = DEFAULT_PARTITIONS
+
+    def __post_init__(self) -> None:
+        if self.name not in NAMES:
+            raise ValueError(f"layout {self.name!r} is not one of {', '.join(NAMES)}")
+        if not 1 <= self.partitions <= 256:
+            raise ValueError(f"partitions {self.partitions} is not in 1..256")
+
+    @property
+    def partitioned(self) -> bool:
+        return self.name == PARTITIONED
+
+    @property
+    def suffix(self) -> str:
+        """What a scenario's name gets in this layout: nothing for the default."""
+        if not self.partitioned:
+            return ""
+        return "_part" if self.partitions == DEFAULT_PARTITIONS else f"_part{self.partitions}"
+
+    def config(self) -> dict[str, str]:
+        """The ``[broker]`` keys of this layout, both always written."""
+        return {"layout": self.name, "partitions": str(self.partitions)}
+
+    def service_ids(self, ids: Sequence[str]) -> list[str] | None:
+        """The PV service's ``-ids``: the meters, or None (no ``-ids``: every partition)."""
+        return None if self.partitioned else list(ids)
+
+    def service_queues(self, meters: int) -> int:
+        """How many queues the PV service should say it consumes."""
+        return self.partitions if self.partitioned else meters
+
+    def queues_of(self, meter_ids: Sequence[str]) -> list[str]:
+        """The distinct queues holding these meters' readings (for queue depth probes)."""
+        layout = Layout(self.partitions if self.partitioned else 0)
+        return sorted({layout.queue_of(m) for m in meter_ids})
+
+    def as_dict(self) -> dict[str, object]:
+        return {"layout": self.name, "partitions": self.partitions if self.partitioned else None}
+
+    def check_service(self, scenario: str, meters: int, line: str | None) -> int:
+        """Raise unless the PV service's "PV service consuming N queue(s)" line shows this
+        layout (N = meters, or partitions); N."""
+        match = _CONSUMING.search(line or "")
+        if match is None:
+            raise RuntimeError(f"{scenario}: no 'PV service consuming N queue(s)' line ({line!r})")
+        queues = int(match.group(1))
+        if queues != self.service_queues(meters):
+            raise RuntimeError(f"{scenario}: the PV service consumes {queues} queue(s), not the "
+                               f"{self.service_queues(meters)} of layout {self.name}: "
+                               f"is [broker] layout read by this version?")
+        return queues
+
+    def check_meter(self, scenario: str, line: str | None) -> None:
+        """Raise unless the meter's log shows this layout: ``line`` is its "layout partitioned:
+        readings on N queues" line, None if it logged none (the queue-per-meter layout)."""
+        says = _METER_PARTITIONED.search(line) if line else None
+        if self.partitioned and (says is None or int(says.group(1)) != self.partitions):
+            raise RuntimeError(f"{scenario}: the meter did not log 'layout partitioned: readings on "
+                               f"{self.partitions} queues' ({line!r})")
+        if not self.partitioned and says is not None:
+            raise RuntimeError(f"{scenario}: the meter runs partitioned in a queue-per-meter scenario")
+
+
+def parse_layouts(text: str, partitions: int) -> list[BenchLayout]:
+    """``queue_per_meter,partitioned`` (either, both, in that order) as layouts."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise ValueError("no layout given")
+    return [BenchLayout(name, partitions) for name in dict.fromkeys(names)]
