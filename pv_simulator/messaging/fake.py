@@ -54,6 +54,8 @@ class FakeBroker:
         self.blocked = False
         self.sessions_opened = 0
         self.published = 0
+        #: Batches of readings the broker committed.
+        self.publish_batches = 0
         self.acks = 0
         self.acked_messages = 0
         self._sessions: list[FakeSession] = []
@@ -234,6 +236,7 @@ class FakeSession:
                                 "its queue was deleted")
         for routing_key, body, time_s in messages:
             self.broker.put(routing_key, body, time_s)
+        self.broker.publish_batches += 1
 
     def consume(self, queues: Sequence[str], on_delivery: Callable[[Delivery], None],
                 prefetch: int) -> None:

@@ -65,6 +65,11 @@ class MeterService:
                                [ReadingEncoder(m) for m in meter_ids], strict=True))
         self.clock = clock
         self.capacity = max(1, buffer_per_meter) * len(self.meters)
+        if not clock.real_time:
+            # Off real time a full buffer pauses the clock until it is published, so the
+            # buffer must hold a whole transaction: a year at 60 s (buffer_s 3,600: 60
+            # readings) committed every 60 readings, 8,760 commits instead of 263.
+            self.capacity = max(self.capacity, batch_size)
         self.should_stop = should_stop
         self.batch_size = batch_size
         self.pending: deque[Message] = deque()

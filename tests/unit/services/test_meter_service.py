@@ -78,6 +78,16 @@ class MeterServiceTest(unittest.TestCase):
         self.assertNotIn("M0", broker.queues)
         self.assertEqual(service.result().published, 1000)
 
+    def test_fast_forward_commits_whole_batches_whatever_the_buffer(self) -> None:
+        # buffer_s 3,600 at a 60 s interval keeps 60 readings a meter; the transactions
+        # must still be batch_size long.
+        broker = FakeBroker()
+        service = self.service(broker, speed=0, interval_s=60, duration_s=6000 * 60, meters=1,
+                               buffer_per_meter=60, batch_size=2000)
+        service.run()
+        self.assertEqual(times_in(broker, "M0"), [START_S + 60 * i for i in range(6000)])
+        self.assertEqual(broker.publish_batches, 3)
+
     def test_fast_forward_loses_nothing_when_publishes_fail(self) -> None:
         broker = FakeBroker()
         broker_events = {START_S + 1000: lambda: broker.refuse_publishes(3)}
