@@ -418,6 +418,28 @@ def _event_rates_per_w() -> dict[tuple[str, int], tuple[float, ...]]:
     return rates
 
 
+_LOOKAHEAD_S = max(appliance.max_duration_s for appliance in APPLIANCES) / 2.0
+"""How far ahead of the current time runs are drawn: a run is centred on its arrival,
+so one arriving this much later may already be on."""
+
+
+@lru_cache(maxsize=64)
+def _base_load_w(profile: str, annual_energy_kwh: float) -> tuple[float, float, float]:
+    """(base load W, standby W, fridge duty) of a household; the same float objects for
+    every household of one profile and annual energy, so they are not held 10,000 times."""
+    lowest_w = _h25_min_mean_per_1000_kwh() if profile == PROFILE_H25 else _min_hourly_mean_per_1000_kwh()
+    base_w = _BASE_FRACTION_OF_MIN * lowest_w * annual_energy_kwh / 1000.0
+    fridge_mean_w = min(_FRIDGE_MEAN_W, _FRIDGE_SHARE_OF_BASE * base_w)
+    return base_w, base_w - fridge_mean_w, fridge_mean_w / _COMPRESSOR_W
+
+
+@lru_cache(maxsize=64)
+def _noise_step(dt_s: float) -> tuple[float, float]:
+    """(keep, kick) of the noise over a step of dt_s: shared by the households stepping alike."""
+    keep = math.exp(-dt_s / _NOISE_TAU_S)
+    return keep, _NOISE_SIGMA * math.sqrt(1.0 - keep * keep)
+
+
 def _poisson(rng: random.Random, mean: float) -> int:
     """Poisson draw by inversion; the means here are small (< ~5)."""
     threshold = rng.random()
@@ -439,7 +461,39 @@ class HouseholdModel:
     shift energy into later hours. The event stream depends only on
     (seed, meter_index) and the first call's time, not on the step size: two
     callers stepping differently sample the same realisation.
+
+    A meter process holds one per meter (10,000 and more), so the instance has
+    slots and shares what households of one configuration have in common.
     """
+
+    __slots__ = (
+        "_active",
+        "_event_rng",
+        "_fridge_duty",
+        "_fridge_next_s",
+        "_fridge_off_s",
+        "_fridge_on",
+        "_fridge_rng",
+        "_generated_until_s",
+        "_last_time_s",
+        "_level_w",
+        "_next_change_s",
+        "_noise",
+        "_noise_dt_s",
+        "_noise_keep",
+        "_noise_kick",
+        "_noise_rng",
+        "_pending",
+        "_standby_w",
+        "_started",
+        "annual_energy_kwh",
+        "base_w",
+        "country",
+        "max_power_w",
+        "profile",
+        "subdivision",
+        "tz",
+    )
 
     def __init__(
         self,
@@ -477,13 +531,7 @@ class HouseholdModel:
         self._fridge_rng = random.Random(master.getrandbits(64))
         self._noise_rng = random.Random(master.getrandbits(64))
 
-        lowest_w = _h25_min_mean_per_1000_kwh() if profile == PROFILE_H25 else _min_hourly_mean_per_1000_kwh()
-        self.base_w = _BASE_FRACTION_OF_MIN * lowest_w * self.annual_energy_kwh / 1000.0
-        fridge_mean_w = min(_FRIDGE_MEAN_W, _FRIDGE_SHARE_OF_BASE * self.base_w)
-        self._fridge_duty = fridge_mean_w / _COMPRESSOR_W
-        self._standby_w = self.base_w - fridge_mean_w
-        self._lookahead_s = max(appliance.max_duration_s for appliance in APPLIANCES) / 2.0
-        self._rates = _event_rates_per_w()
+        self.base_w, self._standby_w, self._fridge_duty = _base_load_w(profile, self.annual_energy_kwh)
 
         self._started = False
         self._last_time_s = -math.inf
@@ -512,10 +560,8 @@ class HouseholdModel:
             self._advance(time_s)
         if dt_s > 0:
             if dt_s != self._noise_dt_s:
-                keep = math.exp(-dt_s / _NOISE_TAU_S)
                 self._noise_dt_s = dt_s
-                self._noise_keep = keep
-                self._noise_kick = _NOISE_SIGMA * math.sqrt(1.0 - keep * keep)
+                self._noise_keep, self._noise_kick = _noise_step(dt_s)
             self._noise = self._noise * self._noise_keep + self._noise_kick * self._noise_rng.gauss(0.0, 1.0)
             self._last_time_s = time_s
         power_w = self._level_w * (1.0 + self._noise)
@@ -528,7 +574,7 @@ class HouseholdModel:
         work out when the level next changes."""
         if not self._started:
             self._start(time_s)
-        while self._generated_until_s < time_s + self._lookahead_s:
+        while self._generated_until_s < time_s + _LOOKAHEAD_S:
             self._generate_block(self._generated_until_s)
             self._generated_until_s += _BLOCK_S
         pending, active = self._pending, self._active
@@ -547,14 +593,14 @@ class HouseholdModel:
             pending[0][0] if pending else math.inf,
             active[0][0] if active else math.inf,
             self._fridge_next_s,
-            self._generated_until_s - self._lookahead_s,
+            self._generated_until_s - _LOOKAHEAD_S,
         )
 
     def _start(self, time_s: float) -> None:
         """Begin drawing events early enough that runs in progress at the first
         call exist, and put the fridge at a random point of its cycle."""
         self._started = True
-        first_s = time_s - self._lookahead_s
+        first_s = time_s - _LOOKAHEAD_S
         self._generated_until_s = math.floor(first_s / _BLOCK_S) * _BLOCK_S
         cycle_s = self._fridge_rng.uniform(*_FRIDGE_CYCLE_S)
         on_s = self._fridge_duty * cycle_s
@@ -590,7 +636,7 @@ class HouseholdModel:
         if appliance_w <= 0.0:
             return
         rng = self._event_rng
-        for appliance, rate_per_w in zip(APPLIANCES, self._rates[season, local.hour], strict=False):
+        for appliance, rate_per_w in zip(APPLIANCES, _event_rates_per_w()[season, local.hour], strict=False):
             for _ in range(_poisson(rng, appliance_w * rate_per_w * _BLOCK_S)):
                 self._schedule(appliance, block_start_s + rng.random() * _BLOCK_S)
 
