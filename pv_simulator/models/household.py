@@ -440,10 +440,9 @@ def _noise_step(dt_s: float) -> tuple[float, float]:
     return keep, _NOISE_SIGMA * math.sqrt(1.0 - keep * keep)
 
 
-def _poisson(rng: random.Random, mean: float) -> int:
-    """Poisson draw by inversion; the means here are small (< ~5)."""
-    threshold = rng.random()
-    term = math.exp(-mean)
+def _poisson(threshold: float, term: float, mean: float) -> int:
+    """Poisson draw by inversion of the uniform `threshold`, `term` being exp(-mean);
+    the means here are small (< ~5)."""
     cumulative = term
     count = 0
     while threshold > cumulative and term > 0.0:
@@ -637,7 +636,12 @@ class HouseholdModel:
             return
         rng = self._event_rng
         for appliance, rate_per_w in zip(APPLIANCES, _event_rates_per_w()[season, local.hour], strict=False):
-            for _ in range(_poisson(rng, appliance_w * rate_per_w * _BLOCK_S)):
+            mean = appliance_w * rate_per_w * _BLOCK_S
+            threshold = rng.random()
+            term = math.exp(-mean)
+            if threshold <= term:
+                continue  # no run, as for most appliances in most blocks: no call
+            for _ in range(_poisson(threshold, term, mean)):
                 self._schedule(appliance, block_start_s + rng.random() * _BLOCK_S)
 
     def _schedule(self, appliance: Appliance, arrival_s: float) -> None:
