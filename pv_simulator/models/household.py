@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from pv_simulator.models.seeds import derive_seed
+from pv_simulator.models.seeds import derive_seed, derive_uniform
 
 PROFILE_H25 = "h25"
 PROFILE_H0 = "h0"
@@ -81,6 +81,15 @@ _COMPRESSOR_W = 100.0
 _FRIDGE_MEAN_W = 30.0
 _FRIDGE_SHARE_OF_BASE = 0.4
 _FRIDGE_CYCLE_S = (1800.0, 3600.0)
+
+# An H25 household draws the runs of each epoch-aligned hour (4 blocks) from a generator
+# seeded with its key and the hour's index (this many low bits of it), made for that hour
+# and dropped after: seeding one (~4 us) once an hour is cheap, holding one (~2.9 KB) per
+# household for good is not.
+_HOUR_S = 3600.0
+_BLOCKS_PER_HOUR = 4
+_HOUR_INDEX_BITS = 40
+_HOUR_INDEX_MASK = (1 << _HOUR_INDEX_BITS) - 1
 
 # Multiplicative Ornstein-Uhlenbeck noise (1 % rms, 30 s correlation time):
 # voltage and appliance fluctuations, so constant stretches are not flat.
@@ -462,18 +471,28 @@ class HouseholdModel:
     callers stepping differently sample the same realisation.
 
     A meter process holds one per meter (10,000 and more), so the instance has
-    slots and shares what households of one configuration have in common.
+    slots, shares what households of one configuration have in common and
+    keeps one long-lived random.Random (~2.9 KB with its state), the noise's,
+    which draws at every reading. Under H25 the runs arriving in an hour come
+    from a generator seeded for that hour alone (the household's key and the
+    hour's index), made when the hour is drawn and dropped after, and the
+    fridge's cycles from hashed draws (`derive_uniform`), so the runs of an
+    hour do not even depend on the first call's time. H0 keeps the two
+    long-lived generators it had for events and fridge, so its seeded output
+    stays as recorded (tests/unit/models/test_household.py, H0UnchangedTest).
     """
 
     __slots__ = (
         "_active",
         "_event_rng",
+        "_fridge_draws",
         "_fridge_duty",
         "_fridge_next_s",
         "_fridge_off_s",
         "_fridge_on",
         "_fridge_rng",
         "_generated_until_s",
+        "_key",
         "_last_time_s",
         "_level_w",
         "_next_change_s",
@@ -526,9 +545,15 @@ class HouseholdModel:
         self.max_power_w = float(max_power_w)
 
         master = random.Random(derive_seed(seed, "household", meter_index))
-        self._event_rng = random.Random(master.getrandbits(64))
-        self._fridge_rng = random.Random(master.getrandbits(64))
+        self._key = master.getrandbits(64)
+        fridge_seed = master.getrandbits(64)
         self._noise_rng = random.Random(master.getrandbits(64))
+        self._event_rng: random.Random | None = None
+        self._fridge_rng: random.Random | None = None
+        if profile == PROFILE_H0:
+            self._event_rng = random.Random(self._key)
+            self._fridge_rng = random.Random(fridge_seed)
+        self._fridge_draws = 0
 
         self.base_w, self._standby_w, self._fridge_duty = _base_load_w(profile, self.annual_energy_kwh)
 
@@ -574,8 +599,7 @@ class HouseholdModel:
         if not self._started:
             self._start(time_s)
         while self._generated_until_s < time_s + _LOOKAHEAD_S:
-            self._generate_block(self._generated_until_s)
-            self._generated_until_s += _BLOCK_S
+            self._generate_events()
         pending, active = self._pending, self._active
         while pending and pending[0][0] <= time_s:
             _, end_s, power_w = heapq.heappop(pending)
@@ -600,10 +624,11 @@ class HouseholdModel:
         call exist, and put the fridge at a random point of its cycle."""
         self._started = True
         first_s = time_s - _LOOKAHEAD_S
-        self._generated_until_s = math.floor(first_s / _BLOCK_S) * _BLOCK_S
-        cycle_s = self._fridge_rng.uniform(*_FRIDGE_CYCLE_S)
+        step_s = _BLOCK_S if self._event_rng is not None else _HOUR_S
+        self._generated_until_s = math.floor(first_s / step_s) * step_s
+        cycle_s = self._fridge_uniform(*_FRIDGE_CYCLE_S)
         on_s = self._fridge_duty * cycle_s
-        position_s = self._fridge_rng.uniform(0.0, cycle_s)
+        position_s = self._fridge_uniform(0.0, cycle_s)
         self._fridge_on = position_s < on_s
         self._fridge_next_s = time_s + (on_s - position_s if self._fridge_on else cycle_s - position_s)
         self._fridge_off_s = cycle_s - on_s
@@ -615,10 +640,18 @@ class HouseholdModel:
             self._fridge_on = False
             self._fridge_next_s += self._fridge_off_s
         else:
-            cycle_s = self._fridge_rng.uniform(*_FRIDGE_CYCLE_S)
+            cycle_s = self._fridge_uniform(*_FRIDGE_CYCLE_S)
             self._fridge_on = True
             self._fridge_next_s += self._fridge_duty * cycle_s
             self._fridge_off_s = cycle_s - self._fridge_duty * cycle_s
+
+    def _fridge_uniform(self, low: float, high: float) -> float:
+        """The fridge's next uniform draw in [low, high): H0's generator, else the
+        household's n-th hashed draw."""
+        if self._fridge_rng is not None:
+            return self._fridge_rng.uniform(low, high)
+        self._fridge_draws += 1
+        return low + (high - low) * derive_uniform(self._key, "fridge", self._fridge_draws)
 
     def mean_power_w(self, local_time: datetime) -> float:
         """Expected power in W at a local time under this model's profile."""
@@ -626,7 +659,21 @@ class HouseholdModel:
             return h0_mean_power_w(local_time, self.annual_energy_kwh)
         return h25_mean_power_w(local_time, self.annual_energy_kwh, self.country, self.subdivision)
 
-    def _generate_block(self, block_start_s: float) -> None:
+    def _generate_events(self) -> None:
+        """Draw the runs of the next block from H0's long-lived generator, or
+        those of the next hour's four blocks from a generator of that hour's own."""
+        start_s = self._generated_until_s
+        rng = self._event_rng
+        if rng is not None:
+            self._generate_block(rng, start_s)
+            self._generated_until_s = start_s + _BLOCK_S
+            return
+        rng = random.Random((self._key << _HOUR_INDEX_BITS) | (int(start_s // _HOUR_S) & _HOUR_INDEX_MASK))
+        for block in range(_BLOCKS_PER_HOUR):
+            self._generate_block(rng, start_s + block * _BLOCK_S)
+        self._generated_until_s = start_s + _HOUR_S
+
+    def _generate_block(self, rng: random.Random, block_start_s: float) -> None:
         """Draw the appliance runs arriving in one 15-minute block; the
         appliance mix by time of day uses the H0 seasons for either profile."""
         local = datetime.fromtimestamp(block_start_s, self.tz)
@@ -634,7 +681,6 @@ class HouseholdModel:
         appliance_w = self.mean_power_w(local) - self.base_w
         if appliance_w <= 0.0:
             return
-        rng = self._event_rng
         for appliance, rate_per_w in zip(APPLIANCES, _event_rates_per_w()[season, local.hour], strict=False):
             mean = appliance_w * rate_per_w * _BLOCK_S
             threshold = rng.random()
@@ -642,11 +688,10 @@ class HouseholdModel:
             if threshold <= term:
                 continue  # no run, as for most appliances in most blocks: no call
             for _ in range(_poisson(threshold, term, mean)):
-                self._schedule(appliance, block_start_s + rng.random() * _BLOCK_S)
+                self._schedule(rng, appliance, block_start_s + rng.random() * _BLOCK_S)
 
-    def _schedule(self, appliance: Appliance, arrival_s: float) -> None:
+    def _schedule(self, rng: random.Random, appliance: Appliance, arrival_s: float) -> None:
         """Queue one run's on-segments, centred on its arrival time."""
-        rng = self._event_rng
         segments: list[tuple[float, float, float]] = []
         offset_s = 0.0
         for phase in appliance.phases:
