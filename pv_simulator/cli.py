@@ -256,7 +256,8 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
         count = len(meter_ids)
         clock = SimClock(start_s=start_s, interval_s=args.interval, speed=args.speed,
                          duration_s=args.duration)
-        buffer_per_meter = max(1, int(config.meter.buffer_s / args.interval))
+        buffer_per_meter = _buffer_per_meter(config.meter.buffer_s, args.interval, count,
+                                             config.meter.buffer_max_readings)
         connection = _connection(config.broker, "pv-simulator meter")
         layout = _layout(config.broker)
         service = MeterService(connection, meter_ids, models, clock, buffer_per_meter, stopper,
@@ -373,6 +374,18 @@ def _raise_open_file_limit() -> int:
         except (ValueError, OSError):
             pass
     return 65536 if soft == resource.RLIM_INFINITY else soft
+
+
+def _buffer_per_meter(buffer_s: float, interval_s: float, meters: int, max_readings: int) -> int:
+    """Readings per meter the meter keeps while the broker is away: ``buffer_s`` worth, within
+    ``max_readings`` in all (logged when that cuts it short)."""
+    asked = max(1, int(buffer_s / interval_s))
+    allowed = max(1, max_readings // max(1, meters))
+    if allowed < asked:
+        log.info("buffer: %d reading(s) per meter (%g s) while the broker is away: [meter] "
+                 "buffer_s = %g is capped by buffer_max_readings = %d for %d meters",
+                 allowed, allowed * interval_s, buffer_s, max_readings, meters)
+    return min(asked, allowed)
 
 
 def _layout(config: BrokerConfig) -> Layout:

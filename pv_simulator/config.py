@@ -454,6 +454,9 @@ SCHEMA: tuple[Key, ...] = (
     Key("meter", "buffer_s", Kind.NUMBER, 3600.0,
         "simulated seconds of readings per meter kept while the broker is away",
         low=0.0, high=30 * 86400.0),
+    Key("meter", "buffer_max_readings", Kind.INTEGER, 500_000,
+        "readings kept in all at most, whatever `buffer_s` asks (~200 bytes each: 10,000 meters "
+        "at 1 s would otherwise buffer an hour, 7 GB)", low=1000, high=100_000_000),
     Key("output", "fsync", Kind.CHOICE, "batch",
         "`batch`: fsync each batch before acknowledging it; `always`: after each row; "
         "`never`: leave it to the OS", choices=("batch", "always", "never")),
@@ -588,6 +591,7 @@ class MeterConfig:
     max_power_w: float = _default("meter", "max_power_w")
     profile: str = _default("meter", "profile")
     buffer_s: float = _default("meter", "buffer_s")
+    buffer_max_readings: int = _default("meter", "buffer_max_readings")
 
 
 @dataclass(frozen=True)
