@@ -572,6 +572,15 @@ class HouseholdModel:
         self._noise_keep = 0.0
         self._noise_kick = 0.0
 
+    def prepare(self, time_s: float) -> None:
+        """Draw the events around ``time_s`` (~130 us a household) ahead of the first reading.
+
+        The same draws the first :meth:`power_w` at ``time_s`` would make, in the same order:
+        the readings do not change.
+        """
+        if not self._started:
+            self._advance(time_s)
+
     def power_w(self, time_s: float) -> float:
         """Household consumption in W at epoch seconds time_s.
 

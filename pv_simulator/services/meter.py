@@ -101,6 +101,9 @@ class MeterService:
         """
         if not self.connection.connect(self.should_stop):
             return
+        first_s = self.clock.sim_time(0)
+        for _, model, _ in self.meters:
+            model.prepare(first_s)
         self.clock.begin()
         log.info("clock started: first reading at time_s %.3f, every %g s, speed %s",
                  self.clock.sim_time(0), self.clock.interval_s,

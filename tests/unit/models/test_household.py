@@ -185,6 +185,14 @@ class HouseholdBehaviourTest(unittest.TestCase):
         second = series(HouseholdModel(tz=VIENNA, seed=5, meter_index=2), self.START_S, self.START_S + 86400, 60)
         self.assertEqual(first, second)
 
+    @parameterized.expand([("h25", "h25"), ("h0", "h0")])
+    def test_prepare_changes_no_reading(self, _name: str, profile: str) -> None:
+        plain = HouseholdModel(tz=VIENNA, seed=5, meter_index=2, profile=profile)
+        prepared = HouseholdModel(tz=VIENNA, seed=5, meter_index=2, profile=profile)
+        prepared.prepare(self.START_S)
+        self.assertEqual(series(prepared, self.START_S, self.START_S + 86400, 60),
+                         series(plain, self.START_S, self.START_S + 86400, 60))
+
     @parameterized.expand([("meter_index", {"meter_index": 1}), ("seed", {"seed": 6})])
     def test_different_identity_differs(self, _name: str, change: dict[str, int]) -> None:
         base = {"seed": 5, "meter_index": 0}

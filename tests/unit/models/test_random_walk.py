@@ -33,6 +33,11 @@ class RandomWalkTest(unittest.TestCase):
         self.assertLess(statistics.fmean(steps), 0.02 * 9000)
         self.assertGreater(statistics.pstdev(values), 10 * statistics.fmean(steps))
 
+    def test_prepare_changes_no_reading(self) -> None:
+        prepared = RandomWalkModel(seed=5)
+        prepared.prepare(1_782_000_000)
+        self.assertEqual(series(prepared, 100), series(RandomWalkModel(seed=5), 100))
+
     def test_same_seed_repeats_and_meters_differ(self) -> None:
         a = series(RandomWalkModel(seed=5, meter_index=0), 100)
         self.assertEqual(a, series(RandomWalkModel(seed=5, meter_index=0), 100))
