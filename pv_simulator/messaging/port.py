@@ -70,6 +70,11 @@ class Layout:
     def partition_queue(self, index: int) -> str:
         return f"{PARTITION_PREFIX}.{self.partitions}p.{index}"
 
+    @property
+    def partition_queues(self) -> list[str]:
+        """Every partition's queue, in partition order."""
+        return [self.partition_queue(index) for index in range(self.partitions)]
+
     def queue_of(self, meter_id: str) -> str:
         """The queue a meter's readings are published to."""
         return self.partition_queue(self.partition_of(meter_id)) if self.partitioned else meter_id
@@ -77,15 +82,7 @@ class Layout:
     def queues_for(self, meter_ids: Sequence[str]) -> list[str]:
         """The queues a meter publishing these meters declares: every partition, so that a PV
         service of any partition finds its queue, or else each meter's own."""
-        if self.partitioned:
-            return [self.partition_queue(index) for index in range(self.partitions)]
-        return list(meter_ids)
-
-    def holds(self, queue: str, meter_id: str) -> bool:
-        """Whether ``meter_id``'s readings belong on ``queue`` (a reading elsewhere is misrouted)."""
-        if not self.partitioned:
-            return meter_id == queue
-        return is_meter_id(meter_id) and self.queue_of(meter_id) == queue
+        return self.partition_queues if self.partitioned else list(meter_ids)
 
 
 #: The default layout.

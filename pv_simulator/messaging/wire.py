@@ -78,13 +78,16 @@ def decode(body: bytes, queue: str, max_power_w: float, layout: Layout = QUEUE_P
     meter_id = data["meter_id"]
     if not isinstance(meter_id, str):
         raise BadReading("field 'meter_id' is not a string")
-    if not layout.holds(queue, meter_id):
-        if not layout.partitioned:
+    if not layout.partitioned:
+        if meter_id != queue:
             raise BadReading(f"meter_id {meter_id[:80]!r} differs from its queue {queue!r}")
+    else:
+        # A partition holds many meters: the id becomes a file name, so it is checked here.
         if not is_meter_id(meter_id):
             raise BadReading(f"meter_id {meter_id[:80]!r} is not a valid meter id ({METER_ID_RULE})")
-        raise BadReading(f"meter_id {meter_id!r} belongs on queue {layout.queue_of(meter_id)!r}, "
-                         f"not {queue!r}")
+        home = layout.queue_of(meter_id)
+        if home != queue:
+            raise BadReading(f"meter_id {meter_id!r} belongs on queue {home!r}, not {queue!r}")
     time_s = _number(data, "time_s")
     if not 0.0 <= time_s <= MAX_TIME_S:
         raise BadReading(f"time_s {time_s:g} is outside 1970..2200")

@@ -74,8 +74,31 @@ class ReadingTest(unittest.TestCase):
 
 
 
+class QueuePerMeterDecodeTest(unittest.TestCase):
+    def test_a_reading_is_accepted_on_its_own_queue_only(self) -> None:
+        body = ReadingEncoder("A")(1782000000.0, 10.0)
+        self.assertEqual(decode(body, "A", 9000.0).meter_id, "A")
+        with self.assertRaises(BadReading):
+            decode(body, "B", 9000.0)
+
+
 class PartitionedDecodeTest(unittest.TestCase):
     layout = Layout(partitions=4)
+
+    @parameterized.expand([("right_queue", "Meter_0", True), ("path", "../etc", False),
+                           ("newline", "Meter_0\n", False), ("dlq_like", "x.dlq", False)])
+    def test_only_valid_ids_on_their_own_partition(self, _name: str, meter_id: str,
+                                                   valid: bool) -> None:
+        body = json.dumps({"meter_id": meter_id, "time_s": 1782000000, "power_w": 1}).encode()
+        home = self.layout.queue_of(meter_id)
+        if valid:
+            self.assertEqual(decode(body, home, 9000.0, self.layout).meter_id, meter_id)
+        else:
+            with self.assertRaises(BadReading):
+                decode(body, home, 9000.0, self.layout)
+        other = self.layout.partition_queue((self.layout.partition_of(meter_id) + 1) % 4)
+        with self.assertRaises(BadReading):
+            decode(body, other, 9000.0, self.layout)
 
     def body(self, meter_id: str) -> bytes:
         return ReadingEncoder(meter_id)(1782000000.0, 10.0)
