@@ -306,8 +306,7 @@ def service_main(argv: Sequence[str] | None = None) -> int:
     def body() -> None:
         config = load_config(args.configuration_file)
         layout = _layout(config.broker)
-        meter_ids = _served_ids(args.meter_ids, layout, args.partition)
-        queues = _served_queues(args.partition, layout) if meter_ids is None else meter_ids
+        meter_ids, queues = _served(args.meter_ids, args.partition, layout)
         try:
             model, fleet_models = PvModels(config).for_meters(meter_ids)
         except ValueError as exc:
@@ -399,36 +398,30 @@ def _log_layout(layout: Layout, served: Sequence[str] | None = None) -> None:
                  f"; serving {', '.join(served)}" if served is not None else "")
 
 
-def _served_ids(ids: Sequence[str] | None, layout: Layout,
-                partitions: Sequence[int] | None = None) -> list[str] | None:
-    """The -ids of the queue-per-meter layout; None (any meter) for the partitioned one."""
-    if layout.partitioned:
-        if ids:
-            raise UsageError("argument -ids/--meter-ids: not used with [broker] layout = "
-                             "partitioned, where a PV service serves whole partitions "
-                             "(--partition)")
-        return None
-    if partitions is not None:
-        _served_queues(partitions, layout)
-    if not ids:
-        raise UsageError("the following arguments are required: -ids/--meter-ids")
-    return _checked_ids(ids)
-
-
-def _served_queues(partitions: Sequence[int] | None, layout: Layout) -> list[str]:
-    """The partition queues a PV service of the partitioned layout consumes."""
+def _served(ids: Sequence[str] | None, partitions: Sequence[int] | None,
+            layout: Layout) -> tuple[list[str] | None, list[str]]:
+    """The meters (None: any, as the partitioned layout's readings say) and the queues a PV
+    service serves, from its -ids and --partition."""
     if not layout.partitioned:
-        raise UsageError("argument --partition: only with [broker] layout = partitioned")
-    indices = range(layout.partitions) if partitions is None else partitions
+        if partitions is not None:
+            raise UsageError("argument --partition: only with [broker] layout = partitioned")
+        if not ids:
+            raise UsageError("the following arguments are required: -ids/--meter-ids")
+        meter_ids = _checked_ids(ids)
+        return meter_ids, meter_ids
+    if ids:
+        raise UsageError("argument -ids/--meter-ids: not used with [broker] layout = "
+                         "partitioned, where a PV service serves whole partitions "
+                         "(--partition)")
     queues: list[str] = []
-    for index in indices:
+    for index in range(layout.partitions) if partitions is None else partitions:
         if index >= layout.partitions:
             raise UsageError(f"argument --partition: {index} is not one of 0..{layout.partitions - 1} "
                              f"([broker] partitions = {layout.partitions})")
         queue = layout.partition_queue(index)
         if queue not in queues:
             queues.append(queue)
-    return queues
+    return None, queues
 
 
 def _checked_ids(ids: Sequence[str]) -> list[str]:

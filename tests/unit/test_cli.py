@@ -11,8 +11,7 @@ from pv_simulator.cli import (
     _buffer_per_meter,
     _checked_ids,
     _id_list,
-    _served_ids,
-    _served_queues,
+    _served,
 )
 from pv_simulator.messaging.port import QUEUE_PER_METER, Layout, is_meter_id
 
@@ -40,29 +39,29 @@ class ServedQueuesTest(unittest.TestCase):
     partitioned = Layout(partitions=4)
 
     def test_queue_per_meter_needs_ids_and_serves_them(self) -> None:
-        self.assertEqual(_served_ids(["A", "B"], QUEUE_PER_METER), ["A", "B"])
+        self.assertEqual(_served(["A", "B"], None, QUEUE_PER_METER), (["A", "B"], ["A", "B"]))
         with self.assertRaises(UsageError) as caught:
-            _served_ids(None, QUEUE_PER_METER)
+            _served(None, None, QUEUE_PER_METER)
         self.assertIn("-ids/--meter-ids", str(caught.exception))
 
     def test_partition_is_refused_without_the_partitioned_layout(self) -> None:
         with self.assertRaises(UsageError) as caught:
-            _served_ids(["A"], QUEUE_PER_METER, [0])
+            _served(["A"], [0], QUEUE_PER_METER)
         self.assertIn("--partition: only with [broker] layout = partitioned", str(caught.exception))
 
     def test_partitioned_refuses_ids(self) -> None:
         with self.assertRaises(UsageError) as caught:
-            _served_ids(["A"], self.partitioned)
+            _served(["A"], None, self.partitioned)
         self.assertIn("not used with [broker] layout = partitioned", str(caught.exception))
-        self.assertIsNone(_served_ids(None, self.partitioned))
+        self.assertIsNone(_served(None, None, self.partitioned)[0])
 
     def test_partitions_served_default_to_all_and_are_checked(self) -> None:
-        self.assertEqual(_served_queues(None, self.partitioned),
+        self.assertEqual(_served(None, None, self.partitioned)[1],
                          [f"pv.readings.4p.{i}" for i in range(4)])
-        self.assertEqual(_served_queues([2, 0, 2], self.partitioned),
+        self.assertEqual(_served(None, [2, 0, 2], self.partitioned)[1],
                          ["pv.readings.4p.2", "pv.readings.4p.0"])
         with self.assertRaises(UsageError) as caught:
-            _served_queues([4], self.partitioned)
+            _served(None, [4], self.partitioned)
         self.assertIn("4 is not one of 0..3 ([broker] partitions = 4)", str(caught.exception))
 
 
