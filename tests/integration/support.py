@@ -77,16 +77,18 @@ class BrokerTestCase(unittest.TestCase):
         self.addCleanup(self._kill_processes)
         self.delete_queues()
 
-    def delete_queues(self, meters: int = 16) -> None:
-        """Delete the queues an earlier test or run may have left (Meter_0.. and DLQs)."""
+    def delete_queues(self, meters: int = 16, queues: Sequence[str] = ()) -> None:
+        """Delete the queues an earlier test or run may have left (Meter_0.., ``queues``, and
+        their DLQs), on a connection of its own: some tests close every connection."""
+        names = [*(f"Meter_{i}" for i in range(meters)), *queues]
         for port in self.queue_ports:
             connection = pika.BlockingConnection(pika.ConnectionParameters(
                 host=HOST, port=port, virtual_host=self.vhost))
             try:
                 channel = connection.channel()
-                for i in range(meters):
-                    channel.queue_delete(f"Meter_{i}")
-                    channel.queue_delete(f"Meter_{i}.dlq")
+                for name in names:
+                    channel.queue_delete(name)
+                    channel.queue_delete(name + ".dlq")
             finally:
                 connection.close()
 

@@ -223,19 +223,9 @@ class FaultTestCase(BrokerTestCase):
         super().setUp()  # deletes the queues an earlier test left
         self.out = self.tmp / "out"
 
-    def delete_queues(self, meters: int = 16) -> None:
-        super().delete_queues(meters)
-        if self.LAYOUT.partitioned:
-            # A connection of its own, closed at once: some tests close every connection.
-            connection = pika.BlockingConnection(pika.ConnectionParameters(
-                host=HOST, port=PORT, virtual_host=self.vhost))
-            try:
-                channel = connection.channel()
-                for queue in self.LAYOUT.queues_for([]):
-                    channel.queue_delete(queue)
-                    channel.queue_delete(queue + ".dlq")
-            finally:
-                connection.close()
+    def delete_queues(self, meters: int = 16, queues: Sequence[str] = ()) -> None:
+        partitions = self.LAYOUT.partition_queues if self.LAYOUT.partitioned else []
+        super().delete_queues(meters, [*queues, *partitions])
 
     def config(self, fsync: str = "batch") -> Path:
         # A buffer as long as the stream: a paced meter (real-time rules) would otherwise drop

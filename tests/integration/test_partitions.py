@@ -31,12 +31,7 @@ class PartitionedLayoutTest(BrokerTestCase):
         super().setUp()
         self.conf = self.write_config("partitioned.ini", broker={"layout": "partitioned",
                                                                  "partitions": LAYOUT.partitions})
-        connection = self.connection()
-        channel = connection.channel()
-        for queue in LAYOUT.queues_for([]):
-            channel.queue_delete(queue)
-            channel.queue_delete(queue + ".dlq")
-        connection.close()
+        self.delete_queues(0, LAYOUT.partition_queues)  # the Meter_ ones went in setUp
 
     def meter(self, conf: Path, speed: int = 0) -> subprocess.Popen[str]:
         return self.start("demo_meter.py", "-conf", str(conf), "-nb", str(len(METERS)),
@@ -78,7 +73,7 @@ class PartitionedLayoutTest(BrokerTestCase):
                              [START_S + i for i in range(TICKS)], meter_id)
             self.assertEqual([tuple(row.values()) for row in rows], reference[meter_id], meter_id)
             check_rows(self, rows)
-        for queue in LAYOUT.queues_for([]):
+        for queue in LAYOUT.partition_queues:
             self.assertEqual((self.queue_depth(queue), self.queue_depth(queue + ".dlq")), (0, 0),
                              queue)
 
@@ -89,7 +84,7 @@ class PartitionedLayoutTest(BrokerTestCase):
         out = self.tmp / "out"
         if meter_first:
             self.assert_clean_exit(*self.finish(self.meter(self.conf))[::2])
-            self.assertEqual(sum(self.queue_depth(q) for q in LAYOUT.queues_for([])),
+            self.assertEqual(sum(self.queue_depth(q) for q in LAYOUT.partition_queues),
                              len(METERS) * TICKS)
         low = self.service("low", "--partition", "0", "1")
         high = self.service("high", "--partition", "2", "3")
