@@ -19,12 +19,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pv_simulator.config import schema_key
 from pv_simulator.messaging.port import Layout
 
-QUEUE_PER_METER = "queue_per_meter"
-PARTITIONED = "partitioned"
-NAMES = (QUEUE_PER_METER, PARTITIONED)
-DEFAULT_PARTITIONS = 4  # the package's default ``[broker] partitions``
+#: The layouts and the partition count as the package's config schema defines them.
+NAMES = schema_key("broker", "layout").choices
+QUEUE_PER_METER, PARTITIONED = NAMES
+_PARTITIONS = schema_key("broker", "partitions")
+DEFAULT_PARTITIONS = int(str(_PARTITIONS.default))
 
 _CONSUMING = re.compile(r"PV service consuming (\d+) queue")
 _METER_PARTITIONED = re.compile(r"layout partitioned: readings on (\d+) queues")
@@ -40,8 +42,9 @@ class BenchLayout:
     def __post_init__(self) -> None:
         if self.name not in NAMES:
             raise ValueError(f"layout {self.name!r} is not one of {', '.join(NAMES)}")
-        if not 1 <= self.partitions <= 256:
-            raise ValueError(f"partitions {self.partitions} is not in 1..256")
+        problem = _PARTITIONS.problem(self.partitions)
+        if problem:
+            raise ValueError(f"partitions: {problem}")
 
     @property
     def partitioned(self) -> bool:
