@@ -86,7 +86,7 @@ class Stopper:
     """First SIGINT or SIGTERM asks for a graceful stop; a second one exits at once.
 
     A first signal that arrives while the process is blocked on the broker (a declare it
-    does not answer, a commit under a memory alarm) ends that wait if it is still waiting
+    does not answer, a publish under a memory alarm) ends that wait if it is still waiting
     a grace later (:func:`interrupt_wait`), instead of waiting behind it.
     Exiting at once is safe: rows are acknowledged only after they are flushed, so
     what the broker still holds comes back on the next start.

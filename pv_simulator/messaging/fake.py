@@ -54,7 +54,7 @@ class FakeBroker:
         self.blocked = False
         self.sessions_opened = 0
         self.published = 0
-        #: Batches of readings the broker committed.
+        #: Batches of readings the broker confirmed.
         self.publish_batches = 0
         self.acks = 0
         self.acked_messages = 0

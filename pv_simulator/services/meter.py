@@ -1,8 +1,8 @@
 """The meter service: publishes its meters' readings, tick by tick.
 
 The service takes each tick's readings into a bounded buffer and publishes the
-buffer in transactions: a reading leaves the buffer only once the broker has
-committed it. While the broker is away the buffer keeps what the clock goes on
+buffer in batches: a reading leaves the buffer only once the broker has
+confirmed it. While the broker is away the buffer keeps what the clock goes on
 producing. In real time (``--speed 1``) the oldest are dropped past the bound,
 since the wall clock does not wait; at any other speed the simulated clock is
 ours, so once the buffer is full it pauses until the broker is back and nothing
@@ -49,7 +49,7 @@ class MeterService:
         clock: when readings are taken.
         buffer_per_meter: readings per meter kept while they cannot be published.
         should_stop: polled between steps; True ends the run cleanly.
-        batch_size: readings per transaction in fast-forward.
+        batch_size: readings per batch in fast-forward.
         stats_interval_s: seconds between stats lines; 0 for none.
         layout: which queue each meter's readings go to.
     """
@@ -67,8 +67,8 @@ class MeterService:
         self.capacity = max(1, buffer_per_meter) * len(self.meters)
         if not clock.real_time:
             # Off real time a full buffer pauses the clock until it is published, so the
-            # buffer must hold a whole transaction: a year at 60 s (buffer_s 3,600: 60
-            # readings) committed every 60 readings, 8,760 commits instead of 263.
+            # buffer must hold a whole batch: a year at 60 s (buffer_s 3,600: 60
+            # readings) was published 60 readings at a time, 8,760 batches instead of 263.
             self.capacity = max(self.capacity, batch_size)
         self.should_stop = should_stop
         self.batch_size = batch_size
@@ -161,7 +161,7 @@ class MeterService:
                             "(%d so far)", self.dropped)
 
     def _publish(self) -> None:
-        """Publish the buffer in transactions; keep whatever is not committed."""
+        """Publish the buffer in batches; keep whatever the broker has not confirmed."""
         if not self.pending or not self.connection.try_connect():
             return
         while self.pending:
