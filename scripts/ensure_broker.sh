@@ -44,19 +44,24 @@ start_server() {
 # through RabbitMQ's MQTT plugin. Its listener defaults to every interface on 1883;
 # enabled here, it listens on loopback only: the listener is set for the running node
 # before the plugin starts. rabbitmq.conf is left alone (an mqtt.* key there stops the
-# node from starting once the plugin is disabled), so after a restart of the node the
-# plugin listens on every interface again unless rabbitmq.conf says
-# `mqtt.listeners.tcp.1 = 127.0.0.1:1883`; this says so. Only for a broker on this machine.
+# node from starting once the plugin is disabled), so a restarted node brings the plugin
+# up on every interface again (unless rabbitmq.conf says `mqtt.listeners.tcp.1 =
+# 127.0.0.1:1883`); the next run of this script restarts the plugin on loopback. Only
+# for a broker on this machine.
 ensure_mqtt() {
     case "$host" in localhost|127.*|::1) ;; *) return 0 ;; esac
     export PATH="$PATH:/usr/sbin"
-    if ! as_root rabbitmq-plugins -q list -e rabbitmq_mqtt 2>/dev/null | grep -q rabbitmq_mqtt; then
+    local listeners
+    listeners=$(as_root rabbitmqctl -q eval 'application:get_env(rabbitmq_mqtt, tcp_listeners).' 2>/dev/null || true)
+    if ! as_root rabbitmq-plugins -q list -e rabbitmq_mqtt 2>/dev/null | grep -q rabbitmq_mqtt ||
+            [[ "$listeners" != *'"127.0.0.1",1883'* ]]; then
+        # Also when a restarted node enabled the plugin from enabled_plugins, on every interface.
+        as_root rabbitmq-plugins -q disable rabbitmq_mqtt >/dev/null 2>&1 || true
         as_root rabbitmqctl -q eval 'application:set_env(rabbitmq_mqtt, tcp_listeners,
             [{"127.0.0.1", 1883}], [{persistent, true}]).' >/dev/null
         as_root rabbitmq-plugins -q enable rabbitmq_mqtt >/dev/null
+        listeners=$(as_root rabbitmqctl -q eval 'application:get_env(rabbitmq_mqtt, tcp_listeners).' 2>/dev/null || true)
     fi
-    local listeners
-    listeners=$(as_root rabbitmqctl -q eval 'application:get_env(rabbitmq_mqtt, tcp_listeners).' 2>/dev/null || true)
     case "$listeners" in
         *'"127.0.0.1",1883'*) echo "broker: MQTT plugin enabled, listening on 127.0.0.1:1883" ;;
         *) echo "broker: MQTT plugin enabled, listeners $listeners (every interface; set" \
