@@ -549,19 +549,17 @@ class PublisherConfirms:
     def on_confirm(self, frame: pika.frame.Method[Basic.Ack | Basic.Nack]) -> None:
         method = frame.method
         tag = method.delivery_tag
+        outstanding = self.outstanding
         if method.multiple:
-            tags = range(self._confirmed_below, tag + 1)
-            count = len(tags) - sum(1 for t in self._single if t <= tag)
             self._single = {t for t in self._single if t > tag}
-            self._confirmed_below = tag + 1
+            self._confirmed_below = max(self._confirmed_below, tag + 1)
         else:
             self._single.add(tag)
-            count = 1
         while self._confirmed_below in self._single:
             self._single.discard(self._confirmed_below)
             self._confirmed_below += 1
         if isinstance(method, Basic.Nack):
-            self._nacked += count
+            self._nacked += outstanding - self.outstanding
 
 
 def _close_quietly(connection: pika.BlockingConnection) -> None:
