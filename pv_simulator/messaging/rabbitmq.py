@@ -19,6 +19,7 @@ import signal
 import socket
 import ssl
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -392,8 +393,8 @@ class RabbitSession:
                 self._confirms = PublisherConfirms.select(channel)
             self._returned.clear()
             # Through the channel beneath the blocking one: its basic_publish wrote the socket
-            # once per message (57 % of a fast-forward meter's time); these frames go out
-            # together when the wait for their confirms below flushes them.
+            # once per message (57 % of a fast-forward meter's time); these frames are joined
+            # and go out together when the wait for their confirms below flushes them.
             publish = channel._impl.basic_publish
             for routing_key, body, time_s in messages:
                 publish(
@@ -497,6 +498,23 @@ class RabbitSession:
                                 f"{exchange!r} (negative confirm)")
 
 
+def coalesce_output(channel: BlockingChannel) -> None:
+    """Join the frames waiting in pika's send buffer, so a batch leaves in a few socket writes.
+
+    pika queues every frame on its own and writes the socket once per frame, three per message
+    (method, header, body): a fast-forward meter spent 24 % of its time in 6,000 send calls per
+    batch of 2,000 readings. Joined, the batch goes in as few writes as the socket takes. The
+    buffer is pika's own (its transport's ``_tx_buffers``); where a pika version keeps it
+    elsewhere, the frames go out one by one as before.
+    """
+    transport = getattr(channel._impl.connection, "_transport", None)
+    buffers = getattr(transport, "_tx_buffers", None)
+    if isinstance(buffers, deque) and len(buffers) > 1:
+        joined = b"".join(buffers)
+        buffers.clear()
+        buffers.append(joined)
+
+
 class PublisherConfirms:
     """Publisher confirms of one channel, awaited a batch at a time.
 
@@ -543,6 +561,7 @@ class PublisherConfirms:
             How many of them the broker refused (negative confirms).
         """
         self.published(count)
+        coalesce_output(channel)
         channel._flush_output(lambda: self.outstanding == 0)
         return self.take_nacked()
 
