@@ -64,7 +64,7 @@ def decode(body: bytes, queue: str, max_power_w: float, layout: Layout = QUEUE_P
     except UnicodeDecodeError:
         raise BadReading("body is not UTF-8 text") from None
     try:
-        data = json.loads(text, parse_constant=_no_constant)
+        data = _JSON.decode(text)
     except (ValueError, RecursionError):
         raise BadReading("body is not JSON") from None
     if not isinstance(data, dict):
@@ -72,9 +72,8 @@ def decode(body: bytes, queue: str, max_power_w: float, layout: Layout = QUEUE_P
     for name in FIELDS:
         if name not in data:
             raise BadReading(f"field {name!r} is missing")
-    extra = sorted(set(data) - set(FIELDS))
-    if extra:
-        raise BadReading(f"unexpected field {extra[0]!r}")
+    if len(data) != len(FIELDS):
+        raise BadReading(f"unexpected field {sorted(set(data) - set(FIELDS))[0]!r}")
     meter_id = data["meter_id"]
     if not isinstance(meter_id, str):
         raise BadReading("field 'meter_id' is not a string")
@@ -109,3 +108,8 @@ def _number(data: dict[str, object], name: str) -> float:
 def _no_constant(name: str) -> float:
     """json accepts NaN and Infinity by default; a reading must not."""
     raise ValueError(name)
+
+
+#: One decoder for every reading: ``json.loads`` with an option builds a new one per call,
+#: a third of the parse's time.
+_JSON = json.JSONDecoder(parse_constant=_no_constant)
