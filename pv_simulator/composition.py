@@ -25,6 +25,7 @@ from pv_simulator.models import household, pv_plant
 from pv_simulator.models.random_walk import MeterModel, RandomWalkModel
 from pv_simulator.models.sky import CloudySky
 from pv_simulator.models.weather import WeatherSource
+from pv_simulator.models.weather_checks import weather_warnings
 from pv_simulator.models.weather_files import WeatherFile, WeatherFileError, read_weather_file
 
 log = logging.getLogger("pv_simulator")
@@ -171,6 +172,7 @@ class PvModels:
         self._models: dict[_Plant | str, pv_plant.PvModel] = {}
         self._skies: dict[tuple[int | None, int], CloudySky] = {}
         self._files: dict[str, WeatherFile] = {}
+        self._checked_files: set[str] = set()
         self._sources: dict[tuple[str, float | None, float | None, float | None],
                             WeatherSource] = {}
 
@@ -296,4 +298,8 @@ class PvModels:
             data, latitude_deg=latitude, longitude_deg=longitude, altitude_m=altitude,
             linke_turbidity=self.config.pv.linke_turbidity or pv_plant.DEFAULT_LINKE_TURBIDITY,
             air_temperature_c=self.config.pv.air_temperature_c)
+        if plant.weather not in self._checked_files:
+            self._checked_files.add(plant.weather)
+            for warning in weather_warnings(data, source.site):
+                log.warning("%s: %s: %s", where, data.path, warning)
         return source

@@ -1,8 +1,9 @@
 """``python -m pv_simulator.live`` (``pv-live``): watch the PV results in a browser as they stream in.
 
-Exit codes: 0 stopped (Ctrl-C, SIGTERM); 1 the port cannot be listened on or
-no broker answered at start; 2 usage or configuration error, or the broker
-refused the login or virtual host. Each error is one line on stderr.
+Exit codes: 0 stopped (Ctrl-C, SIGTERM); 1 the port cannot be listened on or the
+broker has no such results exchange; 2 usage or configuration error, or the broker
+refused the login or virtual host. Each error is one line on stderr. A broker that
+does not answer is no error: the page says so and the view keeps trying.
 """
 
 from __future__ import annotations
@@ -95,8 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     timezone = config.site.timezone.key
     state = LiveState(aggregator, lambda: source.status,
                       timezone if "/" in timezone or timezone == "UTC" else None)
+    stop = threading.Event()
     source = ResultsSource(RabbitConnector(config.broker, "pv-live"), retry_policy(config.broker),
-                           args.exchange or config.output.results_exchange, state.on_body)
+                           args.exchange or config.output.results_exchange, state.on_body,
+                           on_failure=stop.set)
     try:
         server = LiveServer((args.host, args.port), state)
     except OSError as exc:
@@ -108,8 +111,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(str(exc), exc.exit_code)
     if not (args.host.startswith("127.") or args.host in LOOPBACK):
         log.warning("serving on %s: anyone who reaches it sees the live view (no login)", args.host)
-
-    stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
@@ -124,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("stopping")
     server.stop()
     source.stop()
+    if source.failure is not None:
+        _fail(source.failure, 1)
     return 0
 
 

@@ -138,7 +138,7 @@ class FormatTest(unittest.TestCase):
         self.assertTrue(data.hourly_means)
         self.assertEqual(data.utc_offset_s, -5 * HOUR_S)
         # 12/31 24:00 wraps to the start of the typical year; 01/01 01:00 follows it.
-        self.assertEqual(data.time_s[:2], (0.0, HOUR_S))
+        self.assertEqual(tuple(data.time_s[:2]), (0.0, HOUR_S))
         self.assertEqual(data.time_s[-1], 365 * 86400.0 - HOUR_S)
         self.assertEqual(data.air_temperature_c[1] if data.air_temperature_c else None, 10.0)
         self.assertEqual(data.wind_speed_m_s[1] if data.wind_speed_m_s else None, 6.2)
@@ -158,9 +158,9 @@ class FormatTest(unittest.TestCase):
         self.assertEqual(data.format, "generic-csv")
         self.assertFalse(data.typical_year)
         self.assertIsNone(data.site)
-        self.assertEqual(data.time_s, (utc_s(2026, 6, 21, 10), utc_s(2026, 6, 21, 10, 1)))
+        self.assertEqual(tuple(data.time_s), (utc_s(2026, 6, 21, 10), utc_s(2026, 6, 21, 10, 1)))
         self.assertIsNone(data.air_temperature_c)
-        self.assertEqual(data.wind_speed_m_s, (2.0, 3.0))
+        self.assertEqual(tuple(data.wind_speed_m_s or ()), (2.0, 3.0))
 
 
 def _replace_line(path: Path, number: int, change: tuple[str, str]) -> str:
