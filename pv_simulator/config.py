@@ -28,6 +28,8 @@ from typing import Any
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pv_simulator.models import household, pv_plant, random_walk
+
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_FILE = "broker.ini"
@@ -392,7 +394,7 @@ SCHEMA: tuple[Key, ...] = (
         low=-180.0, high=180.0, attribute="longitude_deg"),
     Key("site", "altitude_m", Kind.NUMBER, 194.0, "the plant's height above sea level, m",
         low=-500.0, high=9000.0),
-    Key("site", "country", Kind.CUSTOM, "DE",
+    Key("site", "country", Kind.CUSTOM, household.DEFAULT_COUNTRY,
         "country whose public holidays the household profile keeps (ISO 3166-1 alpha-2)",
         parse=_country, expected="a two-letter country code such as DE, AT or CH"),
     Key("site", "subdivision", Kind.CUSTOM, None,
@@ -402,21 +404,21 @@ SCHEMA: tuple[Key, ...] = (
     Key("pv", "model", Kind.CHOICE, "solar",
         "`solar`: the physical chain; `reference`: the challenge's curve",
         choices=("solar", "reference")),
-    Key("pv", "peak_power_kw", Kind.NUMBER, 4.0, "DC peak power of the modules, kW",
+    Key("pv", "peak_power_kw", Kind.NUMBER, pv_plant.DEFAULT_PEAK_POWER_KW, "DC peak power of the modules, kW",
         low=0.0, high=1e6, low_exclusive=True),
-    Key("pv", "tilt_deg", Kind.NUMBER, 30.0, "module tilt from horizontal, degrees",
+    Key("pv", "tilt_deg", Kind.NUMBER, pv_plant.DEFAULT_TILT_DEG, "module tilt from horizontal, degrees",
         low=0.0, high=90.0),
-    Key("pv", "azimuth_deg", Kind.NUMBER, 180.0,
+    Key("pv", "azimuth_deg", Kind.NUMBER, pv_plant.DEFAULT_AZIMUTH_DEG,
         "module azimuth clockwise from north, degrees (180 = south)", low=0.0, high=360.0),
-    Key("pv", "dc_ac_ratio", Kind.NUMBER, 1.2, "inverter AC limit = peak_power_kw / dc_ac_ratio",
-        low=0.1, high=10.0),
-    Key("pv", "losses_pct", Kind.NUMBER, 14.08,
+    Key("pv", "dc_ac_ratio", Kind.NUMBER, pv_plant.DEFAULT_DC_AC_RATIO,
+        "inverter AC limit = peak_power_kw / dc_ac_ratio", low=0.1, high=10.0),
+    Key("pv", "losses_pct", Kind.NUMBER, pv_plant.DEFAULT_LOSSES_PCT,
         "PVWatts DC system losses (soiling, wiring, mismatch...), %",
         low=0.0, high=100.0, high_exclusive=True),
-    Key("pv", "temperature_coefficient", Kind.NUMBER, -0.0035,
+    Key("pv", "temperature_coefficient", Kind.NUMBER, pv_plant.DEFAULT_TEMPERATURE_COEFFICIENT,
         "power temperature coefficient, 1/K (crystalline silicon about -0.0035)",
         low=-0.02, high=0.0),
-    Key("pv", "albedo", Kind.NUMBER, 0.2, "ground reflectance", low=0.0, high=1.0),
+    Key("pv", "albedo", Kind.NUMBER, pv_plant.DEFAULT_ALBEDO, "ground reflectance", low=0.0, high=1.0),
     Key("pv", "linke_turbidity", Kind.NUMBERS, None,
         "haze of the clear sky; 12 values run January to December",
         low=1.0, high=10.0, counts=(1, 12),
@@ -427,12 +429,12 @@ SCHEMA: tuple[Key, ...] = (
         "seasonal and daily cycle by latitude (see Weather). With `weather`: only where a generic "
         "file has no temperature column",
         low=-60.0, high=60.0, shown_default="climate"),
-    Key("pv", "wind_speed_m_s", Kind.NUMBER, 1.0,
+    Key("pv", "wind_speed_m_s", Kind.NUMBER, pv_plant.DEFAULT_WIND_SPEED_M_S,
         "wind speed for the cell temperature, m/s; with `weather`: only where a generic file has "
         "no wind column", low=0.0, high=60.0),
-    Key("pv", "sky", Kind.CHOICE, "variable",
+    Key("pv", "sky", Kind.CHOICE, pv_plant.SKY_VARIABLE,
         "`clear`: deterministic; `variable`: seeded clouds; not with `weather`",
-        choices=("clear", "variable")),
+        choices=(pv_plant.SKY_CLEAR, pv_plant.SKY_VARIABLE)),
     Key("pv", "weather", Kind.CUSTOM, None,
         "replay this weather file (EPW, TMY3, PVGIS csv/json/epw, generic CSV; see Weather), "
         "relative to the configuration file's folder; its irradiance, temperature and wind "
@@ -443,14 +445,15 @@ SCHEMA: tuple[Key, ...] = (
     Key("meter", "model", Kind.CHOICE, "household",
         "`household`: the H0 load profile; `random-walk`: a bounded random walk",
         choices=("household", "random-walk")),
-    Key("meter", "annual_energy_kwh", Kind.NUMBER, 4000.0, "the household's yearly consumption",
+    Key("meter", "annual_energy_kwh", Kind.NUMBER, household.DEFAULT_ANNUAL_ENERGY_KWH,
+        "the household's yearly consumption",
         low=0.0, high=1e7, low_exclusive=True),
-    Key("meter", "max_power_w", Kind.NUMBER, 9000.0,
+    Key("meter", "max_power_w", Kind.NUMBER, random_walk.DEFAULT_MAX_POWER_W,
         "readings are clipped to it; the PV service rejects larger ones",
         low=0.0, high=1e7, low_exclusive=True),
-    Key("meter", "profile", Kind.CHOICE, "h25",
+    Key("meter", "profile", Kind.CHOICE, household.PROFILE_H25,
         "`h25`: BDEW 2025 household profile with [site]'s public holidays; `h0`: the older VDEW H0",
-        choices=("h25", "h0")),
+        choices=household.PROFILES),
     Key("meter", "buffer_s", Kind.NUMBER, 3600.0,
         "simulated seconds of readings per meter kept while the broker is away",
         low=0.0, high=30 * 86400.0),
