@@ -38,10 +38,11 @@ def _best_us(run: Callable[[], int], repeats: int) -> float:
 
 
 def _solar(sky: str) -> pv_plant.SolarPvModel:
-    # The defaults of broker.ini / config.PvConfig for the Vienna site.
+    # The default plant at the configuration's default site, Vienna.
     return pv_plant.SolarPvModel(latitude_deg=48.2, longitude_deg=16.37, altitude_m=194.0,
-                                 tz=TZ, peak_power_kw=4.0, tilt_deg=30.0, azimuth_deg=180.0,
-                                 sky=sky, seed=1)
+                                 tz=TZ, peak_power_kw=pv_plant.DEFAULT_PEAK_POWER_KW,
+                                 tilt_deg=pv_plant.DEFAULT_TILT_DEG,
+                                 azimuth_deg=pv_plant.DEFAULT_AZIMUTH_DEG, sky=sky, seed=1)
 
 
 def _over(times: list[float], call: Callable[[float], object]) -> Callable[[], int]:

@@ -45,11 +45,18 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from pv_simulator.models.random_walk import DEFAULT_MAX_POWER_W
 from pv_simulator.models.seeds import derive_seed, derive_uniform
 
 PROFILE_H25 = "h25"
 PROFILE_H0 = "h0"
 PROFILES = (PROFILE_H25, PROFILE_H0)
+
+DEFAULT_ANNUAL_ENERGY_KWH = 4000.0
+"""A household's yearly consumption when none is given, kWh."""
+
+DEFAULT_COUNTRY = "DE"
+"""Whose public holidays H25 keeps when none is given: the BDEW profiles are German ones."""
 
 PROFILE_RESOURCE = "h0_hourly_W_per_1000kWh.json"
 SEASONS = ("winter", "transition", "summer")
@@ -517,12 +524,12 @@ class HouseholdModel:
         self,
         *,
         tz: ZoneInfo,
-        annual_energy_kwh: float = 4000.0,
-        max_power_w: float = 9000.0,
+        annual_energy_kwh: float = DEFAULT_ANNUAL_ENERGY_KWH,
+        max_power_w: float = DEFAULT_MAX_POWER_W,
         seed: int | None = None,
         meter_index: int = 0,
         profile: str = PROFILE_H25,
-        country: str = "DE",
+        country: str = DEFAULT_COUNTRY,
         subdivision: str | None = None,
     ) -> None:
         """``profile`` is "h25" or "h0"; ``country`` (ISO 3166-1 alpha-2) and

@@ -1,0 +1,100 @@
+"""The typed settings one configuration file gives, section by section."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pv_simulator.config.broker import BrokerConfig
+from pv_simulator.config.schema import default
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """Where the household and its plant stand.
+
+    The default site is Vienna, the site of the pvlib reference curves.
+    """
+
+    timezone: ZoneInfo
+    latitude_deg: float = default("site", "latitude")
+    longitude_deg: float = default("site", "longitude")
+    altitude_m: float = default("site", "altitude_m")
+    country: str = default("site", "country")
+    subdivision: str | None = default("site", "subdivision")
+
+
+@dataclass(frozen=True)
+class PvConfig:
+    """The PV plant model and its parameters (see ``pv_model``)."""
+
+    model: str = default("pv", "model")
+    peak_power_kw: float = default("pv", "peak_power_kw")
+    tilt_deg: float = default("pv", "tilt_deg")
+    azimuth_deg: float = default("pv", "azimuth_deg")
+    dc_ac_ratio: float = default("pv", "dc_ac_ratio")
+    losses_pct: float = default("pv", "losses_pct")
+    temperature_coefficient: float = default("pv", "temperature_coefficient")
+    albedo: float = default("pv", "albedo")
+    linke_turbidity: tuple[float, ...] | None = default("pv", "linke_turbidity")
+    air_temperature_c: float | None = default("pv", "air_temperature_c")
+    wind_speed_m_s: float = default("pv", "wind_speed_m_s")
+    sky: str = default("pv", "sky")
+    seed: int | None = default("pv", "seed")
+    weather: Path | None = None  # the schema default: no file
+
+
+@dataclass(frozen=True)
+class MeterConfig:
+    """The household meter model and the publisher's buffer."""
+
+    model: str = default("meter", "model")
+    annual_energy_kwh: float = default("meter", "annual_energy_kwh")
+    max_power_w: float = default("meter", "max_power_w")
+    profile: str = default("meter", "profile")
+    buffer_s: float = default("meter", "buffer_s")
+    buffer_max_readings: int = default("meter", "buffer_max_readings")
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """How hard the PV service pushes rows to disk before acknowledging, and where rows are published."""
+
+    fsync: str = default("output", "fsync")
+    publish: bool = default("output", "publish")
+    results_exchange: str = default("output", "results_exchange")
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    """The fleet file whose rows override the configuration per meter."""
+
+    file: Path | None = None  # the schema default: no fleet
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything read from one configuration file.
+
+    ``given`` holds the ``(section, key)`` pairs the file set, for the values whose default
+    another source replaces (a weather file's site) but an explicit key does not.
+    """
+
+    path: Path | None
+    broker: BrokerConfig
+    site: SiteConfig
+    pv: PvConfig
+    meter: MeterConfig
+    output: OutputConfig
+    fleet: FleetConfig = FleetConfig()
+    given: frozenset[tuple[str, str]] = frozenset()
+
+    def is_given(self, section: str, key: str) -> bool:
+        """Whether the file set ``[section] key`` rather than leaving it to its default."""
+        return (section, key) in self.given
+
+    @property
+    def where(self) -> str:
+        """The file's name for error messages, or "defaults" without one."""
+        return str(self.path) if self.path is not None else "defaults"

@@ -1,0 +1,20 @@
+"""What the configuration tests share: a scratch folder and a file written in it."""
+
+from __future__ import annotations
+
+import tempfile
+import unittest
+from pathlib import Path
+
+
+class IniFileTest(unittest.TestCase):
+    """A test with a scratch folder, ``self.tmp``, and ``write`` for its broker.ini."""
+
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(lambda: [p.chmod(0o600) for p in self.tmp.iterdir()])
+
+    def write(self, text: str) -> Path:
+        path = self.tmp / "broker.ini"
+        path.write_text(text)
+        return path
