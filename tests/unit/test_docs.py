@@ -101,7 +101,7 @@ class ConfigurationTablesTest(unittest.TestCase):
         block = text.split(TABLES_START, 1)[1].split(TABLES_END, 1)[0]
         self.assertEqual(
             block, f"\n{markdown_tables()}\n",
-            "docs/configuration.md's configuration tables differ from pv_simulator/config.py's "
+            "docs/configuration.md's configuration tables differ from pv_simulator/config/schema.py's "
             "SCHEMA; regenerate them with: "
             "python -m pv_simulator.config --update-readme docs/configuration.md")
 
