@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import unittest
 
 from prometheus_client import generate_latest
@@ -52,7 +53,7 @@ class MetricsTest(unittest.TestCase):
     def test_buckets_resolve_5_ms_to_10_s(self) -> None:
         bounds = [b for b in LATENCY_BUCKETS_S if b <= 10.0]
         self.assertEqual((bounds[0], bounds[-1]), (0.005, 10.0))
-        for low, high in zip(bounds, bounds[1:]):
+        for low, high in itertools.pairwise(bounds):
             self.assertLess(high / low, 1.34, f"{low} to {high}")
         self.assertEqual(list(LATENCY_BUCKETS_S), sorted(set(LATENCY_BUCKETS_S)))
 
