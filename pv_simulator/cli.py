@@ -13,7 +13,6 @@ import dataclasses
 import json
 import logging
 import os
-import resource
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -21,9 +20,14 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from pv_simulator.composition import PvModels, build_meter_models
-from pv_simulator.config import BrokerConfig, ConfigError, load_config
-from pv_simulator.messaging.connection import Connection
+from pv_simulator.composition import (
+    MeterOptions,
+    PvServiceOptions,
+    build_meter_service,
+    build_pv_service,
+    layout_of,
+)
+from pv_simulator.config import ConfigError, load_config
 from pv_simulator.messaging.port import (
     METER_ID_RULE,
     AccessRefused,
@@ -33,17 +37,12 @@ from pv_simulator.messaging.port import (
 )
 from pv_simulator.messaging.rabbitmq import (
     STOP_GRACE_S,
-    RabbitConnector,
     WaitInterrupted,
     interrupt_wait,
-    retry_policy,
 )
-from pv_simulator.services.clock import SimClock, parse_start
-from pv_simulator.services.meter import MeterService
-from pv_simulator.services.metrics import Metrics, count_pv_service, meter_metrics, pv_service_metrics
-from pv_simulator.services.pv_service import PvService
-from pv_simulator.services.results import ResultStream
-from pv_simulator.storage.csv_store import CsvOutput, OutputError, OutputFailed
+from pv_simulator.services.clock import parse_start
+from pv_simulator.services.metrics import Metrics
+from pv_simulator.storage.csv_store import OutputError, OutputFailed
 
 log = logging.getLogger("pv_simulator")
 
@@ -241,36 +240,27 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
         if count is not None and count <= 0:
             log.warning("--nb-meter %d is not a positive count: using 1 meter", count)
             count = 1
-        tz = config.site.timezone
         start_s = None
         if args.start is not None:
             try:
-                start_s = parse_start(args.start, tz)
+                start_s = parse_start(args.start, config.site.timezone)
             except ValueError:
                 raise UsageError(f"argument --start: {args.start!r} is not an ISO 8601 "
                                  "date-time such as 2026-06-21T00:00") from None
+        meter = build_meter_service(config, MeterOptions(
+            count=count, seed=args.seed, start_s=start_s, interval_s=args.interval,
+            speed=args.speed, duration_s=args.duration, stats_interval_s=args.stats_interval,
+            metrics=args.metrics_port is not None), stopper)
+        count = len(meter.meter_ids)
+        if meter.metrics is not None:
+            _serve_metrics(meter.metrics, args.metrics_host, args.metrics_port)
         try:
-            meter_ids, models = build_meter_models(config, count, args.seed)
-        except ValueError as exc:
-            raise ConfigError(f"{config.path or 'defaults'}: [meter]: {exc}") from None
-        count = len(meter_ids)
-        clock = SimClock(start_s=start_s, interval_s=args.interval, speed=args.speed,
-                         duration_s=args.duration)
-        buffer_per_meter = _buffer_per_meter(config.meter.buffer_s, args.interval, count,
-                                             config.meter.buffer_max_readings)
-        connection = _connection(config.broker, "pv-simulator meter")
-        layout = _layout(config.broker)
-        service = MeterService(connection, meter_ids, models, clock, buffer_per_meter, stopper,
-                               stats_interval_s=args.stats_interval, layout=layout)
-        if args.metrics_port is not None:
-            _serve_metrics(meter_metrics(service), args.metrics_host, args.metrics_port)
-        try:
-            log.info("Meter created: %s", _id_list(meter_ids))
-            _log_layout(layout)
-            service.run()
+            log.info("Meter created: %s", _id_list(meter.meter_ids))
+            _log_layout(meter.layout)
+            meter.service.run()
         finally:
-            connection.close()
-            result = service.result()
+            meter.connection.close()
+            result = meter.service.result()
             log.info("published %d reading(s) of %d meter(s); %d dropped, %d reconnect(s)",
                      result.published, count, result.dropped, result.reconnects)
             _write_summary(args.summary_file, {"meters": count, **dataclasses.asdict(result)})
@@ -305,48 +295,29 @@ def service_main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> None:
         config = load_config(args.configuration_file)
-        layout = _layout(config.broker)
+        layout = layout_of(config.broker)
         meter_ids, queues = _served(args.meter_ids, args.partition, layout)
-        try:
-            model, fleet_models = PvModels(config).for_meters(meter_ids)
-        except ValueError as exc:
-            raise ConfigError(f"{config.path or 'defaults'}: [pv]: {exc}") from None
-        # Half the open-file limit for data files, the other half for the meters' lock files:
-        # with fewer handles than meters, every tick would reopen each file (a cycle through
-        # all meters is an LRU's worst case).
-        output = CsvOutput(args.output_dir, config.site.timezone, config.output.fsync,
-                           max_open_files=max(16, _raise_open_file_limit() // 2 - 64))
-        output.check_existing(meter_ids)
-        connection = _connection(config.broker, "pv-simulator pv-service")
-        results = (ResultStream(config.output.results_exchange, output)
-                   if args.publish or config.output.publish else None)
-        metrics = pv_service_metrics() if args.metrics_port is not None else None
-        service = PvService(connection, queues, model, output, config.meter.max_power_w,
-                            stopper, exit_when_idle_s=args.exit_when_idle,
-                            stats_interval_s=args.stats_interval, pv_models=fleet_models,
-                            results=results, metrics=metrics, layout=layout)
+        pv = build_pv_service(config, PvServiceOptions(
+            meter_ids=meter_ids, queues=queues, output_dir=args.output_dir,
+            exit_when_idle_s=args.exit_when_idle, stats_interval_s=args.stats_interval,
+            publish=args.publish, metrics=args.metrics_port is not None), stopper)
         _log_layout(layout, queues)
-        if metrics is not None:
-            count_pv_service(metrics, service)
-            _serve_metrics(metrics, args.metrics_host, args.metrics_port)
+        if pv.metrics is not None:
+            _serve_metrics(pv.metrics, args.metrics_host, args.metrics_port)
         try:
-            service.run()
+            pv.service.run()
         finally:
             try:
-                output.close()
+                pv.output.close()
             finally:
-                connection.close()
-            result = service.result()
+                pv.connection.close()
+            result = pv.service.result()
             log.info("wrote %d row(s); %d duplicate(s) skipped, %d rejected, %d reconnect(s)%s",
                      result.written, result.duplicates_skipped, result.rejected, result.reconnects,
-                     f"; published results {result.published_results}" if results else "")
+                     f"; published results {result.published_results}" if pv.results else "")
             _write_summary(args.summary_file, dataclasses.asdict(result))
 
     return _run(parser.prog, body)
-
-
-def _connection(config: BrokerConfig, client_name: str) -> Connection:
-    return Connection(RabbitConnector(config, client_name), retry_policy(config))
 
 
 def _write_summary(path: Path | None, counts: dict[str, int]) -> None:
@@ -357,38 +328,6 @@ def _write_summary(path: Path | None, counts: dict[str, int]) -> None:
         path.write_text(json.dumps(counts, sort_keys=True) + "\n", encoding="utf-8")
     except OSError as exc:
         log.error("--summary-file %s: cannot write: %s", path, exc.strerror)
-
-
-def _raise_open_file_limit() -> int:
-    """Raise the soft open-file limit to the hard one (at most 65,536); the limit in force.
-
-    Keeping each meter's file open saves a reopen and a tail read per row.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError):
-            pass
-    return 65536 if soft == resource.RLIM_INFINITY else soft
-
-
-def _buffer_per_meter(buffer_s: float, interval_s: float, meters: int, max_readings: int) -> int:
-    """Readings per meter the meter keeps while the broker is away: ``buffer_s`` worth, within
-    ``max_readings`` in all (logged when that cuts it short)."""
-    asked = max(1, int(buffer_s / interval_s))
-    allowed = max(1, max_readings // max(1, meters))
-    if allowed < asked:
-        log.info("buffer: %d reading(s) per meter (%g s) while the broker is away: [meter] "
-                 "buffer_s = %g is capped by buffer_max_readings = %d for %d meters",
-                 allowed, allowed * interval_s, buffer_s, max_readings, meters)
-    return min(asked, allowed)
-
-
-def _layout(config: BrokerConfig) -> Layout:
-    return Layout(config.partitions if config.layout == "partitioned" else 0)
 
 
 def _log_layout(layout: Layout, served: Sequence[str] | None = None) -> None:

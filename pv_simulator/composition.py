@@ -1,4 +1,5 @@
-"""From configuration and fleet file to the models each meter uses: the services' composition.
+"""From configuration and fleet file to the models each meter uses and the services that run
+them: the services' composition.
 
 The configuration describes one house; a fleet file (``[fleet] file``, see `pv_simulator.fleet`)
 overrides it row by row. Every error a user can make here is a `ConfigError` of one line naming
@@ -9,24 +10,39 @@ one model object (and the PV service computes it once per timestamp for all of t
 of one site share more than that even with different plants: one `CloudySky` per seed and
 whole degree of latitude (same clouds; the latitude only sets the seasons) and one
 `WeatherSource` per weather file and site (one parse, one cache, the same weather).
+
+`build_meter_service` and `build_pv_service` wire a whole service (models, connection,
+output, metrics) from a configuration and the command line's options, so the command line
+only parses, runs and reports. The metrics module knows no service: the counters that read
+a service's counts are registered here.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import resource
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pv_simulator.config import Config, ConfigError, schema_key
+from pv_simulator.config import BrokerConfig, Config, ConfigError, schema_key
 from pv_simulator.fleet import FleetError, FleetMember, read_fleet
+from pv_simulator.messaging.connection import Connection
+from pv_simulator.messaging.port import Layout
+from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy
 from pv_simulator.models import household, pv_plant
 from pv_simulator.models.random_walk import MeterModel, RandomWalkModel
 from pv_simulator.models.sky import CloudySky
 from pv_simulator.models.weather import WeatherSource
 from pv_simulator.models.weather_checks import weather_warnings
 from pv_simulator.models.weather_files import WeatherFile, WeatherFileError, read_weather_file
+from pv_simulator.services.clock import SimClock
+from pv_simulator.services.meter import MeterService
+from pv_simulator.services.metrics import Metrics, pv_service_metrics
+from pv_simulator.services.pv_service import PvService
+from pv_simulator.services.results import ResultStream
+from pv_simulator.storage.csv_store import CsvOutput
 
 log = logging.getLogger("pv_simulator")
 
@@ -303,3 +319,165 @@ class PvModels:
             for warning in weather_warnings(data, source.site):
                 log.warning("%s: %s: %s", where, data.path, warning)
         return source
+
+
+Connect = Callable[[BrokerConfig, str], Connection]
+"""Builds a service's broker connection from [broker] and the client's name."""
+
+
+def rabbit_connection(config: BrokerConfig, client_name: str) -> Connection:
+    """The connection to RabbitMQ that [broker] describes, retrying as it says."""
+    return Connection(RabbitConnector(config, client_name), retry_policy(config))
+
+
+def layout_of(config: BrokerConfig) -> Layout:
+    """Which queue holds which meter's readings, as [broker] layout says."""
+    return Layout(config.partitions if config.layout == "partitioned" else 0)
+
+
+def buffer_per_meter(buffer_s: float, interval_s: float, meters: int, max_readings: int) -> int:
+    """Readings per meter the meter keeps while the broker is away: ``buffer_s`` worth, within
+    ``max_readings`` in all (logged when that cuts it short)."""
+    asked = max(1, int(buffer_s / interval_s))
+    allowed = max(1, max_readings // max(1, meters))
+    if allowed < asked:
+        log.info("buffer: %d reading(s) per meter (%g s) while the broker is away: [meter] "
+                 "buffer_s = %g is capped by buffer_max_readings = %d for %d meters",
+                 allowed, allowed * interval_s, buffer_s, max_readings, meters)
+    return min(asked, allowed)
+
+
+def raise_open_file_limit() -> int:
+    """Raise the soft open-file limit to the hard one (at most 65,536); the limit in force.
+
+    Keeping each meter's file open saves a reopen and a tail read per row.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return 65536 if soft == resource.RLIM_INFINITY else soft
+
+
+@dataclass(frozen=True)
+class MeterOptions:
+    """The meter's command-line choices the composition needs."""
+
+    count: int | None
+    seed: int | None
+    start_s: float | None
+    interval_s: float
+    speed: float
+    duration_s: float | None
+    stats_interval_s: float
+    metrics: bool = False
+
+
+@dataclass(frozen=True)
+class MeterParts:
+    """A wired meter: the service to run, what to close after, what to serve and report."""
+
+    service: MeterService
+    connection: Connection
+    meter_ids: list[str]
+    layout: Layout
+    metrics: Metrics | None
+
+
+def build_meter_service(config: Config, options: MeterOptions, should_stop: Callable[[], bool],
+                        connect: Connect = rabbit_connection) -> MeterParts:
+    """The meter service of ``config``'s meters, unconnected; raises ConfigError naming the
+    [meter] problem."""
+    try:
+        meter_ids, models = build_meter_models(config, options.count, options.seed)
+    except ValueError as exc:
+        raise ConfigError(f"{config.path or 'defaults'}: [meter]: {exc}") from None
+    clock = SimClock(start_s=options.start_s, interval_s=options.interval_s, speed=options.speed,
+                     duration_s=options.duration_s)
+    buffered = buffer_per_meter(config.meter.buffer_s, options.interval_s, len(meter_ids),
+                                config.meter.buffer_max_readings)
+    connection = connect(config.broker, "pv-simulator meter")
+    layout = layout_of(config.broker)
+    service = MeterService(connection, meter_ids, models, clock, buffered, should_stop,
+                           stats_interval_s=options.stats_interval_s, layout=layout)
+    metrics = meter_metrics(service) if options.metrics else None
+    return MeterParts(service, connection, meter_ids, layout, metrics)
+
+
+def meter_metrics(service: MeterService) -> Metrics:
+    """The meter's metrics, read from ``service`` at each scrape."""
+    metrics = Metrics("pv_meter")
+    metrics.counter("readings_published", "readings the broker took", lambda: service.published)
+    metrics.counter("readings_dropped", "readings dropped from a full buffer while the broker was away",
+                    lambda: service.dropped)
+    metrics.gauge("readings_buffered", "readings taken and not yet published", lambda: len(service.pending))
+    metrics.counter("reconnects", "connections opened after the first", lambda: service.connection.reconnects)
+    return metrics
+
+
+@dataclass(frozen=True)
+class PvServiceOptions:
+    """The PV service's command-line choices the composition needs."""
+
+    meter_ids: list[str] | None
+    """The meters served; None: any the partitions' readings name."""
+    queues: list[str]
+    output_dir: Path
+    exit_when_idle_s: float | None
+    stats_interval_s: float
+    publish: bool = False
+    metrics: bool = False
+
+
+@dataclass(frozen=True)
+class PvServiceParts:
+    """A wired PV service: the service to run, what to close after, what to serve and report."""
+
+    service: PvService
+    output: CsvOutput
+    connection: Connection
+    results: ResultStream | None
+    metrics: Metrics | None
+
+
+def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Callable[[], bool],
+                     connect: Connect = rabbit_connection) -> PvServiceParts:
+    """The PV service of ``config``'s plants over ``options``' queues, unconnected; raises
+    ConfigError naming the [pv] problem, OutputError for an unusable output folder."""
+    try:
+        model, fleet_models = PvModels(config).for_meters(options.meter_ids)
+    except ValueError as exc:
+        raise ConfigError(f"{config.path or 'defaults'}: [pv]: {exc}") from None
+    # Half the open-file limit for data files, the other half for the meters' lock files:
+    # with fewer handles than meters, every tick would reopen each file (a cycle through
+    # all meters is an LRU's worst case).
+    output = CsvOutput(options.output_dir, config.site.timezone, config.output.fsync,
+                       max_open_files=max(16, raise_open_file_limit() // 2 - 64))
+    output.check_existing(options.meter_ids)
+    connection = connect(config.broker, "pv-simulator pv-service")
+    results = (ResultStream(config.output.results_exchange, output)
+               if options.publish or config.output.publish else None)
+    metrics = pv_service_metrics() if options.metrics else None
+    service = PvService(connection, options.queues, model, output, config.meter.max_power_w,
+                        should_stop, exit_when_idle_s=options.exit_when_idle_s,
+                        stats_interval_s=options.stats_interval_s, pv_models=fleet_models,
+                        results=results, metrics=metrics, layout=layout_of(config.broker))
+    if metrics is not None:
+        count_pv_service(metrics, service)
+    return PvServiceParts(service, output, connection, results, metrics)
+
+
+def count_pv_service(metrics: Metrics, service: PvService) -> None:
+    """Add the PV service's counters, read from ``service`` at each scrape."""
+    output = service.output
+    metrics.counter("rows_written", "rows appended to the CSV files", lambda: output.rows_written)
+    metrics.counter("duplicates_skipped", "readings skipped as already written",
+                    lambda: output.duplicates_skipped)
+    metrics.counter("readings_rejected", "readings dead-lettered as invalid", lambda: service.rejects.total)
+    metrics.counter("results_published", "result messages the broker confirmed, repeats included",
+                    lambda: service.results.published if service.results else 0)
+    metrics.counter("reconnects", "connections opened after the first", lambda: service.connection.reconnects)
