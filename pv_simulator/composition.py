@@ -33,6 +33,7 @@ from pv_simulator.messaging.port import Layout
 from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy
 from pv_simulator.models import household, pv_plant
 from pv_simulator.models.random_walk import MeterModel, RandomWalkModel
+from pv_simulator.models.seeds import meter_stream
 from pv_simulator.models.sky import CloudySky
 from pv_simulator.models.weather import WeatherSource
 from pv_simulator.models.weather_checks import weather_warnings
@@ -107,6 +108,22 @@ def load_fleet(config: Config) -> list[FleetMember] | None:
     return checked
 
 
+def validate(config: Config) -> None:
+    """What both services refuse alike, so that one file is never judged two ways.
+
+    Raises:
+        ConfigError: naming the key (or keys) at fault.
+    """
+    check_holidays(config)
+    if config.pv.model == "reference":
+        for section, key, given in (("pv", "weather", config.pv.weather is not None),
+                                    ("fleet", "file", config.fleet.file is not None)):
+            if given:
+                raise ConfigError(f"{config.where}: [pv] model = reference and [{section}] {key}: "
+                                  "the challenge's curve replays one plant's day; it takes no "
+                                  f"{'weather file' if section == 'pv' else 'fleet'} (use model = solar)")
+
+
 def check_holidays(config: Config) -> None:
     """Refuse a country or subdivision without known public holidays, naming the key."""
     site = config.site
@@ -127,7 +144,7 @@ def build_meter_models(config: Config, count: int | None,
     With one: the fleet's meters in file order, the first ``count`` (None: all), each with its
     row's annual_energy_kwh and meter_model.
     """
-    check_holidays(config)
+    validate(config)
     fleet = load_fleet(config)
     if fleet is None:
         members = [FleetMember(f"Meter_{i}") for i in range(1 if count is None else count)]
@@ -136,14 +153,15 @@ def build_meter_models(config: Config, count: int | None,
             log.warning("--nb-meter %d: the fleet %s holds %d meter(s); publishing those",
                         count, config.fleet.file, len(fleet))
         members = fleet if count is None else fleet[:count]
-    models = [build_meter_model(config, index, seed, member)
-              for index, member in enumerate(members)]
+    models = [build_meter_model(config, meter_stream(member.meter_id), seed, member)
+              for member in members]
     return [member.meter_id for member in members], models
 
 
-def build_meter_model(config: Config, meter_index: int, seed: int | None,
+def build_meter_model(config: Config, meter_index: int | str, seed: int | None,
                       member: FleetMember | None = None) -> MeterModel:
-    """Meter ``meter_index``'s consumption model: the fleet row's values over [meter]'s."""
+    """The consumption model of the meter whose streams ``meter_index`` names
+    (:func:`~pv_simulator.models.seeds.meter_stream`): the fleet row's values over [meter]'s."""
     meter = config.meter
     model = (member.meter_model if member else None) or meter.model
     if model == "random-walk":
@@ -448,6 +466,7 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
                      connect: Connect = rabbit_connection) -> PvServiceParts:
     """The PV service of ``config``'s plants over ``options``' queues, unconnected; raises
     ConfigError naming the [pv] problem, OutputError for an unusable output folder."""
+    validate(config)
     try:
         model, fleet_models = PvModels(config).for_meters(options.meter_ids)
     except ValueError as exc:

@@ -9,7 +9,7 @@ import math
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from typing import IO
+from typing import IO, NoReturn
 
 from pv_simulator.config import ConfigError, load_config
 from pv_simulator.fleet.generation import PV_SHARE, generate
@@ -35,10 +35,17 @@ def _format(value: object) -> str:
     return str(value)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the services' one-line errors: the mistake and --help, not the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``pv-fleet generate N --seed S``: a neighbourhood fleet CSV on stdout."""
-    parser = argparse.ArgumentParser(prog="pv-fleet", description="Fleet files for the PV simulator.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="pv-fleet", description="Fleet files for the PV simulator.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     gen = commands.add_parser("generate", help="write a plausible neighbourhood of N houses to stdout",
                               description=generate.__doc__)
     gen.add_argument("count", type=int, metavar="N", help="number of houses")

@@ -31,10 +31,11 @@ _TILT_MEAN_DEG = 33.0
 _TILT_SD_DEG = 8.0
 _TILT_RANGE_DEG = (10.0, 50.0)
 
-# Orientation follows the roof: mostly around south, many east or west roofs
-# (main orientations recorded in the Marktstammdatenregister).
-_SOUTH_SHARE = 0.6
-_SOUTH_SD_DEG = 30.0
+# Orientation follows the roof: mostly around the equator's side (south in the
+# northern hemisphere, north in the southern), many east or west roofs (main
+# orientations recorded in the Marktstammdatenregister).
+_EQUATOR_SHARE = 0.6
+_EQUATOR_SD_DEG = 30.0
 _EAST_WEST_SD_DEG = 15.0
 
 # Households by size, Destatis Mikrozensus 2023: 1, 2, 3, 4, 5+ persons.
@@ -54,7 +55,8 @@ _M_PER_DEG_LATITUDE = 111_320.0
 
 def generate(count: int, seed: int, latitude: float, longitude: float,
              pv_share: float = PV_SHARE) -> list[FleetMember]:
-    """``count`` houses around (latitude, longitude): same seed, same fleet.
+    """``count`` houses around (latitude, longitude): same seed, same fleet. Roofs face the
+    equator: south of it, a "south" roof of the north's fleet faces north.
 
     Meter ids are Meter_0, Meter_1, ... as the meter service names its meters.
     Altitude, inverter, losses, meter model, weather and sky seed are left to
@@ -65,6 +67,7 @@ def generate(count: int, seed: int, latitude: float, longitude: float,
     if not 0.0 <= pv_share <= 1.0:
         raise ValueError(f"pv_share must be between 0 and 1, got {pv_share}")
     rng = random.Random(f"fleet:{seed}")
+    equator_azimuth_deg = 180.0 if latitude >= 0.0 else 0.0
     lon_m_per_deg = _M_PER_DEG_LATITUDE * max(math.cos(math.radians(latitude)), 0.01)
     members = []
     for index in range(count):
@@ -77,8 +80,8 @@ def generate(count: int, seed: int, latitude: float, longitude: float,
         # houses have plants but not the others' values.
         peak_kw = _clip(_PEAK_MEDIAN_KW * rng.lognormvariate(0.0, _PEAK_SIGMA), _PEAK_RANGE_KW)
         tilt = _clip(rng.gauss(_TILT_MEAN_DEG, _TILT_SD_DEG), _TILT_RANGE_DEG)
-        if rng.random() < _SOUTH_SHARE:
-            azimuth = rng.gauss(180.0, _SOUTH_SD_DEG)
+        if rng.random() < _EQUATOR_SHARE:
+            azimuth = rng.gauss(equator_azimuth_deg, _EQUATOR_SD_DEG)
         else:
             azimuth = rng.gauss(rng.choice((90.0, 270.0)), _EAST_WEST_SD_DEG)
         has_pv = rng.random() < pv_share

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import unittest
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,7 +26,7 @@ from pv_simulator.composition import (
     fleet_check,
     haversine_km,
 )
-from pv_simulator.config import BrokerConfig, ConfigError, load_config
+from pv_simulator.config import BrokerConfig, Config, ConfigError, load_config
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.fake import FakeBroker
 from pv_simulator.models.household import HouseholdModel
@@ -52,6 +53,59 @@ class CompositionTest(unittest.TestCase):
         path = self.tmp / "pv.ini"
         path.write_text("[site]\ntimezone = UTC\n" + ini)
         return path
+
+    def test_a_household_is_the_same_wherever_its_row_stands_in_the_fleet(self) -> None:
+        rows = {"Meter_0": "Meter_0,3000", "Meter_1": "Meter_1,5000", "house-b": "house-b,2500"}
+
+        def day_of(order: list[str]) -> dict[str, list[float]]:
+            ids, models = build_meter_models(
+                load_config(self.config("[meter]\nmodel = household\n",
+                                        "meter_id,annual_energy_kwh\n"
+                                        + "\n".join(rows[i] for i in order) + "\n")), None, 7)
+            return {meter_id: [model.power_w(NOON_S + 60.0 * k) for k in range(120)]
+                    for meter_id, model in zip(ids, models, strict=True)}
+
+        first = day_of(["Meter_0", "Meter_1", "house-b"])
+        self.assertEqual(first, day_of(["house-b", "Meter_1", "Meter_0"]))
+        self.assertEqual(first["Meter_1"], day_of(["Meter_1"])["Meter_1"])
+        self.assertNotEqual(first["Meter_0"], first["Meter_1"])
+
+    def test_nb_meters_keep_the_streams_they_always_had(self) -> None:
+        config = load_config(self.config("[meter]\nmodel = random-walk\n"))
+        ids, models = build_meter_models(config, 3, 5)
+        self.assertEqual(ids, ["Meter_0", "Meter_1", "Meter_2"])
+        for index, model in enumerate(models):
+            again = RandomWalkModel(max_power_w=config.meter.max_power_w, seed=5, meter_index=index)
+            self.assertEqual([model.power_w(NOON_S + k) for k in range(50)],
+                             [again.power_w(NOON_S + k) for k in range(50)])
+
+    def test_both_services_refuse_holidays_nobody_knows(self) -> None:
+        config = load_config(self.config("country = AT\nsubdivision = BY\n"))
+        for build in self.both_services(config):
+            with self.subTest(build=build), self.assertRaises(ConfigError) as caught:
+                build()
+            self.assertIn("[site] subdivision", str(caught.exception))
+
+    def test_the_reference_curve_refuses_a_weather_file_and_a_fleet(self) -> None:
+        for extra, fleet, named in (("weather = w.csv\n", None, "[pv] weather"),
+                                    ("", "meter_id,peak_power_kw\nMeter_0,0\n", "[fleet] file")):
+            config = load_config(self.config("[pv]\nmodel = reference\n" + extra, fleet))
+            for build in self.both_services(config):
+                with self.subTest(named=named), self.assertRaises(ConfigError) as caught:
+                    build()
+                message = str(caught.exception)
+                self.assertIn("[pv] model = reference", message)
+                self.assertIn(named, message)
+
+    def fake_connect(self, _config: BrokerConfig, _client_name: str) -> Connection:
+        return Connection(FakeBroker().connector(), FAST_RETRY)
+
+    def both_services(self, config: Config) -> tuple[Callable[[], object], ...]:
+        """Building each service of ``config``, over the in-memory broker."""
+        return (lambda: build_meter_models(config, 1, 1),
+                lambda: build_pv_service(config, PvServiceOptions(
+                    meter_ids=["Meter_0"], queues=["Meter_0"], output_dir=self.tmp / "out",
+                    exit_when_idle_s=None, stats_interval_s=0.0), lambda: True, connect=self.fake_connect))
 
     def test_haversine_distance(self) -> None:
         self.assertAlmostEqual(haversine_km(0.0, 0.0, 0.0, 1.0), 111.195, places=2)

@@ -138,7 +138,7 @@ class HouseholdModel:
         annual_energy_kwh: float = DEFAULT_ANNUAL_ENERGY_KWH,
         max_power_w: float = DEFAULT_MAX_POWER_W,
         seed: int | None = None,
-        meter_index: int = 0,
+        meter_index: int | str = 0,
         profile: str = PROFILE_H25,
         country: str = DEFAULT_COUNTRY,
         subdivision: str | None = None,
