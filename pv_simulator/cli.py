@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
+from pv_simulator import arguments
 from pv_simulator.composition import (
     MeterOptions,
     PvServiceOptions,
@@ -118,7 +119,7 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="INFO",
                         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                         help="logging threshold (default: INFO; DEBUG logs every reading)")
-    parser.add_argument("--stats-interval", type=_non_negative, default=10.0, metavar="SECONDS",
+    parser.add_argument("--stats-interval", type=arguments.non_negative, default=10.0, metavar="SECONDS",
                         help="log one statistics line this often (default: 10; 0: never)")
     parser.add_argument("--summary-file", type=Path, metavar="FILE",
                         help="at exit, write the run's counts as JSON to FILE (for scripts)")
@@ -127,7 +128,7 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
 def _parse_and_prepare(parser: argparse.ArgumentParser,
                        argv: Sequence[str] | None) -> tuple[argparse.Namespace, Stopper]:
     """Add the options both services end with, parse, set up logging and the signal handlers."""
-    parser.add_argument("--metrics-port", type=int, metavar="PORT",
+    parser.add_argument("--metrics-port", type=arguments.port, metavar="PORT",
                         help="serve Prometheus metrics on http://HOST:PORT/metrics (default: off)")
     parser.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST",
                         help="address the metrics endpoint listens on (default: 127.0.0.1)")
@@ -144,43 +145,13 @@ def _serve_metrics(metrics: Metrics, host: str, port: int) -> None:
     except (OSError, OverflowError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise UsageError(f"argument --metrics-port: cannot listen on {host}:{port}: {reason}") from None
-    log.info("metrics on http://%s:%d/metrics", host, bound)
+    log.info("metrics on http://%s:%d/metrics", arguments.url_host(host), bound)
 
 
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pika").setLevel(logging.CRITICAL)
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or a positive number")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or a positive whole number")
-    return value
 
 
 def _run(prog: str, body: Callable[[], None]) -> int:
@@ -221,15 +192,15 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-nb", "--nb-meter", type=int, metavar="N",
                         help="number of meters: the first N of [fleet] file's, or Meter_0.. "
                              "without a fleet (default: all of the fleet, or 1)")
-    parser.add_argument("--interval", type=_positive, default=1.0, metavar="SECONDS",
+    parser.add_argument("--interval", type=arguments.positive, default=1.0, metavar="SECONDS",
                         help="simulated seconds between readings (default: 1)")
     parser.add_argument("--start", metavar="DATETIME",
                         help="simulated start, ISO 8601; without offset local time of "
                              "[site] timezone (default: now)")
-    parser.add_argument("--speed", type=_non_negative, default=1.0, metavar="FACTOR",
+    parser.add_argument("--speed", type=arguments.non_negative, default=1.0, metavar="FACTOR",
                         help="simulated seconds per wall-clock second; 0 = as fast as "
                              "possible (default: 1, real time)")
-    parser.add_argument("--duration", type=_non_negative, metavar="SECONDS",
+    parser.add_argument("--duration", type=arguments.non_negative, metavar="SECONDS",
                         help="stop after this many simulated seconds (default: run until stopped)")
     parser.add_argument("--seed", type=int, help="random seed: same seed, same readings")
     args, stopper = _parse_and_prepare(parser, argv)
@@ -278,13 +249,13 @@ def service_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-ids", "--meter-ids", nargs="+", metavar="ID",
                         help="meter ids to serve, e.g. Meter_0 Meter_2 (required, except with "
                              "[broker] layout = partitioned)")
-    parser.add_argument("--partition", nargs="+", type=_non_negative_int, metavar="K",
+    parser.add_argument("--partition", nargs="+", type=arguments.non_negative_int, metavar="K",
                         help="with [broker] layout = partitioned: the partitions to serve, "
                              "0 to partitions-1 (default: all of them)")
     parser.add_argument("--output-dir", type=Path, default=Path("."), metavar="DIR",
                         help="where the CSV files go (default: working directory; created "
                              "if missing)")
-    parser.add_argument("--exit-when-idle", type=_positive, metavar="SECONDS",
+    parser.add_argument("--exit-when-idle", type=arguments.positive, metavar="SECONDS",
                         help="stop once no reading arrived for this long (default: run "
                              "until stopped)")
     parser.add_argument("--publish", action="store_true",

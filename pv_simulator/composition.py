@@ -207,6 +207,8 @@ class PvModels:
         self._skies: dict[tuple[int | None, int], CloudySky] = {}
         self._files: dict[str, WeatherFile] = {}
         self._checked_files: set[str] = set()
+        # Per weather file: (distance km, meter id or None, where) of each site far from its own.
+        self._far: dict[str, list[tuple[float, str | None, str]]] = {}
         self._sources: dict[tuple[str, float | None, float | None, float | None],
                             WeatherSource] = {}
 
@@ -218,6 +220,7 @@ class PvModels:
         default = self.model(None)
         fleet = load_fleet(self.config)
         if fleet is None:
+            self._warn_far_sites()
             return default, {}
         rows = {member.meter_id: member for member in fleet}
         if meter_ids is None:
@@ -226,8 +229,9 @@ class PvModels:
         if missing:
             log.warning("fleet %s holds no row for %s: the configuration's plant applies",
                         self.config.fleet.file, ", ".join(missing))
-        return default, {meter_id: self.model(rows[meter_id])
-                         for meter_id in meter_ids if meter_id in rows}
+        models = {meter_id: self.model(rows[meter_id]) for meter_id in meter_ids if meter_id in rows}
+        self._warn_far_sites()
+        return default, models
 
     def model(self, member: FleetMember | None) -> pv_plant.PvModel:
         """One house's PV model: its fleet row's values over the configuration's."""
@@ -262,6 +266,23 @@ class PvModels:
         if plant.peak_power_kw == 0.0:
             return self._shared("no PV", NoPvModel)
         return self._shared(plant, lambda: self._build(plant, member))
+
+    def _warn_far_sites(self) -> None:
+        """One warning per weather file for the sites far from its own, naming the farthest."""
+        for path, far in self._far.items():
+            site = self._files[path].site
+            assert site is not None
+            distance_km, meter_id, where = max(far, key=lambda item: item[0])
+            if len(far) == 1:
+                log.warning("%s: the site is %.0f km from the weather file's (%.3f, %.3f): "
+                            "its weather is not the site's", where, distance_km,
+                            site.latitude_deg, site.longitude_deg)
+            else:
+                log.warning("%s: %d sites are more than %g km from the weather file's (%.3f, %.3f), "
+                            "the farthest %s at %.0f km: its weather is not theirs", path, len(far),
+                            SITE_DISTANCE_WARNING_KM, site.latitude_deg, site.longitude_deg,
+                            meter_id or "the configuration's", distance_km)
+        self._far.clear()
 
     def _shared(self, key: _Plant | str, build: Callable[[], pv_plant.PvModel]) -> pv_plant.PvModel:
         model = self._models.get(key)
@@ -325,9 +346,8 @@ class PvModels:
                 data.site.latitude_deg if latitude is None else latitude,
                 data.site.longitude_deg if longitude is None else longitude)
             if distance_km > SITE_DISTANCE_WARNING_KM:
-                log.warning("%s: the site is %.0f km from the weather file's (%.3f, %.3f): "
-                            "its weather is not the site's", where, distance_km,
-                            data.site.latitude_deg, data.site.longitude_deg)
+                self._far.setdefault(plant.weather, []).append(
+                    (distance_km, member.meter_id if member else None, where))
         source = self._sources[key] = pv_plant.weather_source(
             data, latitude_deg=latitude, longitude_deg=longitude, altitude_m=altitude,
             linke_turbidity=self.config.pv.linke_turbidity or pv_plant.DEFAULT_LINKE_TURBIDITY,

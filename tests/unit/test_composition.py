@@ -182,6 +182,18 @@ class CompositionTest(unittest.TestCase):
         self.assertEqual(model.weather.site.longitude_deg, 8.0)
         self.assertIn("356 km from the weather file's", logs.output[0])
 
+    def test_a_fleet_far_from_its_weather_gets_one_summary_naming_the_farthest(self) -> None:
+        shutil.copy(PVGIS, self.tmp / "tmy.csv")
+        config = load_config(self.config(
+            "[pv]\nweather = tmy.csv\n",
+            "meter_id,latitude,longitude\nA,48.2,8.0\nB,50.0,8.0\nC,47.0,8.0\nD,45.0,8.0\n"))
+        with self.assertLogs("pv_simulator", "WARNING") as logs:
+            PvModels(config).for_meters(None)
+        far = [line for line in logs.output if "km from the weather file's" in line]
+        self.assertEqual(len(far), 1, logs.output)
+        self.assertIn("3 sites are more than", far[0])
+        self.assertIn("the farthest B at 556 km", far[0])
+
     def test_an_unreadable_weather_file_names_key_file_and_line(self) -> None:
         (self.tmp / "bad.csv").write_text("time,ghi_w_m2,dni_w_m2,dhi_w_m2\nsoon,1,2,3\n")
         config = load_config(self.config("[pv]\nweather = bad.csv\n"))
