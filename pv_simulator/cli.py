@@ -45,7 +45,7 @@ from pv_simulator.services.clock import parse_start
 from pv_simulator.services.metrics import Metrics
 from pv_simulator.storage.csv_store import OutputError, OutputFailed
 
-log = logging.getLogger("pv_simulator")
+log = logging.getLogger(__name__)
 
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2

@@ -45,7 +45,7 @@ from pv_simulator.services.pv_service import PvService
 from pv_simulator.services.results import ResultStream
 from pv_simulator.storage.csv_store import CsvOutput
 
-log = logging.getLogger("pv_simulator")
+log = logging.getLogger(__name__)
 
 SITE_DISTANCE_WARNING_KM = 50.0
 """A [site] this far from the weather file's own site gets a warning: its weather is elsewhere's."""

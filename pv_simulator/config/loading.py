@@ -19,8 +19,7 @@ from pv_simulator.config.settings import (
     SiteConfig,
 )
 
-# The package's logger: its warnings keep the name users know, pv_simulator.config.
-log = logging.getLogger(__package__ or __name__)
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_FILE = "broker.ini"
 

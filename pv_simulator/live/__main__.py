@@ -27,7 +27,7 @@ from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy
 PROG = "pv-live"
 LOOPBACK = ("localhost", "::1")
 
-log = logging.getLogger("pv_simulator.live")
+log = logging.getLogger(__name__)
 
 
 class _Parser(argparse.ArgumentParser):

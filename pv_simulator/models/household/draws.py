@@ -18,8 +18,8 @@ HOUR_S = 3600.0
 
 # An H25 household draws the runs of each epoch-aligned hour (4 blocks) from a generator
 # seeded with its key and the hour's index (this many low bits of it), made for that hour
-# and dropped after: seeding one (~4 us) once an hour is cheap, holding one (~2.9 KB) per
-# household for good is not.
+# and dropped after: seeding one once an hour is cheap, holding one (a Mersenne Twister's
+# state of 624 words) per household for good is not.
 _HOUR_INDEX_BITS = 40
 _HOUR_INDEX_MASK = (1 << _HOUR_INDEX_BITS) - 1
 

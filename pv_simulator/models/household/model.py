@@ -185,7 +185,7 @@ class HouseholdModel:
         self._noise_kick = 0.0
 
     def prepare(self, time_s: float) -> None:
-        """Draw the events around ``time_s`` (~130 us a household) ahead of the first reading.
+        """Draw the events around ``time_s`` ahead of the first reading.
 
         The same draws the first :meth:`power_w` at ``time_s`` would make, in the same order:
         the readings do not change.
