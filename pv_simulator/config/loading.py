@@ -10,14 +10,7 @@ from pathlib import Path
 from pv_simulator.config.broker import resolve_broker
 from pv_simulator.config.schema import SECTIONS
 from pv_simulator.config.section import ConfigError, Section
-from pv_simulator.config.settings import (
-    Config,
-    FleetConfig,
-    MeterConfig,
-    OutputConfig,
-    PvConfig,
-    SiteConfig,
-)
+from pv_simulator.config.settings import Config, FleetConfig, MeterConfig, OutputConfig, PvConfig, SiteConfig
 
 log = logging.getLogger(__name__)
 
