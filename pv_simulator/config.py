@@ -440,6 +440,17 @@ SCHEMA: tuple[Key, ...] = (
         "position unless given", parse=_relative_path, expected="a file name",
         shown_default="none: the modelled sky"),
     Key("pv", "seed", Kind.INTEGER, None, "same seed, same sky"),
+    Key("pv", "sky_climate", Kind.CUSTOM, None,
+        "the variable sky takes each month's clearness (its monthly K and how clear and overcast "
+        "its days are) from this weather file (any format of `weather`), relative to the "
+        "configuration file's folder, and generates new days with it for any year and seed (see "
+        "docs/sky.md)", parse=_relative_path, expected="a file name",
+        shown_default="none: a climatology by latitude"),
+    Key("pv", "monthly_clearness", Kind.NUMBERS, None,
+        "the variable sky's monthly clear-sky index K (Σ GHI / Σ clear-sky GHI), 12 values "
+        "January to December (one value: every month); not with `sky_climate`", low=0.05,
+        high=1.05, counts=(1, 12), expected="one value or 12 comma-separated monthly values",
+        shown_default="none"),
     Key("meter", "model", Kind.CHOICE, "household",
         "`household`: the H0 load profile; `random-walk`: a bounded random walk",
         choices=("household", "random-walk")),
@@ -580,6 +591,8 @@ class PvConfig:
     sky: str = _default("pv", "sky")
     seed: int | None = _default("pv", "seed")
     weather: Path | None = None  # the schema default: no file
+    sky_climate: Path | None = None  # the schema default: no file
+    monthly_clearness: tuple[float, ...] | None = _default("pv", "monthly_clearness")
 
 
 @dataclass(frozen=True)
@@ -733,7 +746,11 @@ def _build(where: str, parser: configparser.ConfigParser, file: Path | None) -> 
     folder = file.parent if file is not None else Path(".")
     pv_settings = pv.attributes()
     fleet_settings = sections["fleet"].attributes()
-    for settings, name in ((pv_settings, "weather"), (fleet_settings, "file")):
+    if pv.given("sky_climate") and pv.given("monthly_clearness"):
+        raise pv.error("monthly_clearness", "give either sky_climate or monthly_clearness, "
+                                            "not both")
+    for settings, name in ((pv_settings, "weather"), (pv_settings, "sky_climate"),
+                           (fleet_settings, "file")):
         if settings[name] is not None:
             settings[name] = folder / settings[name]
     return Config(
