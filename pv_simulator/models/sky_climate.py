@@ -37,7 +37,12 @@ from statistics import NormalDist
 
 from pv_simulator.models.clear_sky import SiteClearSky
 from pv_simulator.models.seeds import derive_seed, derive_uniform
-from pv_simulator.models.sky import DEFAULT_SEED, MAX_CLEAR_SKY_INDEX, MINUTES_PER_DAY
+from pv_simulator.models.sky import (
+    DEFAULT_SEED,
+    MAX_CLEAR_SKY_INDEX,
+    MINUTES_PER_DAY,
+    VariableSky,
+)
 from pv_simulator.models.weather_files import DAY_S, HOUR_S, WeatherFile
 
 MAX_DAILY_CLEARNESS = 1.1
@@ -384,3 +389,46 @@ class ClimateSky:
         index = min(int(position), MINUTES_PER_DAY - 1)
         weight = position - index
         return series[index] + (series[index + 1] - series[index]) * weight
+
+
+def clear_sky_samples(site: SiteClearSky, year: int, utc_offset_s: float,
+                      step_minutes: int = 10) -> list[tuple[int, float, float]]:
+    """(local day ordinal, local minute, clear-sky GHI) of a year's daylight at a step.
+
+    Local is a clock ``utc_offset_s`` ahead of UTC; with `sky_daily_clearness` it measures a
+    sky's days the way `daily_clearness_of_weather` measures a file's.
+    """
+    start_s = datetime(year, 1, 1, tzinfo=timezone.utc).timestamp() - utc_offset_s
+    end_s = datetime(year + 1, 1, 1, tzinfo=timezone.utc).timestamp() - utc_offset_s
+    first_day = date(year, 1, 1).toordinal()
+    samples = []
+    time_s = start_s + step_minutes * 30.0
+    while time_s < end_s:
+        sun = site.at(time_s)
+        if sun is not None:
+            local_s = time_s - start_s
+            samples.append((first_day + int(local_s // DAY_S), (local_s % DAY_S) / 60.0,
+                            sun.clear.ghi_w_m2))
+        time_s += step_minutes * 60.0
+    return samples
+
+
+def sky_daily_clearness(sky: VariableSky, samples: list[tuple[int, float, float]]
+                        ) -> list[tuple[int, float, float]]:
+    """(month, Σ index x clear-sky GHI, Σ clear-sky GHI) of each day of `clear_sky_samples`."""
+    sums: dict[int, list[float]] = {}
+    for day_ordinal, minute, clear_w_m2 in samples:
+        totals = sums.setdefault(day_ordinal, [0.0, 0.0])
+        totals[0] += sky.clear_sky_index(day_ordinal, minute) * clear_w_m2
+        totals[1] += clear_w_m2
+    return [(date.fromordinal(day).month, measured, clear)
+            for day, (measured, clear) in sorted(sums.items())]
+
+
+def monthly_clearness_of_days(days: list[tuple[int, float, float]]) -> tuple[float, ...]:
+    """Monthly K (Σ / Σ) of (month, Σ GHI, Σ clear-sky GHI) days; NaN for a month without."""
+    sums = [[0.0, 0.0] for _ in range(12)]
+    for month, measured, clear in days:
+        sums[month - 1][0] += measured
+        sums[month - 1][1] += clear
+    return tuple(measured / clear if clear > 0.0 else math.nan for measured, clear in sums)
