@@ -34,7 +34,14 @@ from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy
 from pv_simulator.models import household, pv_plant
 from pv_simulator.models.random_walk import MeterModel, RandomWalkModel
 from pv_simulator.models.seeds import meter_stream
-from pv_simulator.models.sky import CloudySky
+from pv_simulator.models.sky import CloudySky, VariableSky
+from pv_simulator.models.sky_climate import (
+    ClimateSky,
+    SkyClimate,
+    SkyClimateError,
+    climate_from_monthly_clearness,
+    climate_from_weather,
+)
 from pv_simulator.models.weather import WeatherSource
 from pv_simulator.models.weather_checks import weather_warnings
 from pv_simulator.models.weather_files import WeatherFile, WeatherFileError, read_weather_file
@@ -104,6 +111,9 @@ def load_fleet(config: Config) -> list[FleetMember] | None:
                               f"{member.meter_model!r} is not one of {', '.join(choices)}")
         if member.weather is not None:
             member = replace(member, weather=str(path.parent / Path(member.weather).expanduser()))
+        if member.sky_climate is not None:
+            member = replace(member, sky_climate=str(
+                path.parent / Path(member.sky_climate).expanduser()))
         checked.append(member)
     return checked
 
@@ -196,6 +206,7 @@ class _Plant:
     losses_pct: float
     weather: str | None
     seed: int | None
+    sky_climate: str | None = None
 
 
 class PvModels:
@@ -204,7 +215,8 @@ class PvModels:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._models: dict[_Plant | str, pv_plant.PvModel] = {}
-        self._skies: dict[tuple[int | None, int], CloudySky] = {}
+        self._skies: dict[tuple[int | None, int, str | None], VariableSky] = {}
+        self._climates: dict[str, SkyClimate] = {}
         self._files: dict[str, WeatherFile] = {}
         self._checked_files: set[str] = set()
         # Per weather file: (distance km, meter id or None, where) of each site far from its own.
@@ -262,7 +274,8 @@ class PvModels:
             azimuth_deg=pv.azimuth_deg if row.azimuth_deg is None else row.azimuth_deg,
             dc_ac_ratio=pv.dc_ac_ratio if row.dc_ac_ratio is None else row.dc_ac_ratio,
             losses_pct=pv.losses_pct if row.losses_pct is None else row.losses_pct,
-            weather=weather, seed=pv.seed if row.sky_seed is None else row.sky_seed)
+            weather=weather, seed=pv.seed if row.sky_seed is None else row.sky_seed,
+            sky_climate=row.sky_climate or (str(pv.sky_climate) if pv.sky_climate else None))
         if plant.peak_power_kw == 0.0:
             return self._shared("no PV", NoPvModel)
         return self._shared(plant, lambda: self._build(plant, member))
@@ -304,11 +317,7 @@ class PvModels:
         assert plant.altitude_m is not None
         sky = None
         if pv.sky == pv_plant.SKY_VARIABLE:
-            sky_key = (plant.seed, round(plant.latitude_deg))
-            sky = self._skies.get(sky_key)
-            if sky is None:
-                sky = self._skies[sky_key] = CloudySky(seed=plant.seed,
-                                                       latitude_deg=plant.latitude_deg)
+            sky = self._sky(plant, member, linke)
         return pv_plant.SolarPvModel(
             latitude_deg=plant.latitude_deg, longitude_deg=plant.longitude_deg,
             altitude_m=plant.altitude_m, tz=site.timezone, peak_power_kw=plant.peak_power_kw,
@@ -317,6 +326,51 @@ class PvModels:
             temperature_coefficient=pv.temperature_coefficient, albedo=pv.albedo,
             linke_turbidity=linke, air_temperature_c=pv.air_temperature_c,
             wind_speed_m_s=pv.wind_speed_m_s, sky=pv.sky, seed=plant.seed, cloudy_sky=sky)
+
+    def _sky(self, plant: _Plant, member: FleetMember | None,
+             linke: tuple[float, ...]) -> VariableSky:
+        """The variable sky of a plant, shared per seed, whole degree of latitude and climate."""
+        assert plant.latitude_deg is not None and plant.longitude_deg is not None
+        assert plant.altitude_m is not None
+        pv = self.config.pv
+        climate_key = plant.sky_climate or (
+            None if pv.monthly_clearness is None else repr(pv.monthly_clearness))
+        sky_key = (plant.seed, round(plant.latitude_deg), climate_key)
+        sky = self._skies.get(sky_key)
+        if sky is not None:
+            return sky
+        if climate_key is None:
+            sky = CloudySky(seed=plant.seed, latitude_deg=plant.latitude_deg)
+        else:
+            climate = self._climates.get(climate_key)
+            if climate is None:
+                climate = self._climates[climate_key] = self._climate(plant, member, linke)
+            sky = ClimateSky(climate, seed=plant.seed, latitude_deg=plant.latitude_deg)
+        self._skies[sky_key] = sky
+        return sky
+
+    def _climate(self, plant: _Plant, member: FleetMember | None,
+                 linke: tuple[float, ...]) -> SkyClimate:
+        """The sky climate of a file (at the file's site, else the plant's) or of [pv]
+        monthly_clearness."""
+        if plant.sky_climate is None:
+            values = self.config.pv.monthly_clearness
+            assert values is not None
+            return climate_from_monthly_clearness(values * 12 if len(values) == 1 else values)
+        where = (f"{self.config.fleet.file}: meter {member.meter_id}: column 'sky_climate'"
+                 if member is not None and member.sky_climate
+                 else f"{self.config.where}: [pv] sky_climate")
+        try:
+            data = self._files.get(plant.sky_climate) or read_weather_file(plant.sky_climate)
+            self._files[plant.sky_climate] = data
+            generic = data.site is None
+            site = pv_plant.weather_source(
+                data, latitude_deg=plant.latitude_deg if generic else None,
+                longitude_deg=plant.longitude_deg if generic else None,
+                altitude_m=plant.altitude_m if generic else None, linke_turbidity=linke).site
+            return climate_from_weather(data, site)
+        except (WeatherFileError, SkyClimateError) as exc:
+            raise ConfigError(f"{where}: {exc}") from None
 
     def _source(self, plant: _Plant, member: FleetMember | None) -> WeatherSource:
         """The weather file replayed at the plant's site, shared by the plants of that site."""

@@ -74,7 +74,11 @@ def _build(where: str, parser: configparser.ConfigParser, file: Path | None) -> 
     folder = file.parent if file is not None else Path(".")
     pv_settings = pv.attributes()
     fleet_settings = sections["fleet"].attributes()
-    for settings, name in ((pv_settings, "weather"), (fleet_settings, "file")):
+    if pv.given("sky_climate") and pv.given("monthly_clearness"):
+        raise pv.error("monthly_clearness", "give either sky_climate or monthly_clearness, "
+                                            "not both")
+    for settings, name in ((pv_settings, "weather"), (pv_settings, "sky_climate"),
+                           (fleet_settings, "file")):
         if settings[name] is not None:
             settings[name] = folder / settings[name]
     return Config(

@@ -48,6 +48,7 @@ class FleetMember:
     meter_model: str | None = None
     weather: str | None = None
     sky_seed: int | None = None
+    sky_climate: str | None = None
 
 
 # Each column's type; the names are FleetMember's fields (a test keeps them in step).
@@ -65,6 +66,7 @@ COLUMNS: dict[str, type] = {
     "meter_model": str,
     "weather": str,
     "sky_seed": int,
+    "sky_climate": str,
 }
 
 
