@@ -37,6 +37,7 @@ from pv_simulator.config import (
 class ConfigTest(unittest.TestCase):
     def setUp(self) -> None:
         self.tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.tmp, True)
         self.addCleanup(lambda: [p.chmod(0o600) for p in self.tmp.iterdir()])
 
     def write(self, text: str) -> Path:
@@ -422,7 +423,9 @@ class MarkdownTest(unittest.TestCase):
         with redirect_stdout(out):
             self.assertEqual(main(["--markdown"]), 0)
         self.assertEqual(out.getvalue(), markdown_tables() + "\n")
-        readme = Path(tempfile.mkdtemp()) / "README.md"
+        folder = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, folder, True)
+        readme = folder / "README.md"
         readme.write_text(f"# x\n{TABLES_START}\nold\n{TABLES_END}\n", encoding="utf-8")
         self.assertEqual(main(["--update-readme", str(readme)]), 0)
         self.assertIn(markdown_tables(), readme.read_text(encoding="utf-8"))
