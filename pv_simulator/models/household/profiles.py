@@ -87,7 +87,7 @@ def h0_day_type(day: date) -> str:
 @lru_cache(maxsize=1)
 def load_h0_profile() -> dict[str, tuple[float, ...]]:
     """H0 hourly means in W per 1000 kWh/a, keyed '<season>_<day type>'."""
-    text = resources.files(_DATA_PACKAGE).joinpath("data", PROFILE_RESOURCE).read_text(encoding="utf-8")
+    text = resources.files(_DATA_PACKAGE).joinpath("data").joinpath(PROFILE_RESOURCE).read_text(encoding="utf-8")
     raw = json.loads(text)
     profile: dict[str, tuple[float, ...]] = {}
     for season in SEASONS:
@@ -178,7 +178,7 @@ def h25_day_type(day: date, country: str = DEFAULT_COUNTRY, subdivision: str | N
 def load_h25_profile() -> dict[tuple[int, str], tuple[float, ...]]:
     """H25 in kWh per quarter hour for 1,000,000 kWh/a, keyed (month 1..12,
     day type), 96 values from 00:00-00:15 local time."""
-    text = resources.files(_DATA_PACKAGE).joinpath("data", H25_RESOURCE).read_text(encoding="utf-8")
+    text = resources.files(_DATA_PACKAGE).joinpath("data").joinpath(H25_RESOURCE).read_text(encoding="utf-8")
     rows = list(csv.reader(text.splitlines()))
     months, day_types, values = rows[0][1:], rows[1][1:], rows[2:]
     expected_months = [month for month in H25_MONTHS for _ in H25_DAY_TYPES]
