@@ -29,17 +29,13 @@ from pv_simulator.composition import (
     layout_of,
 )
 from pv_simulator.config import ConfigError, load_config
+from pv_simulator.messaging.deadlines import STOP_GRACE_S, WaitInterrupted, interrupt_waits
 from pv_simulator.messaging.port import (
     METER_ID_RULE,
     AccessRefused,
     BrokerError,
     Layout,
     is_meter_id,
-)
-from pv_simulator.messaging.rabbitmq import (
-    STOP_GRACE_S,
-    WaitInterrupted,
-    interrupt_wait,
 )
 from pv_simulator.services.clock import parse_start
 from pv_simulator.services.metrics import Metrics
@@ -87,7 +83,7 @@ class Stopper:
 
     A first signal that arrives while the process is blocked on the broker (a declare it
     does not answer, a publish under a memory alarm) ends that wait if it is still waiting
-    a grace later (:func:`interrupt_wait`), instead of waiting behind it.
+    a grace later (:func:`~pv_simulator.messaging.deadlines.interrupt_waits`), instead of waiting behind it.
     Exiting at once is safe: rows are acknowledged only after they are flushed, so
     what the broker still holds comes back on the next start.
     """
@@ -106,7 +102,7 @@ class Stopper:
             os._exit(0)
         self.requested = True
         log.info("%s received: stopping (again to stop at once)", signal.Signals(signum).name)
-        interrupt_wait(self.grace_s)
+        interrupt_waits(self.grace_s)
 
     def __call__(self) -> bool:
         return self.requested
