@@ -78,8 +78,15 @@ def _fail(prog: str, message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+class StartupInterrupted(BaseException):
+    """A stop was requested before the service ran: nothing was taken yet, so start-up just ends."""
+
+
 class Stopper:
     """First SIGINT or SIGTERM asks for a graceful stop; a second one exits at once.
+
+    Until :meth:`started`, a first signal ends start-up there and then (reading a large weather
+    file, building thousands of households): nothing has been taken from the broker yet.
 
     A first signal that arrives while the process is blocked on the broker (a declare it
     does not answer, a publish under a memory alarm) ends that wait if it is still waiting
@@ -91,6 +98,11 @@ class Stopper:
     def __init__(self, grace_s: float = STOP_GRACE_S) -> None:
         self.requested = False
         self.grace_s = grace_s
+        self.starting = True
+
+    def started(self) -> None:
+        """The service runs: from now on a first signal asks its loop to stop."""
+        self.starting = False
 
     def install(self) -> None:
         signal.signal(signal.SIGINT, self._handle)
@@ -102,6 +114,8 @@ class Stopper:
             os._exit(0)
         self.requested = True
         log.info("%s received: stopping (again to stop at once)", signal.Signals(signum).name)
+        if self.starting:
+            raise StartupInterrupted()
         interrupt_waits(self.grace_s)
 
     def __call__(self) -> bool:
@@ -163,6 +177,8 @@ def _run(prog: str, body: Callable[[], None]) -> int:
         _fail(prog, f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}", EXIT_RUNTIME)
     except WaitInterrupted as exc:
         log.info("stopped while %s; unacknowledged readings stay queued", exc)
+    except StartupInterrupted:
+        log.info("stopped during start-up")
     except KeyboardInterrupt:
         pass
     return 0
@@ -224,6 +240,7 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
         try:
             log.info("Meter created: %s", _id_list(meter.meter_ids))
             _log_layout(meter.layout)
+            stopper.started()
             meter.service.run()
         finally:
             meter.connection.close()
@@ -272,6 +289,7 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         if pv.metrics is not None:
             _serve_metrics(pv.metrics, args.metrics_host, args.metrics_port)
         try:
+            stopper.started()
             pv.service.run()
         finally:
             try:

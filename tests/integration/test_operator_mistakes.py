@@ -7,7 +7,10 @@ from __future__ import annotations
 import csv
 import io
 import os
+import signal
 import subprocess
+import time
+from datetime import datetime, timezone
 
 from tests.helpers import rows_of
 from tests.integration.support import PYTHON, ROOT, BrokerTestCase
@@ -107,3 +110,30 @@ class InconsistentWeatherThroughClisTest(BrokerTestCase):
         self.assertEqual(len(warnings), 1, service.stderr)
         self.assertIn(f"{len(rows)} of {len(rows)} daytime rows checked", warnings[0])
         self.assertEqual(len(rows_of(self.tmp / "out", "Meter_0")), 10)
+
+
+class StartUpStopTest(BrokerTestCase):
+    """SIGTERM is honoured within a second at any stage of start-up, a big weather file's too."""
+
+    def test_sigterm_while_a_big_weather_file_is_read(self) -> None:
+        start_s = 1782000000 - 1782000000 % 86400
+        with (self.tmp / "big.csv").open("w") as handle:
+            handle.write("time,ghi_w_m2,dni_w_m2,dhi_w_m2\n")
+            for k in range(0, 4 * 86400, 1):
+                handle.write(f"{datetime.fromtimestamp(start_s + k, timezone.utc).isoformat()},0,0,0\n")
+        conf = self.write_config(pv={"model": "solar", "weather": "big.csv"}, site={"timezone": "UTC"})
+        service = self.start("demo_pv_service.py", "-conf", str(conf), "-ids", "Meter_0",
+                             "--output-dir", "out")
+        assert service.stderr is not None
+        line = ""
+        while "reading weather file" not in line:
+            line = service.stderr.readline()
+            self.assertNotEqual(line, "", "the service ended before reading the weather file")
+        self.assertIn("MB)", line)
+        stopped_at = time.monotonic()
+        service.send_signal(signal.SIGTERM)
+        code, _, err = self.finish(service, timeout=30)
+        self.assertLess(time.monotonic() - stopped_at, 1.5)
+        self.assert_clean_exit(code, err)
+        self.assertIn("stopped during start-up", err)
+        self.assertNotIn("connected to", err)

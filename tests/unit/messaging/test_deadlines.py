@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from pv_simulator.cli import Stopper
+from pv_simulator.cli import StartupInterrupted, Stopper
 from pv_simulator.messaging.deadlines import (
     NoAnswer,
     Wait,
@@ -41,6 +41,7 @@ class BlockingWaitTest(unittest.TestCase):
         self.addCleanup(lambda: [signal.signal(sig, handler) for sig, handler in previous.items()])
         stopper = Stopper(grace_s=GRACE_S)
         stopper.install()
+        stopper.started()
         threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGTERM)).start()
         began = time.monotonic()
         with self.assertRaises(WaitInterrupted) as caught, blocking_wait("publishing", timeout_s=30):
@@ -55,6 +56,7 @@ class BlockingWaitTest(unittest.TestCase):
         self.addCleanup(lambda: [signal.signal(sig, handler) for sig, handler in previous.items()])
         stopper = Stopper(grace_s=GRACE_S)
         stopper.install()
+        stopper.started()
         threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM)).start()
         with blocking_wait("committing", timeout_s=30):
             threading.Event().wait(GRACE_S / 3)  # a commit that answers in time
@@ -66,12 +68,25 @@ class BlockingWaitTest(unittest.TestCase):
         self.addCleanup(lambda: [signal.signal(sig, handler) for sig, handler in previous.items()])
         stopper = Stopper(grace_s=GRACE_S)
         stopper.install()
+        stopper.started()
         with self.assertLogs("pv_simulator", "INFO") as logs:
             os.kill(os.getpid(), signal.SIGTERM)  # the handler runs before kill returns to us
         self.assertTrue(stopper())
         self.assertIn("SIGTERM received: stopping", logs.output[0])
 
 
+
+
+class StartupStopTest(unittest.TestCase):
+    def test_a_first_signal_during_start_up_ends_it_at_once(self) -> None:
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        self.addCleanup(lambda: [signal.signal(sig, handler) for sig, handler in previous.items()])
+        stopper = Stopper(grace_s=GRACE_S)
+        stopper.install()
+        with self.assertRaises(StartupInterrupted):
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs before kill returns to us
+            self.fail("start-up went on after the signal")
+        self.assertTrue(stopper())
 
 
 def ticking_loop(wait: Wait, limit_s: float, tick_s: float = 0.02) -> None:
