@@ -23,14 +23,7 @@ from pv_simulator.config.keys import InvalidValue, Key, Kind
 from pv_simulator.config.loading import DEFAULT_CONFIG_FILE, load_config
 from pv_simulator.config.schema import AMQPS_PORT, PASSWORD_ENV, SCHEMA, SECTIONS, schema_key
 from pv_simulator.config.section import ConfigError
-from pv_simulator.config.settings import (
-    Config,
-    FleetConfig,
-    MeterConfig,
-    OutputConfig,
-    PvConfig,
-    SiteConfig,
-)
+from pv_simulator.config.settings import Config, FleetConfig, MeterConfig, OutputConfig, PvConfig, SiteConfig
 from pv_simulator.config.timezone import local_timezone
 
 __all__ = [

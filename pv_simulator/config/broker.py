@@ -12,8 +12,7 @@ from urllib.parse import SplitResult, quote, unquote
 from pv_simulator.config.schema import AMQPS_PORT, PASSWORD_ENV, default
 from pv_simulator.config.section import Section
 
-# The package's logger: its warnings keep the name users know, pv_simulator.config.
-log = logging.getLogger(__package__ or __name__)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

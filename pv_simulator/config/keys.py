@@ -92,7 +92,7 @@ class Key:
         if self.kind is Kind.BOOLEAN:
             state = configparser.ConfigParser.BOOLEAN_STATES.get(raw.lower())
             if state is None:
-                raise InvalidValue(f"{raw!r} is not true or false")
+                raise InvalidValue(f"{raw!r} is not true or false (nor yes/no, on/off, 1/0)")
             return state
         if self.kind is Kind.INTEGER:
             return self._within(self._parse(raw, int, "an integer"))
@@ -146,7 +146,7 @@ class Key:
             quoted = [f"`{choice}`" for choice in self.choices]
             return f"{', '.join(quoted[:-1])} or {quoted[-1]}"
         if self.kind is Kind.BOOLEAN:
-            return "`true` or `false`"
+            return "`true` or `false` (also `yes`/`no`, `on`/`off`, `1`/`0`)"
         if self.kind is Kind.INTEGER:
             return f"integer{self._range()}"
         if self.kind is Kind.NUMBER:

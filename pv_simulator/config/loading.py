@@ -10,17 +10,9 @@ from pathlib import Path
 from pv_simulator.config.broker import resolve_broker
 from pv_simulator.config.schema import SECTIONS
 from pv_simulator.config.section import ConfigError, Section
-from pv_simulator.config.settings import (
-    Config,
-    FleetConfig,
-    MeterConfig,
-    OutputConfig,
-    PvConfig,
-    SiteConfig,
-)
+from pv_simulator.config.settings import Config, FleetConfig, MeterConfig, OutputConfig, PvConfig, SiteConfig
 
-# The package's logger: its warnings keep the name users know, pv_simulator.config.
-log = logging.getLogger(__package__ or __name__)
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_FILE = "broker.ini"
 
@@ -82,7 +74,11 @@ def _build(where: str, parser: configparser.ConfigParser, file: Path | None) -> 
     folder = file.parent if file is not None else Path(".")
     pv_settings = pv.attributes()
     fleet_settings = sections["fleet"].attributes()
-    for settings, name in ((pv_settings, "weather"), (fleet_settings, "file")):
+    if pv.given("sky_climate") and pv.given("monthly_clearness"):
+        raise pv.error("monthly_clearness", "give either sky_climate or monthly_clearness, "
+                                            "not both")
+    for settings, name in ((pv_settings, "weather"), (pv_settings, "sky_climate"),
+                           (fleet_settings, "file")):
         if settings[name] is not None:
             settings[name] = folder / settings[name]
     return Config(

@@ -134,6 +134,17 @@ SCHEMA: tuple[Key, ...] = (
         "position unless given", parse=parsers.relative_path, expected="a file name",
         shown_default="none: the modelled sky"),
     Key("pv", "seed", Kind.INTEGER, None, "same seed, same sky"),
+    Key("pv", "sky_climate", Kind.CUSTOM, None,
+        "the variable sky takes each month's clearness (its monthly K and how clear and overcast "
+        "its days are) from this weather file (any format of `weather`), relative to the "
+        "configuration file's folder, and generates new days with it for any year and seed (see "
+        "docs/sky.md)", parse=parsers.relative_path, expected="a file name",
+        shown_default="none: a climatology by latitude"),
+    Key("pv", "monthly_clearness", Kind.NUMBERS, None,
+        "the variable sky's monthly clear-sky index K (Σ GHI / Σ clear-sky GHI), 12 values "
+        "January to December (one value: every month); not with `sky_climate`", low=0.05,
+        high=1.05, counts=(1, 12), expected="one value or 12 comma-separated monthly values",
+        shown_default="none"),
     Key("meter", "model", Kind.CHOICE, "household",
         "`household`: the H0 load profile; `random-walk`: a bounded random walk",
         choices=("household", "random-walk")),

@@ -43,6 +43,8 @@ class PvConfig:
     sky: str = default("pv", "sky")
     seed: int | None = default("pv", "seed")
     weather: Path | None = None  # the schema default: no file
+    sky_climate: Path | None = None  # the schema default: no file
+    monthly_clearness: tuple[float, ...] | None = default("pv", "monthly_clearness")
 
 
 @dataclass(frozen=True)

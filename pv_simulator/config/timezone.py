@@ -7,8 +7,7 @@ import os
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-# The package's logger: its warnings keep the name users know, pv_simulator.config.
-log = logging.getLogger(__package__ or __name__)
+log = logging.getLogger(__name__)
 
 
 def local_timezone() -> ZoneInfo:

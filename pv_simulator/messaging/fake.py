@@ -44,7 +44,9 @@ class FakeBroker:
     Attributes:
         available: False makes every new session fail as an unreachable node does.
         refuse_access: True makes every new session fail as a refused login does.
-        blocked: True reports every session blocked, as a broker alarm does.
+        blocked: True reports every session blocked, as a broker alarm does; a batch
+            published meanwhile is not taken, and its connection drops, as RabbitMQ's
+            does once ``blocked_connection_timeout`` runs out.
     """
 
     def __init__(self) -> None:
@@ -130,6 +132,14 @@ class FakeBroker:
         self._sessions.append(session)
         self.sessions_opened += 1
         return session
+
+    def active_session(self, queue: str) -> FakeSession | None:
+        """The one session that gets ``queue``'s deliveries: its earliest open consumer's, as
+        ``x-single-active-consumer`` gives them."""
+        for session in self._sessions:
+            if session._open and any(c.queue == queue for c in session._consumers):
+                return session
+        return None
 
     def _forget(self, session: FakeSession) -> None:
         if session in self._sessions:
@@ -230,6 +240,10 @@ class FakeSession:
         self._check("publishing")
         if self.broker._take_publish_refusal():
             raise self._lose("publishing")
+        if self.broker.blocked:
+            self.close()
+            raise ConnectionLost("fake broker blocked publishing past blocked_connection_timeout "
+                                 "(publishing)")
         missing = [key for key, _, _ in messages if key not in self.broker.queues]
         if missing:
             raise BrokerRefused(f"fake broker could not route {len(missing)} reading(s): "
@@ -265,6 +279,8 @@ class FakeSession:
                 queue = self.broker.queues[consumer.queue]
                 if not queue or consumer.unacked >= self._prefetch:
                     continue
+                if self.broker.active_session(consumer.queue) is not self:
+                    continue  # a standby: the queue's single active consumer is elsewhere
                 message = queue.popleft()
                 tag, self._next_tag = self._next_tag, self._next_tag + 1
                 self._unacked[tag] = (consumer, message)

@@ -24,7 +24,7 @@ from pv_simulator.models.challenge_curve import minute_of_day, read_curve
 from pv_simulator.models.clear_sky import SiteClearSky, SunAndClearSky
 from pv_simulator.models.climate import AirTemperatureClimate, latitude_annual_mean_c
 from pv_simulator.models.seeds import derive_uniform
-from pv_simulator.models.sky import DEFAULT_SEED, CloudySky
+from pv_simulator.models.sky import DEFAULT_SEED, CloudySky, VariableSky
 from pv_simulator.models.weather import WeatherSource
 from pv_simulator.models.weather_files import WeatherFile, read_weather_file
 
@@ -255,7 +255,7 @@ class SolarPvModel:
                  air_temperature_c: float | None = None,
                  wind_speed_m_s: float = DEFAULT_WIND_SPEED_M_S,
                  sky: str = SKY_VARIABLE, seed: int | None = None,
-                 cloudy_sky: CloudySky | None = None) -> None:
+                 cloudy_sky: VariableSky | None = None) -> None:
         """``air_temperature_c`` None follows the site's climate (`climate`); ``cloudy_sky`` is
         a sky to share with neighbours (same clouds), else sky="variable" makes its own."""
         self._plant = PlantChain(peak_power_kw=peak_power_kw, tilt_deg=tilt_deg,
@@ -271,8 +271,9 @@ class SolarPvModel:
         self._tz = tz
         self._temperature_c = _temperature(self._site, air_temperature_c)
         self._wind_speed_m_s = wind_speed_m_s
-        self._sky = ((cloudy_sky or CloudySky(seed=seed, latitude_deg=latitude_deg))
-                     if sky == SKY_VARIABLE else None)
+        self._sky: VariableSky | None = (
+            (cloudy_sky or CloudySky(seed=seed, latitude_deg=latitude_deg))
+            if sky == SKY_VARIABLE else None)
 
     def power_kw(self, time_s: float) -> float:
         """AC power in kW at epoch seconds time_s (0 with the sun below the horizon)."""

@@ -37,12 +37,12 @@ class RandomWalkModel:
     Args:
         max_power_w: upper bound of the readings.
         seed: same seed and index, same series; None for a fresh one.
-        meter_index: which meter of the run, so meters differ.
+        meter_index: which meter of the run (its number, or its id), so meters differ.
         reversion_s: time constant of the pull back to the middle.
     """
 
     def __init__(self, *, max_power_w: float = DEFAULT_MAX_POWER_W, seed: int | None = None,
-                 meter_index: int = 0, reversion_s: float = 1800.0) -> None:
+                 meter_index: int | str = 0, reversion_s: float = 1800.0) -> None:
         if not max_power_w > 0:
             raise ValueError(f"max_power_w must be positive, not {max_power_w}")
         self.max_power_w = max_power_w

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.port import QUEUE_PER_METER, ConnectionLost, Delivery, Layout, Session
 from pv_simulator.messaging.wire import BadReading, Reading, decode
-from pv_simulator.services.metrics import NoMetrics
+from pv_simulator.services.metrics_sink import MetricsSink, NoMetrics
 from pv_simulator.services.results import ResultStream
 from pv_simulator.services.stats import StatsLog
 from pv_simulator.storage.csv_store import CsvOutput
@@ -144,7 +144,7 @@ class PvService:
                  exit_when_idle_s: float | None = None, batch_max: int = 1000,
                  batch_wait_s: float = 0.05, stats_interval_s: float = 10.0,
                  pv_models: Mapping[str, PvModel] | None = None,
-                 results: ResultStream | None = None, metrics: NoMetrics | None = None,
+                 results: ResultStream | None = None, metrics: MetricsSink | None = None,
                  layout: Layout = QUEUE_PER_METER) -> None:
         self.connection = connection
         self.queues = list(queues)
@@ -176,7 +176,7 @@ class PvService:
         self._last_delivery = time.monotonic()
         self._stats = StatsLog("written", stats_interval_s)
         self.results = results
-        self.metrics = metrics or NoMetrics()
+        self.metrics: MetricsSink = metrics or NoMetrics()
         if results is not None:
             # First, so a refused results exchange stops the start before any consuming.
             connection.on_connect(results.open)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import tempfile
 import unittest
 from contextlib import redirect_stderr, redirect_stdout
@@ -35,7 +36,9 @@ class MarkdownTest(unittest.TestCase):
         with redirect_stdout(out):
             self.assertEqual(main(["--markdown"]), 0)
         self.assertEqual(out.getvalue(), markdown_tables() + "\n")
-        readme = Path(tempfile.mkdtemp()) / "README.md"
+        folder = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, folder, True)
+        readme = folder / "README.md"
         readme.write_text(f"# x\n{TABLES_START}\nold\n{TABLES_END}\n", encoding="utf-8")
         self.assertEqual(main(["--update-readme", str(readme)]), 0)
         self.assertIn(markdown_tables(), readme.read_text(encoding="utf-8"))

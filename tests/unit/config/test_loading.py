@@ -27,6 +27,12 @@ class LoadingTest(IniFileTest):
         self.assertEqual((config.broker.username, config.broker.password), ("guest", "guest"))
         self.assertEqual(config.broker.virtual_host, "/")
 
+    @parameterized.expand([(word, True) for word in ("true", "yes", "on", "1", "TRUE")]
+                          + [(word, False) for word in ("false", "no", "off", "0")])
+    def test_booleans_take_the_documented_words(self, word: str, expected: bool) -> None:
+        config = load_config(self.write(f"[output]\npublish = {word}\n"))
+        self.assertIs(config.output.publish, expected)
+
     def test_values_are_read(self) -> None:
         config = load_config(self.write(
             "[broker]\nhost = 127.0.0.1\nport = 5673\nvirtual_host = v1\nusername = u\n"
@@ -128,7 +134,7 @@ class LoadingTest(IniFileTest):
          "[pv] linke_turbidity: 0.5 is out of range: must be at least 1 and at most 10"),
         ("count", "[pv]\nlinke_turbidity = 3,4\n",
          "[pv] linke_turbidity: '3,4' is not one value or 12 comma-separated monthly values"),
-        ("boolean", "[broker]\ntls = maybe\n", "[broker] tls: 'maybe' is not true or false"),
+        ("boolean", "[broker]\ntls = maybe\n", "[broker] tls: 'maybe' is not true or false (nor yes/no, on/off, 1/0)"),
         ("empty", "[broker]\nhost =\n", "[broker] host: must not be empty"),
     ])
     def test_message_says_what_was_expected(self, _name: str, text: str, expected: str) -> None:

@@ -15,9 +15,9 @@ class LocalTimezoneTest(unittest.TestCase):
         with mock.patch.dict(os.environ, {"TZ": ":America/New_York"}):
             self.assertEqual(local_timezone(), ZoneInfo("America/New_York"))
 
-    def test_a_tz_that_is_no_zone_warns_under_the_packages_name(self) -> None:
+    def test_a_tz_that_is_no_zone_warns_under_its_module(self) -> None:
         with mock.patch.dict(os.environ, {"TZ": "Mars/Olympus"}), \
                 self.assertLogs("pv_simulator.config", "WARNING") as logs:
             self.assertIsInstance(local_timezone(), ZoneInfo)
-        self.assertEqual(logs.records[0].name, "pv_simulator.config")
+        self.assertEqual(logs.records[0].name, "pv_simulator.config.timezone")
         self.assertIn("TZ='Mars/Olympus' is not an IANA time zone", logs.output[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 import tempfile
 import unittest
 from pathlib import Path
@@ -37,7 +38,7 @@ class FleetPvServiceTest(unittest.TestCase):
     def setUp(self) -> None:
         self.broker = FakeBroker()
         self.out_dir = Path(tempfile.mkdtemp())
-        self.addCleanup(lambda: [p.unlink() for p in self.out_dir.iterdir()] and None)
+        self.addCleanup(shutil.rmtree, self.out_dir, True)
 
     def run_service(self, meter_ids: list[str], models: dict[str, PvModel]) -> PvService:
         output = CsvOutput(self.out_dir, UTC, "never")
