@@ -28,11 +28,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from pv_simulator.config.broker import BrokerConfig
+from pv_simulator.messaging.port import BrokerUnavailable
 
 log = logging.getLogger(__name__)
 
 
-class MqttUnavailable(Exception):
+class MqttUnavailable(BrokerUnavailable):
     """The MQTT broker did not accept a connection in time; the message says where and why."""
 
 
@@ -85,7 +86,7 @@ class MqttPublisher:
         Raises:
             MqttUnavailable: no connection within ``timeout_s``, or the login was refused.
         """
-        where = f"mqtt://{self.host}:{self.port}"
+        where = f"[output] mqtt_port: mqtt://{self.host}:{self.port}"
         try:
             self.client.connect(self.host, self.port, keepalive=30)
         except (OSError, ssl.SSLError) as exc:

@@ -17,11 +17,13 @@ could disagree with them. The cost is one read of the meter's files at start.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pv_simulator.storage.csv_format import CsvFormatError, file_glob, parse_file_name, parse_row
+from pv_simulator.storage.csv_store import CsvOutput
 
 log = logging.getLogger(__name__)
 
@@ -134,3 +136,42 @@ class EnergyCounters:
             total.meter_power_w += energy.meter_power_w
             total.pv_power_kw += energy.pv_power_kw
         return total
+
+
+def energy_summary(energy: EnergyCounters | None) -> dict[str, dict[str, dict[str, float]]]:
+    """``{"energy_kwh": {meter: {counter: kWh}}}`` for the exit summary; empty without counters."""
+    if energy is None:
+        return {}
+    return {"energy_kwh": {meter_id: {"consumption": round(e.consumption_kwh, 6), "pv": round(e.pv_kwh, 6),
+                                      "grid_import": round(e.grid_import_kwh, 6),
+                                      "grid_export": round(e.grid_export_kwh, 6)}
+                           for meter_id, e in sorted(energy.meters.items())}}
+
+
+class EnergyCsvOutput(CsvOutput):
+    """The CSV writer that also integrates each row it writes into ``energy``.
+
+    After each :meth:`flush` (the batch's rows are on disk, before their acknowledgement)
+    ``on_flushed`` gets the meters that have new rows, so what it publishes from the counters
+    is never ahead of the files they are seeded from after a crash.
+    """
+
+    def __init__(self, energy: EnergyCounters, output_dir: Path, tz: ZoneInfo, fsync: str = "batch",
+                 max_open_files: int = 256) -> None:
+        super().__init__(output_dir, tz, fsync, max_open_files)
+        self.energy = energy
+        self.on_flushed: Callable[[list[str]], None] | None = None
+        self._touched: dict[str, None] = {}
+
+    def write(self, meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: float) -> bool:
+        if not super().write(meter_id, time_s, meter_power_w, pv_power_kw):
+            return False
+        self.energy.add(meter_id, time_s, meter_power_w, pv_power_kw)
+        self._touched[meter_id] = None
+        return True
+
+    def flush(self) -> None:
+        super().flush()
+        touched, self._touched = list(self._touched), {}
+        if touched and self.on_flushed is not None:
+            self.on_flushed(touched)

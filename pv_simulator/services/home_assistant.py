@@ -146,23 +146,38 @@ class HomeAssistantOutput:
         self.expire_after_s = expire_after_s
         self.models = dict(models or {})
         self.default_model = default_model
+        self._known = set(self.meter_ids)
         #: States published, one per meter and batch at most.
         self.states_published = 0
 
     def publish_discovery(self) -> None:
-        """Every meter's configs, and its last state where it has one (so HA shows it at once)."""
-        for meter_id in self.meter_ids:
-            model = self.models.get(meter_id, self.default_model)
-            for topic, payload in discovery_configs(meter_id, self.service_id, model, self.prefix,
-                                                    self.expire_after_s):
-                self.publisher.publish(topic, json.dumps(payload, separators=(",", ":")))
+        """Every meter's configs, and its last state where it has one (so HA shows it at once).
+
+        Runs in the MQTT client's thread on HA's birth: it reads a copy of the meter list and
+        single dictionary entries, which the service's thread only adds to.
+        """
+        for meter_id in list(self.meter_ids):
+            self._discover(meter_id)
             energy = self.energy.meters.get(meter_id)
             if energy is not None and energy.last_time_s > float("-inf"):
                 self.publisher.publish(state_topic(meter_id), state_payload(energy.last_time_s, energy))
 
+    def _discover(self, meter_id: str) -> None:
+        model = self.models.get(meter_id, self.default_model)
+        for topic, payload in discovery_configs(meter_id, self.service_id, model, self.prefix,
+                                                self.expire_after_s):
+            self.publisher.publish(topic, json.dumps(payload, separators=(",", ":")))
+
     def rows_written(self, meter_ids: Iterable[str]) -> None:
-        """Publish the state of each meter that has new rows, once, after the batch's last row."""
+        """Publish the state of each meter that has new rows, once, after the batch's last row.
+
+        A meter not served by name (the partitioned layout) gets its discovery configs first.
+        """
         for meter_id in dict.fromkeys(meter_ids):
+            if meter_id not in self._known:
+                self._known.add(meter_id)
+                self.meter_ids.append(meter_id)
+                self._discover(meter_id)
             energy = self.energy.meters[meter_id]
             self.publisher.publish(state_topic(meter_id), state_payload(energy.last_time_s, energy))
             self.states_published += 1

@@ -2,38 +2,33 @@
 
 from __future__ import annotations
 
-import itertools
 import random
 import tempfile
 import unittest
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pv_simulator.services.energy import MAX_INTERVAL_S, EnergyCounters, MeterEnergy
-from pv_simulator.storage.csv_format import file_glob, parse_row
+from pv_simulator.services.energy import (
+    MAX_INTERVAL_S,
+    EnergyCounters,
+    EnergyCsvOutput,
+    MeterEnergy,
+    energy_summary,
+)
+from pv_simulator.storage.csv_format import file_glob
 from pv_simulator.storage.csv_store import CsvOutput
+from tests.helpers import energy_integral, rows_of
 
 START_S = 1_782_000_000.0
 
 
-def integral(rows: list[tuple[float, float, float]]) -> tuple[float, float, float, float]:
-    """(consumption, PV, import, export) kWh of (time_s, meter W, PV kW) rows, each row's power over
-    the interval it closes: written out independently of the module."""
-    consumption = pv = imported = exported = 0.0
-    for (t0, _, _), (t1, meter_w, pv_kw) in itertools.pairwise(rows):
-        hours = (t1 - t0) / 3600.0
-        if not 0 < t1 - t0 <= MAX_INTERVAL_S:
-            continue
-        consumption += meter_w * hours / 1000.0
-        pv += pv_kw * hours
-        grid_w = meter_w - pv_kw * 1000.0
-        imported += max(0.0, grid_w) * hours / 1000.0
-        exported += max(0.0, -grid_w) * hours / 1000.0
-    return consumption, pv, imported, exported
-
-
 def counters(energy: MeterEnergy) -> tuple[float, float, float, float]:
     return energy.consumption_kwh, energy.pv_kwh, energy.grid_import_kwh, energy.grid_export_kwh
+
+
+def integral(rows: list[dict[str, str]]) -> tuple[float, float, float, float]:
+    totals = energy_integral(rows, MAX_INTERVAL_S)
+    return totals["consumption"], totals["pv"], totals["grid_import"], totals["grid_export"]
 
 
 class MeterEnergyTest(unittest.TestCase):
@@ -77,14 +72,6 @@ class EnergyCountersTest(unittest.TestCase):
                 counters_.add(meter_id, time_s, meter_w, pv_kw)
         output.flush()
 
-    def written_rows(self, meter_id: str) -> list[tuple[float, float, float]]:
-        rows = []
-        for path in sorted(self.out.glob(file_glob(meter_id))):
-            for line in path.read_text().splitlines()[1:]:
-                row = parse_row(line, path)
-                rows.append((row.time_s, row.meter_power_value_w, row.pv_power_value_kw))
-        return rows
-
     def test_a_restart_continues_from_the_written_rows_never_from_zero(self) -> None:
         rng = random.Random(7)
         # Two local days, a gap, and PV crossing consumption both ways.
@@ -105,7 +92,7 @@ class EnergyCountersTest(unittest.TestCase):
         self.write(output, second, "M", rows[2400:])
         output.close()
         after = counters(second.meters["M"])
-        expected = integral(self.written_rows("M"))
+        expected = integral(rows_of(self.out, "M"))
         for got, want, was in zip(after, expected, before, strict=True):
             self.assertGreaterEqual(got, was)
             self.assertAlmostEqual(got, want, delta=want * 1e-3)
@@ -135,6 +122,25 @@ class EnergyCountersTest(unittest.TestCase):
         self.assertAlmostEqual(fleet.pv_kwh, 0.01)
         self.assertAlmostEqual(fleet.meter_power_w, 4000.0)
         self.assertAlmostEqual(fleet.grid_power_w, 3000.0)
+
+
+class EnergyCsvOutputTest(unittest.TestCase):
+    def test_counts_written_rows_only_and_names_their_meters_after_the_flush(self) -> None:
+        counters_ = EnergyCounters()
+        output = EnergyCsvOutput(counters_, Path(tempfile.mkdtemp()), ZoneInfo("UTC"))
+        flushed: list[list[str]] = []
+        output.on_flushed = flushed.append
+        self.assertTrue(output.write("A", START_S, 1000.0, 0.0))
+        self.assertTrue(output.write("A", START_S + 36.0, 1000.0, 0.0))
+        self.assertFalse(output.write("A", START_S + 36.0, 9999.0, 0.0))
+        self.assertEqual(flushed, [])
+        output.flush()
+        output.flush()
+        output.close()
+        self.assertEqual(flushed, [["A"]])
+        self.assertAlmostEqual(counters_.meters["A"].consumption_kwh, 0.01)
+        self.assertEqual(energy_summary(counters_)["energy_kwh"]["A"]["consumption"], 0.01)
+        self.assertEqual(energy_summary(None), {})
 
 
 if __name__ == "__main__":
