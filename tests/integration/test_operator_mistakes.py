@@ -13,7 +13,8 @@ import time
 from datetime import datetime, timezone
 
 from tests.helpers import rows_of
-from tests.integration.support import PYTHON, ROOT, BrokerTestCase
+from tests.integration.support import PYTHON, BrokerTestCase
+from tests.paths import ROOT
 
 START = "2026-06-21T10:00+00:00"
 
