@@ -57,7 +57,7 @@ LONGEST_FIRST: tuple[str, ...] = (
 )
 
 UNIT_PREFIX = "tests.unit."
-DEFAULT_JOBS = 3
+DEFAULT_JOBS = 2
 
 
 @dataclass

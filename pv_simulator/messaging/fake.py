@@ -66,6 +66,8 @@ class FakeBroker:
         self._drop_on_ack = False
         #: Exchanges results may go to; a passive declare of any other is refused.
         self.exchanges = {"amq.topic"}
+        #: The type of each exchange that is not a topic exchange.
+        self.exchange_types: dict[str, str] = {}
         #: (exchange, result) for every result the broker took, repeats included.
         self.results: list[tuple[str, ResultMessage]] = []
         #: How many messages had been acknowledged when each result batch was taken.
@@ -323,10 +325,18 @@ class FakeSession:
         self.broker.declare(consumer.queue + DLQ_SUFFIX)
         self.broker.queues[consumer.queue + DLQ_SUFFIX].append(StoredMessage(message.body, message.time_s))
 
-    def open_results(self, exchange: str) -> None:
-        self._check(f"checking [output] results_exchange {exchange!r}")
+    def _check_topic_exchange(self, exchange: str, named: str) -> None:
+        self._check(f"checking {named}")
         if exchange not in self.broker.exchanges:
-            raise BrokerRefused(f"fake broker refused: 404 NOT_FOUND - no exchange {exchange!r}")
+            raise BrokerRefused(f"fake broker refused: 404 NOT_FOUND - no exchange {exchange!r} "
+                                f"(checking {named})")
+        current = self.broker.exchange_types.get(exchange, "topic")
+        if current not in ("topic", "fanout"):
+            raise BrokerRefused(f"{named} is a {current} exchange: results need a topic exchange "
+                                "(routing key pv.results.<METER_ID>), such as amq.topic")
+
+    def open_results(self, exchange: str) -> None:
+        self._check_topic_exchange(exchange, f"[output] results_exchange {exchange!r}")
         self._results_exchange = exchange
 
     def publish_results(self, exchange: str, messages: Sequence[ResultMessage]) -> None:
@@ -345,9 +355,7 @@ class FakeSession:
 
     def subscribe(self, exchange: str, routing_pattern: str, on_body: Callable[[bytes], None]) -> None:
         """Only ``#`` and ``prefix.#`` patterns: what the live view binds."""
-        self._check(f"subscribing to {routing_pattern} on exchange {exchange!r}")
-        if exchange not in self.broker.exchanges:
-            raise BrokerRefused(f"fake broker refused: 404 NOT_FOUND - no exchange {exchange!r}")
+        self._check_topic_exchange(exchange, f"exchange {exchange!r}")
         self._subscriptions.append((exchange, routing_pattern.removesuffix("#"), on_body))
 
     def close(self) -> None:

@@ -58,6 +58,7 @@ DECLARE_CHANNELS = 16
 DECLARE_PER_CHANNEL = 128
 
 _QUEUE_IN_REPLY = re.compile(r"for queue '([^']+)'")
+_CURRENT_TYPE = re.compile(r"inequivalent arg 'type' .* current is '([^']+)'")
 
 
 def declare_rounds(ids: Sequence[str], channels: int,
@@ -362,6 +363,7 @@ class RabbitSession:
                     body: bytes) -> None:
             on_body(body)
 
+        self._check_topic_exchange(exchange, f"exchange {exchange!r}")
         with self._guard(f"subscribing to {routing_pattern} on exchange {exchange!r}") as channel:
             queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
             channel.queue_bind(queue, exchange, routing_key=routing_pattern)
@@ -396,12 +398,52 @@ class RabbitSession:
 
         A separate channel keeps a refused result from closing the consumers' channel.
         """
-        with self._guard(f"checking [output] results_exchange {exchange!r}"):
+        named = f"[output] results_exchange {exchange!r}"
+        self._check_topic_exchange(exchange, named)
+        with self._guard(f"opening the results channel for {named}"):
             assert self._connection is not None
             channel = self._connection.channel()
-            channel.exchange_declare(exchange, passive=True)
             self._results_confirms = PublisherConfirms.select(channel)
             self._results_channel = channel
+
+    def _check_topic_exchange(self, exchange: str, named: str) -> None:
+        """Refuse a missing exchange, or one that is not a topic exchange (fanout: a warning).
+
+        AMQP has no call that reports an exchange's type; a declare as a topic exchange on a
+        channel of its own either matches, or is refused naming the type it has. A refusal
+        for another reason (durability, permissions) says nothing about the type.
+        """
+        with self._guard(f"checking {named}"):
+            assert self._connection is not None
+            checker = self._connection.channel()
+            checker.exchange_declare(exchange, passive=True)
+            checker.close()
+        current = self._exchange_type_other_than_topic(exchange)
+        if current == "fanout":
+            log.warning("%s is a fanout exchange: every queue bound to it gets every result, "
+                        "whatever its routing key", named)
+        elif current is not None:
+            raise BrokerRefused(f"{named} is a {current} exchange: results need a "
+                                "topic exchange (routing key pv.results.<METER_ID>), such as "
+                                "amq.topic")
+
+    def _exchange_type_other_than_topic(self, exchange: str) -> str | None:
+        assert self._connection is not None
+        try:
+            with blocking_wait(f"checking the type of exchange {exchange!r}"):
+                checker = self._connection.channel()
+                checker.exchange_declare(exchange, exchange_type="topic", durable=True)
+                checker.close()
+        except pex.ChannelClosedByBroker as exc:
+            match = _CURRENT_TYPE.search(exc.reply_text or "")
+            return match.group(1) if match else None
+        except (pex.AMQPError, OSError) as exc:
+            raise ConnectionLost(f"connection to {self.url} lost (checking exchange "
+                                 f"{exchange!r}): {_describe(exc)}") from None
+        except NoAnswer:
+            raise ConnectionLost(f"broker at {self.url} gave no answer (checking exchange "
+                                 f"{exchange!r})") from None
+        return None
 
     def publish_results(self, exchange: str, messages: Sequence[ResultMessage]) -> None:
         channel = self._results_channel

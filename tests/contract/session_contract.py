@@ -43,6 +43,10 @@ class SessionContract(ABC, unittest.TestCase):
         """Break every session's connection from the broker's side, as a broker restart does."""
 
     @abstractmethod
+    def declare_exchange(self, name: str, exchange_type: str) -> None:
+        """An exchange of ``exchange_type`` on the broker, as an operator would make one."""
+
+    @abstractmethod
     def set_blocked(self, blocked: bool) -> None:
         """Raise or lift the broker's resource alarm (publishers are blocked)."""
 
@@ -172,7 +176,7 @@ class SessionContract(ABC, unittest.TestCase):
         checker = self.session()
         self.assertTrue(self.pump(checker, lambda: checker.queue_depth(self.queue + DLQ_SUFFIX) == 1))
         self.assertEqual(checker.queue_depth(self.queue), 0)
-        dead = []
+        dead: list[Delivery] = []
         checker.consume([self.queue + DLQ_SUFFIX], dead.append, 10)
         self.assertTrue(self.pump(checker, lambda: len(dead) == 1))
         self.assertEqual(dead[0].body, bodies[0])
@@ -193,6 +197,19 @@ class SessionContract(ABC, unittest.TestCase):
     def test_a_missing_results_exchange_is_refused(self) -> None:
         with self.assertRaises(BrokerRefused):
             self.session().open_results("contract.no-such-exchange")
+
+    def test_an_exchange_that_is_not_a_topic_exchange_is_refused_for_results(self) -> None:
+        self.declare_exchange("contract.direct", "direct")
+        def subscribe(session: Session) -> None:
+            session.subscribe("contract.direct", "pv.results.#", lambda _body: None)
+
+        def open_results(session: Session) -> None:
+            session.open_results("contract.direct")
+
+        for use in (open_results, subscribe):
+            with self.subTest(use=use), self.assertRaises(BrokerRefused) as caught:
+                use(self.session())
+            self.assertIn("is a direct exchange: results need a topic exchange", str(caught.exception))
 
     def test_a_missing_queue_is_refused(self) -> None:
         with self.assertRaises(BrokerRefused):

@@ -13,7 +13,8 @@ import time
 from datetime import datetime, timezone
 
 from tests.helpers import rows_of
-from tests.integration.support import PYTHON, ROOT, BrokerTestCase
+from tests.integration.support import PYTHON, BrokerTestCase
+from tests.paths import ROOT
 
 START = "2026-06-21T10:00+00:00"
 
@@ -137,3 +138,23 @@ class StartUpStopTest(BrokerTestCase):
         self.assert_clean_exit(code, err)
         self.assertIn("stopped during start-up", err)
         self.assertNotIn("connected to", err)
+
+
+class ResultsExchangeTypeTest(BrokerTestCase):
+    """Results need a topic exchange: anything else is refused at start by the service and the view."""
+
+    def test_a_direct_exchange_is_refused_and_a_fanout_one_warned(self) -> None:
+        conf = self.write_config(output={"publish": "true", "results_exchange": "amq.direct"})
+        service = self.run_cli("demo_pv_service.py", "-conf", str(conf), "-ids", "Meter_0",
+                               "--output-dir", "out", "--exit-when-idle", "1")
+        self.assert_one_line_error(service.returncode, service.stderr, 1, "[output] results_exchange",
+                                   "'amq.direct' is a direct exchange")
+        live = subprocess.run([PYTHON, "-m", "pv_simulator.live", "-conf", str(conf), "--port", "0"],
+                              cwd=self.tmp, text=True, capture_output=True, timeout=60,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        self.assert_one_line_error(live.returncode, live.stderr, 1, "'amq.direct' is a direct exchange")
+        fanout = self.write_config("fanout.ini", output={"publish": "true", "results_exchange": "amq.fanout"})
+        service = self.run_cli("demo_pv_service.py", "-conf", str(fanout), "-ids", "Meter_0",
+                               "--output-dir", "out", "--exit-when-idle", "1")
+        self.assert_clean_exit(service.returncode, service.stderr)
+        self.assertIn("is a fanout exchange: every queue bound to it gets every result", service.stderr)

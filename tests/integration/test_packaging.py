@@ -9,10 +9,11 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from tests.integration.support import ROOT
+from tests.paths import ROOT
 
 
 class PackagingTest(unittest.TestCase):
+    venv: Path
     @classmethod
     def setUpClass(cls) -> None:
         cls.venv = Path(tempfile.mkdtemp(prefix="pvtest-pip-"))

@@ -31,6 +31,11 @@ class RabbitSessionContractTest(session_contract.SessionContract, BrokerTestCase
     def lose_connections(self) -> None:
         rabbitmqctl("close_all_connections", "--vhost", self.vhost, "contract: connection lost")
 
+    def declare_exchange(self, name: str, exchange_type: str) -> None:
+        channel = self.connection().channel()
+        channel.exchange_declare(name, exchange_type=exchange_type, auto_delete=False)
+        self.addCleanup(lambda: channel.is_open and channel.exchange_delete(name))
+
     def set_blocked(self, blocked: bool) -> None:
         rabbitmqctl("set_vm_memory_high_watermark", "0" if blocked else "0.4")
 

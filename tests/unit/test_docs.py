@@ -122,7 +122,9 @@ class LinksTest(unittest.TestCase):
 
     def test_broken_links_and_anchors_are_found(self) -> None:
         """The checker itself: a missing file, a missing heading and a missing anchor count."""
-        document = Path(self.enterContext(tempfile.TemporaryDirectory())) / "page.md"
+        folder = tempfile.TemporaryDirectory()
+        self.addCleanup(folder.cleanup)
+        document = Path(folder.name) / "page.md"
         document.write_text(
             "# A page\n\n## `[broker]` keys: url (default)\n\n```sh\n# not a heading\n```\n"
             "[ok](#a-page) [ok](#broker-keys-url-default) [ok](page.md#a-page) "

@@ -143,6 +143,8 @@ class CheckHookTest(FleetFileTest):
 
 class GenerateTest(unittest.TestCase):
     SITE = (48.2, 16.37)
+    fleet: list[FleetMember]
+    with_pv: list[FleetMember]
 
     @classmethod
     def setUpClass(cls) -> None:

@@ -14,7 +14,11 @@ class IniFileTest(unittest.TestCase):
     def setUp(self) -> None:
         self.tmp = Path(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.addCleanup(lambda: [p.chmod(0o600) for p in self.tmp.iterdir()])
+        self.addCleanup(self._owner_may_delete)
+
+    def _owner_may_delete(self) -> None:
+        for path in self.tmp.iterdir():
+            path.chmod(0o600)
 
     def write(self, text: str) -> Path:
         path = self.tmp / "broker.ini"

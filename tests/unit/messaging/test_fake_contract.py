@@ -19,6 +19,10 @@ class FakeSessionContractTest(session_contract.SessionContract):
     def lose_connections(self) -> None:
         self.broker.drop_connections()
 
+    def declare_exchange(self, name: str, exchange_type: str) -> None:
+        self.broker.exchanges.add(name)
+        self.broker.exchange_types[name] = exchange_type
+
     def set_blocked(self, blocked: bool) -> None:
         self.broker.blocked = blocked
 

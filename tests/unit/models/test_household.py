@@ -17,6 +17,7 @@ import tracemalloc
 import unittest
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from parameterized import parameterized
@@ -195,7 +196,7 @@ class HouseholdBehaviourTest(unittest.TestCase):
 
     @parameterized.expand([("meter_index", {"meter_index": 1}), ("seed", {"seed": 6})])
     def test_different_identity_differs(self, _name: str, change: dict[str, int]) -> None:
-        base = {"seed": 5, "meter_index": 0}
+        base: dict[str, Any] = {"seed": 5, "meter_index": 0}
         first = series(HouseholdModel(tz=VIENNA, **base), self.START_S, self.START_S + 86400, 60)
         second = series(HouseholdModel(tz=VIENNA, **(base | change)), self.START_S, self.START_S + 86400, 60)
         differing = sum(abs(a - b) > 50.0 for a, b in zip(first, second, strict=False))

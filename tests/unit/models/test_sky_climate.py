@@ -91,11 +91,15 @@ def one_minute_statistics(indices: dict[tuple[int, int], float]) -> dict[str, fl
 class OneMinuteDistributionTest(unittest.TestCase):
     """A June at Payerne with the measured month's K against BSRN Payerne's June 2016."""
 
+    clear: dict[tuple[int, int], float]
+    measured: dict[tuple[int, int], float]
+    month_k: float
+
     @classmethod
     def setUpClass(cls) -> None:
         site = SiteClearSky(**PAYERNE, linke_turbidity=DEFAULT_LINKE_TURBIDITY,
                             air_temperature_c=15.0)
-        cls.clear: dict[tuple[int, int], float] = {}
+        cls.clear = {}
         for day in range(1, 31):
             start_s = datetime(2016, 6, day, tzinfo=timezone.utc).timestamp()
             for minute in range(1440):
@@ -108,7 +112,7 @@ class OneMinuteDistributionTest(unittest.TestCase):
                 measured_ghi[(int(row["day"]), int(row["minute_utc"]))] = float(row["ghi_w_m2"])
         cls.measured = {key: measured_ghi.get(key, 0.0) / clear
                         for key, clear in cls.clear.items()}
-        cls.month_k = (sum(measured_ghi.get(key, 0.0) for key in cls.clear)
+        cls.month_k = (sum([measured_ghi.get(key, 0.0) for key in cls.clear])
                        / sum(cls.clear.values()))
 
     def test_sky_with_the_month_k_matches_the_measured_minutes(self) -> None:

@@ -22,6 +22,7 @@ from pv_simulator.models.weather_files import (
     HOUR_S,
     WeatherFile,
     WeatherFileError,
+    WeatherSite,
     read_weather_file,
 )
 from tests.paths import DATA_DIR
@@ -37,8 +38,8 @@ YEAR_STEP_S = 900.0
 """Step of the unit suite's year integrations; tools/weather_accuracy.py runs 5 minutes."""
 
 
-def utc_s(*parts: int) -> float:
-    return datetime(*parts, tzinfo=timezone.utc).timestamp()  # type: ignore[misc]
+def utc_s(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> float:
+    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc).timestamp()
 
 
 @cache
@@ -134,7 +135,7 @@ class FormatTest(unittest.TestCase):
         data = weather(GREENSBORO)
         self.assertEqual(data.format, "tmy3")
         self.assertEqual(len(data.time_s), 8760)
-        self.assertEqual(data.site, type(data.site)(36.1, -79.95, 273.0))
+        self.assertEqual(data.site, WeatherSite(36.1, -79.95, 273.0))
         self.assertTrue(data.hourly_means)
         self.assertEqual(data.utc_offset_s, -5 * HOUR_S)
         # 12/31 24:00 wraps to the start of the typical year; 01/01 01:00 follows it.

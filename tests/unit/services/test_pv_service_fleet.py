@@ -14,7 +14,7 @@ from pv_simulator.messaging.wire import ReadingEncoder
 from pv_simulator.models.pv_plant import PvModel
 from pv_simulator.services.pv_service import PvService
 from pv_simulator.storage.csv_store import CsvOutput
-from tests.unit.services.test_pv_service import FAST_RETRY, START_S, UTC, LinearPv
+from tests.unit.services.support import FAST_RETRY, START_S, UTC, LinearPv
 
 
 class CountingPv:
