@@ -109,7 +109,7 @@ class HomeAssistant:
             self.url + "/api/template", data=json.dumps({"template": template}).encode(), method="POST",
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.read().decode()
+            return str(response.read().decode())
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

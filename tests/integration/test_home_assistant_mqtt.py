@@ -40,7 +40,7 @@ class Retained:
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
         with self._lock:
-            self.payloads.setdefault(message.topic, []).append(message.payload)
+            self.payloads.setdefault(message.topic, []).append(bytes(message.payload))
 
     def of(self, topic: str) -> list[bytes]:
         with self._lock:

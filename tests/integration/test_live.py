@@ -79,7 +79,9 @@ class LiveTestCase(BrokerTestCase):
             data: dict[str, Any] = json.load(response)
             return data
 
-class LiveViewTest(LiveTestCase):
+class PublishesADay(LiveTestCase):
+    """Publishes a known day of results itself, as the PV service would."""
+
     def publish_day(self) -> None:
         """A simulated day for three meters, persistent and confirmed, as the PV service publishes it."""
         channel = self.connection().channel()
@@ -94,6 +96,8 @@ class LiveViewTest(LiveTestCase):
                         pika.BasicProperties(content_type="application/json", delivery_mode=2,
                                              message_id=f"{body['meter_id']}:{body['time_s']}"))
 
+
+class LiveViewTest(PublishesADay):
     def live_connections(self) -> list[str]:
         """The broker's ids of the live view's connections into this class's virtual host."""
         rows = [line.split("\t", 2) for line in
@@ -225,11 +229,9 @@ class ServicesFeedTheLiveViewTest(LiveTestCase):
         live.wait(timeout=30)
 
 
-class CatchUpAndNewRunTest(LiveTestCase):
+class CatchUpAndNewRunTest(PublishesADay):
     """A view started after the rows were written, with a short window and a German browser, that then
     sees a new run starting a day earlier."""
-
-    publish_day = LiveViewTest.publish_day
 
     def test_catches_up_from_the_files_and_follows_an_earlier_run(self) -> None:
         require_chromium(self)
