@@ -216,6 +216,9 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=arguments.non_negative, metavar="SECONDS",
                         help="stop after this many simulated seconds (default: run until stopped)")
     parser.add_argument("--seed", type=int, help="random seed: same seed, same readings")
+    parser.add_argument("--metrics-linger", type=arguments.non_negative, default=0.0, metavar="SECONDS",
+                        help="with --metrics-port and --duration: after the run, keep serving until the "
+                             "next scrape has read the final counts, at most this long (default: 0, exit at once)")
     args, stopper = _parse_and_prepare(parser, argv)
 
     def body() -> None:
@@ -243,6 +246,10 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
             _log_layout(meter.layout)
             stopper.started()
             meter.service.run()
+            if meter.metrics is not None and args.metrics_linger > 0 and not stopper():
+                log.info("run done: serving the final counts until the next scrape (at most %.0f s)",
+                         args.metrics_linger)
+                meter.metrics.wait_for_scrape(args.metrics_linger, stopper)
         finally:
             meter.connection.close()
             result = meter.service.result()

@@ -16,6 +16,8 @@ runs the readings carry simulated times and the histogram means nothing.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from wsgiref.simple_server import WSGIServer
 
@@ -39,8 +41,11 @@ class _Counts(Collector):
     def __init__(self) -> None:
         self.counters: list[tuple[str, str, Read]] = []
         self.gauges: list[tuple[str, str, Read]] = []
+        #: Set at each scrape (and once at registration), for :meth:`Metrics.wait_for_scrape`.
+        self.scraped = threading.Event()
 
     def collect(self) -> Iterable[Metric]:
+        self.scraped.set()
         for name, documentation, read in self.counters:
             yield CounterMetricFamily(name, documentation, value=read())
         for name, documentation, read in self.gauges:
@@ -103,6 +108,19 @@ class Metrics:
         """
         self._server, _ = start_http_server(port, addr=host, registry=self.registry)
         return int(self._server.server_port)
+
+    def wait_for_scrape(self, timeout_s: float, should_stop: Callable[[], bool]) -> bool:
+        """Keep serving until the next scrape has read the counts, at most ``timeout_s``; whether it came.
+
+        A process about to exit calls it so its final counts are scraped, not lost between
+        its last scrape and its end.
+        """
+        self._counts.scraped.clear()
+        deadline = time.monotonic() + timeout_s
+        while not self._counts.scraped.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
+            if should_stop() or time.monotonic() >= deadline:
+                return False
+        return True
 
     def close(self) -> None:
         """Stop serving, if serving."""

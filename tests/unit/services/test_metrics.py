@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import threading
 import unittest
 from pathlib import Path
 
@@ -88,6 +89,16 @@ class MetricsTest(unittest.TestCase):
         self.assertLessEqual(below, median)
         self.assertGreaterEqual(above, median)
         self.assertLess(above / below, 1.34)
+
+    def test_wait_for_scrape_returns_at_the_next_scrape_or_gives_up(self) -> None:
+        metrics = Metrics("pv_test")
+        metrics.counter("n", "n", lambda: 1)
+        self.assertFalse(metrics.wait_for_scrape(0.05, lambda: False))
+        self.assertFalse(metrics.wait_for_scrape(60.0, lambda: True))
+        scraper = threading.Timer(0.05, samples, args=(metrics,))
+        scraper.start()
+        self.addCleanup(scraper.join)
+        self.assertTrue(metrics.wait_for_scrape(30.0, lambda: False))
 
     def test_backlog_gauge_holds_the_last_count(self) -> None:
         metrics = Metrics("pv_service")
