@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CONF ?= broker.ini
 REQUIREMENTS := requirements.txt requirements-test.txt requirements-plot.txt requirements-lint.txt
 
-.PHONY: test test-unit test-cluster demo bench lint venv broker browser live clean
+.PHONY: test test-unit test-cluster test-ha demo bench lint venv broker browser live clean
 
 venv:
 	@bash scripts/ensure_venv.sh $(VENV) $(REQUIREMENTS)
@@ -47,3 +47,8 @@ clean:
 # A three-node RabbitMQ cluster on loopback (scripts/cluster.sh), quorum queues, a node stopped mid-stream.
 test-cluster: venv broker
 	PV_CLUSTER_TESTS=1 $(PY) scripts/run_tests.py --label cluster tests.integration.test_cluster
+
+# Home Assistant 2024.3 in a venv of its own (.venv-ha), discovery and availability end to end.
+test-ha: venv broker
+	@bash scripts/ensure_home_assistant.sh .venv-ha
+	PV_HA_TESTS=1 $(PY) scripts/run_tests.py --label home-assistant tests.integration.test_home_assistant

@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -38,6 +38,7 @@ from pv_simulator.messaging.port import (
     is_meter_id,
 )
 from pv_simulator.services.clock import parse_start
+from pv_simulator.services.energy import energy_summary
 from pv_simulator.services.metrics import Metrics
 from pv_simulator.storage.csv_store import OutputError, OutputFailed
 
@@ -215,6 +216,9 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=arguments.non_negative, metavar="SECONDS",
                         help="stop after this many simulated seconds (default: run until stopped)")
     parser.add_argument("--seed", type=int, help="random seed: same seed, same readings")
+    parser.add_argument("--metrics-linger", type=arguments.non_negative, default=0.0, metavar="SECONDS",
+                        help="with --metrics-port and --duration: after the run, keep serving until the "
+                             "next scrape has read the final counts, at most this long (default: 0, exit at once)")
     args, stopper = _parse_and_prepare(parser, argv)
 
     def body() -> None:
@@ -242,6 +246,10 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
             _log_layout(meter.layout)
             stopper.started()
             meter.service.run()
+            if meter.metrics is not None and args.metrics_linger > 0 and not stopper():
+                log.info("run done: serving the final counts until the next scrape (at most %.0f s)",
+                         args.metrics_linger)
+                meter.metrics.wait_for_scrape(args.metrics_linger, stopper)
         finally:
             meter.connection.close()
             result = meter.service.result()
@@ -275,6 +283,9 @@ def service_main(argv: Sequence[str] | None = None) -> int:
                         help="publish each written row as a JSON result on [output] "
                              "results_exchange, routing key pv.results.<METER_ID> (as [output] "
                              "publish = true)")
+    parser.add_argument("--home-assistant", action="store_true",
+                        help="Home Assistant MQTT discovery, retained states and energy counters "
+                             "(as [output] home_assistant = true)")
     args, stopper = _parse_and_prepare(parser, argv)
 
     def body() -> None:
@@ -284,10 +295,13 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         pv = build_pv_service(config, PvServiceOptions(
             meter_ids=meter_ids, queues=queues, output_dir=args.output_dir,
             exit_when_idle_s=args.exit_when_idle, stats_interval_s=args.stats_interval,
-            publish=args.publish, metrics=args.metrics_port is not None), stopper)
+            publish=args.publish, metrics=args.metrics_port is not None,
+            home_assistant=args.home_assistant), stopper)
         _log_layout(layout, queues)
         if pv.metrics is not None:
             _serve_metrics(pv.metrics, args.metrics_host, args.metrics_port)
+        if pv.mqtt is not None:
+            pv.mqtt.connect()
         try:
             stopper.started()
             pv.service.run()
@@ -296,16 +310,18 @@ def service_main(argv: Sequence[str] | None = None) -> int:
                 pv.output.close()
             finally:
                 pv.connection.close()
+                if pv.mqtt is not None:
+                    pv.mqtt.close()
             result = pv.service.result()
             log.info("wrote %d row(s); %d duplicate(s) skipped, %d rejected, %d reconnect(s)%s",
                      result.written, result.duplicates_skipped, result.rejected, result.reconnects,
                      f"; published results {result.published_results}" if pv.results else "")
-            _write_summary(args.summary_file, dataclasses.asdict(result))
+            _write_summary(args.summary_file, {**dataclasses.asdict(result), **energy_summary(pv.energy)})
 
     return _run(parser.prog, body)
 
 
-def _write_summary(path: Path | None, counts: dict[str, int]) -> None:
+def _write_summary(path: Path | None, counts: Mapping[str, object]) -> None:
     """The exit summary as JSON, for scripts and tests that must not parse log lines."""
     if path is None:
         return

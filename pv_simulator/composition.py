@@ -19,6 +19,7 @@ a service's counts are registered here.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import resource
@@ -29,6 +30,7 @@ from pathlib import Path
 from pv_simulator.config import BrokerConfig, Config, ConfigError, schema_key
 from pv_simulator.fleet import FleetError, FleetMember, read_fleet
 from pv_simulator.messaging.connection import Connection
+from pv_simulator.messaging.mqtt import MqttPublisher
 from pv_simulator.messaging.port import Layout
 from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy
 from pv_simulator.models import household, pv_plant
@@ -46,6 +48,8 @@ from pv_simulator.models.weather import WeatherSource
 from pv_simulator.models.weather_checks import weather_warnings
 from pv_simulator.models.weather_files import WeatherFile, WeatherFileError, read_weather_file
 from pv_simulator.services.clock import SimClock
+from pv_simulator.services.energy import EnergyCounters, EnergyCsvOutput
+from pv_simulator.services.home_assistant import HomeAssistantOutput, availability_topic
 from pv_simulator.services.meter import MeterService
 from pv_simulator.services.metrics import Metrics, pv_service_metrics
 from pv_simulator.services.pv_service import PvService
@@ -523,6 +527,7 @@ class PvServiceOptions:
     stats_interval_s: float
     publish: bool = False
     metrics: bool = False
+    home_assistant: bool = False
 
 
 @dataclass(frozen=True)
@@ -534,6 +539,9 @@ class PvServiceParts:
     connection: Connection
     results: ResultStream | None
     metrics: Metrics | None
+    energy: EnergyCounters | None = None
+    mqtt: MqttPublisher | None = None
+    """Home Assistant's publisher, unconnected: the caller connects it before the run, closes it after."""
 
 
 def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Callable[[], bool],
@@ -548,9 +556,17 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
     # Half the open-file limit for data files, the other half for the meters' lock files:
     # with fewer handles than meters, every tick would reopen each file (a cycle through
     # all meters is an LRU's worst case).
-    output = CsvOutput(options.output_dir, config.site.timezone, config.output.fsync,
-                       max_open_files=max(16, raise_open_file_limit() // 2 - 64))
+    max_open_files = max(16, raise_open_file_limit() // 2 - 64)
+    home_assistant = options.home_assistant or config.output.home_assistant
+    # Energy counters read every existing row at start, so only where something shows them.
+    energy = EnergyCounters() if home_assistant or options.metrics else None
+    output = (CsvOutput(options.output_dir, config.site.timezone, config.output.fsync, max_open_files)
+              if energy is None else
+              EnergyCsvOutput(energy, options.output_dir, config.site.timezone, config.output.fsync,
+                              max_open_files))
     output.check_existing(options.meter_ids)
+    if energy is not None:
+        energy.seed(options.output_dir, options.meter_ids)
     connection = connect(config.broker, "pv-simulator pv-service")
     results = (ResultStream(config.output.results_exchange, output)
                if options.publish or config.output.publish else None)
@@ -561,7 +577,48 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
                         results=results, metrics=metrics, layout=layout_of(config.broker))
     if metrics is not None:
         count_pv_service(metrics, service)
-    return PvServiceParts(service, output, connection, results, metrics)
+        if energy is not None:
+            count_energy(metrics, energy)
+    mqtt = (home_assistant_output(config, options, energy, output)
+            if home_assistant and isinstance(output, EnergyCsvOutput) and energy is not None else None)
+    return PvServiceParts(service, output, connection, results, metrics, energy, mqtt)
+
+
+def home_assistant_output(config: Config, options: PvServiceOptions, energy: EnergyCounters,
+                          output: EnergyCsvOutput) -> MqttPublisher:
+    """Home Assistant discovery and states of the served meters, published after each flush.
+
+    The availability topic is named by the served queues, so a restarted service (same queues)
+    takes over its own topic and the entities of its meters come back.
+    """
+    service_id = hashlib.sha1("\n".join(sorted(options.queues)).encode()).hexdigest()[:12]
+    mqtt = MqttPublisher(config.broker, config.output.mqtt_port, availability_topic(service_id),
+                         birth_topic=f"{config.output.discovery_prefix}/status")
+    ha = HomeAssistantOutput(mqtt, energy, options.meter_ids or [], service_id,
+                             config.output.discovery_prefix, config.output.expire_after_s)
+    mqtt.on_birth = ha.publish_discovery
+    output.on_flushed = ha.rows_written
+    return mqtt
+
+
+def count_energy(metrics: Metrics, energy: EnergyCounters) -> None:
+    """Gauges of the served meters' power (their last rows) and energy (counted since their first row)."""
+    for name, documentation, read in (
+            ("consumption_power_watts", "the served meters' consumption, last rows",
+             lambda: energy.fleet().meter_power_w),
+            ("pv_power_watts", "the served meters' PV power, last rows",
+             lambda: energy.fleet().pv_power_kw * 1000.0),
+            ("grid_power_watts", "drawn from (positive) or fed into (negative) the grid, last rows",
+             lambda: energy.fleet().grid_power_w),
+            ("consumption_energy_kwh", "energy consumed, integrated from the written rows",
+             lambda: energy.fleet().consumption_kwh),
+            ("pv_energy_kwh", "PV energy produced, integrated from the written rows",
+             lambda: energy.fleet().pv_kwh),
+            ("grid_import_energy_kwh", "energy drawn from the grid, integrated from the written rows",
+             lambda: energy.fleet().grid_import_kwh),
+            ("grid_export_energy_kwh", "energy fed into the grid, integrated from the written rows",
+             lambda: energy.fleet().grid_export_kwh)):
+        metrics.gauge(name, documentation, read)
 
 
 def count_pv_service(metrics: Metrics, service: PvService) -> None:

@@ -7,7 +7,7 @@ stamp="$venv/.installed"
 
 if [ -f "$stamp" ]; then
     stale=0
-    for req in "$@"; do [ "$req" -nt "$stamp" ] && stale=1; done
+    for req in "$@" "$(dirname "$0")/../pyproject.toml"; do [ "$req" -nt "$stamp" ] && stale=1; done
     [ "$stale" -eq 0 ] && exit 0
 fi
 
@@ -24,4 +24,7 @@ fi
 args=()
 for req in "$@"; do args+=(-r "$req"); done
 "$venv/bin/python" -m pip install -q --disable-pip-version-check "${args[@]}"
+# The package itself, editable, so pv-meter, pv-service, pv-fleet and pv-live exist in $venv/bin;
+# --no-deps: the requirement files above pinned its dependencies already.
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$(dirname "$0")/.."
 touch "$stamp"

@@ -175,6 +175,17 @@ SCHEMA: tuple[Key, ...] = (
         "`--publish` turns it on too"),
     Key("output", "results_exchange", Kind.TEXT, "amq.topic",
         "the existing topic exchange the results go to, routing key `pv.results.<meter_id>`"),
+    Key("output", "home_assistant", Kind.BOOLEAN, False,
+        "Home Assistant MQTT discovery: a device per served meter with power and energy sensors, "
+        "retained states, availability (see Home Assistant); `--home-assistant` turns it on too"),
+    Key("output", "discovery_prefix", Kind.TEXT, "homeassistant",
+        "Home Assistant's MQTT discovery prefix; its `<prefix>/status` birth republishes the configs"),
+    Key("output", "mqtt_port", Kind.INTEGER, 1883,
+        "the broker's MQTT port, for Home Assistant's retained messages and last will; host, TLS "
+        "and login are [broker]'s (`VHOST:USER` for a virtual host other than `/`)", low=1, high=65535),
+    Key("output", "expire_after", Kind.INTEGER, 300,
+        "s without a new row after which Home Assistant shows a meter's sensors unavailable",
+        low=1, high=86400, attribute="expire_after_s"),
 )
 """Every key of every section, in the order the README lists them.
 

@@ -66,6 +66,10 @@ class OutputConfig:
     fsync: str = default("output", "fsync")
     publish: bool = default("output", "publish")
     results_exchange: str = default("output", "results_exchange")
+    home_assistant: bool = default("output", "home_assistant")
+    discovery_prefix: str = default("output", "discovery_prefix")
+    mqtt_port: int = default("output", "mqtt_port")
+    expire_after_s: int = default("output", "expire_after")
 
 
 @dataclass(frozen=True)

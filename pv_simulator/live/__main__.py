@@ -14,12 +14,14 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
 from pv_simulator import arguments
 from pv_simulator.config import ConfigError, load_config
 from pv_simulator.live.aggregate import Aggregator
+from pv_simulator.live.catch_up import catch_up
 from pv_simulator.live.server import LiveServer, LiveState
 from pv_simulator.live.source import ResultsSource, SourceError
 from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy
@@ -58,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "configuration's [output] results_exchange, amq.topic unless set)")
     parser.add_argument("--window-hours", type=arguments.hours, default=6.0, metavar="HOURS",
                         help="hours of simulated time shown, back from the latest result (default: 6)")
+    parser.add_argument("--output-dir", type=Path, metavar="DIR",
+                        help="the PV service's --output-dir: start from the rows already written "
+                             "there (the window's worth), then follow the results stream")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                         help="logging threshold (default: INFO)")
     return parser
@@ -73,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         _fail(str(exc), 2)
     aggregator = Aggregator(window_s=args.window_hours * 3600)
+    if args.output_dir is not None:
+        if not args.output_dir.is_dir():
+            _fail(f"--output-dir {args.output_dir}: not a directory", 2)
+        catch_up(aggregator, args.output_dir)
     timezone = config.site.timezone.key
     state = LiveState(aggregator, lambda: source.status,
                       timezone if "/" in timezone or timezone == "UTC" else None)

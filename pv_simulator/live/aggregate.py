@@ -44,6 +44,14 @@ _EMPTY = -(2**63)
 #: Seconds of wall-clock time over which the message rate is averaged.
 RATE_WINDOW_S = 5
 
+#: Readings in a row older than the window that mean a new run started at an earlier simulated
+#: time (a redelivery is a few stragglers among newer readings), so the view starts over on it;
+#: or as few as :data:`NEW_RUN_MIN_STALE` in a row over :data:`NEW_RUN_AFTER_S` of wall-clock
+#: time, for a new run in real time (one meter, one reading a second).
+NEW_RUN_AFTER_STALE = 100
+NEW_RUN_MIN_STALE = 3
+NEW_RUN_AFTER_S = 2.0
+
 
 class BadReading(ValueError):
     """A message body that is not a PV result the page can draw."""
@@ -186,6 +194,7 @@ class Aggregator:
         self.bucket_s = self.max_bucket_s
         while self.bucket_s / 2 >= min_bucket_s:
             self.bucket_s /= 2
+        self._first_bucket_s = self.bucket_s
         self.clock = clock
         # The data spans at most `points` buckets (coarsening keeps it so), plus both ends.
         self._slots = points + 2
@@ -198,6 +207,10 @@ class Aggregator:
         self.duplicates = 0
         self.rejected = 0
         self.stale = 0
+        #: Times the view started over on a new run that began at an earlier simulated time.
+        self.new_runs = 0
+        self._stale_run = 0
+        self._stale_since = 0.0
         self._rate: dict[int, int] = {}
 
     # ---- ingest -------------------------------------------------------------------------
@@ -212,10 +225,24 @@ class Aggregator:
         return self.ingest(reading)
 
     def ingest(self, reading: Reading) -> bool:
-        """Take one reading; False if it is a duplicate or older than the window."""
+        """Take one reading; False if it is a duplicate or older than the window.
+
+        Readings older than the window that keep coming, with no newer one between them
+        (:data:`NEW_RUN_AFTER_STALE` of them, or :data:`NEW_RUN_MIN_STALE` over
+        :data:`NEW_RUN_AFTER_S`), are a new run that started at an earlier simulated time: the
+        view forgets the old run and follows the new one from that reading on.
+        """
         if reading.time_s < self.latest_s - self.window_s:
-            self.stale += 1
-            return False
+            now = self.clock()
+            if self._stale_run == 0:
+                self._stale_since = now
+            self._stale_run += 1
+            if self._stale_run < NEW_RUN_AFTER_STALE and (
+                    self._stale_run < NEW_RUN_MIN_STALE or now - self._stale_since < NEW_RUN_AFTER_S):
+                self.stale += 1
+                return False
+            self._start_over()
+        self._stale_run = 0
         meter = self._meters.get(reading.meter_id)
         if meter is None:
             meter = self._meters[reading.meter_id] = _Meter(self._slots)
@@ -276,6 +303,17 @@ class Aggregator:
             meter.clear()
             for _, reading in sorted(kept, key=lambda item: item[0]):
                 self._place(meter, reading)
+
+    def _start_over(self) -> None:
+        """Forget every series (not the counters), as at start."""
+        self.new_runs += 1
+        self._meters.clear()
+        self._sorted_ids = []
+        self._fleet.clear()
+        self._earliest_s = math.inf
+        self.latest_s = -math.inf
+        self.bucket_s = self._first_bucket_s
+        self._stale_run = 0
 
     def _prune_fleet(self) -> None:
         """Forget fleet buckets before the window (amortised: once per ``points / 8`` new buckets)."""
@@ -345,6 +383,7 @@ class Aggregator:
                 "duplicates": self.duplicates,
                 "rejected": self.rejected,
                 "stale": self.stale,
+                "new_runs": self.new_runs,
                 "rate_per_s": round(self.rate_per_s(), 1),
                 "meters_seen": len(ids),
                 "last_time_s": self.latest_s if ids else None,

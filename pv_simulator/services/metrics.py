@@ -16,6 +16,8 @@ runs the readings carry simulated times and the histogram means nothing.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from wsgiref.simple_server import WSGIServer
 
@@ -25,8 +27,10 @@ from prometheus_client.registry import Collector
 
 from pv_simulator.messaging.wire import Reading
 
-#: Seconds from a reading's time to its row: batching adds up to about 0.25 s, a broker outage minutes.
-LATENCY_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+#: Seconds from a reading's time to its row: log-spaced, 8 per decade from 5 ms to 10 s (each bound
+#: ~33 % above the last, so a quantile read inside a bucket is off by less than that), then a few
+#: coarse ones for broker outages. A real-time run's latencies fall in tens of milliseconds.
+LATENCY_BUCKETS_S = (*(round(0.005 * 10 ** (i / 8), 6) for i in range(27)), 10.0, 30.0, 60.0, 300.0)
 
 Read = Callable[[], float]
 
@@ -37,8 +41,11 @@ class _Counts(Collector):
     def __init__(self) -> None:
         self.counters: list[tuple[str, str, Read]] = []
         self.gauges: list[tuple[str, str, Read]] = []
+        #: Set at each scrape (and once at registration), for :meth:`Metrics.wait_for_scrape`.
+        self.scraped = threading.Event()
 
     def collect(self) -> Iterable[Metric]:
+        self.scraped.set()
         for name, documentation, read in self.counters:
             yield CounterMetricFamily(name, documentation, value=read())
         for name, documentation, read in self.gauges:
@@ -101,6 +108,19 @@ class Metrics:
         """
         self._server, _ = start_http_server(port, addr=host, registry=self.registry)
         return int(self._server.server_port)
+
+    def wait_for_scrape(self, timeout_s: float, should_stop: Callable[[], bool]) -> bool:
+        """Keep serving until the next scrape has read the counts, at most ``timeout_s``; whether it came.
+
+        A process about to exit calls it so its final counts are scraped, not lost between
+        its last scrape and its end.
+        """
+        self._counts.scraped.clear()
+        deadline = time.monotonic() + timeout_s
+        while not self._counts.scraped.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
+            if should_stop() or time.monotonic() >= deadline:
+                return False
+        return True
 
     def close(self) -> None:
         """Stop serving, if serving."""

@@ -19,9 +19,11 @@ import socket
 import subprocess
 import urllib.request
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pika
 
+from pv_simulator.storage.csv_store import CsvOutput
 from tests.helpers import wait_until
 from tests.integration.browser import Chromium, require_chromium
 from tests.integration.support import PYTHON, BrokerTestCase, rabbitmqctl
@@ -77,7 +79,9 @@ class LiveTestCase(BrokerTestCase):
             data: dict[str, Any] = json.load(response)
             return data
 
-class LiveViewTest(LiveTestCase):
+class PublishesADay(LiveTestCase):
+    """Publishes a known day of results itself, as the PV service would."""
+
     def publish_day(self) -> None:
         """A simulated day for three meters, persistent and confirmed, as the PV service publishes it."""
         channel = self.connection().channel()
@@ -92,6 +96,8 @@ class LiveViewTest(LiveTestCase):
                         pika.BasicProperties(content_type="application/json", delivery_mode=2,
                                              message_id=f"{body['meter_id']}:{body['time_s']}"))
 
+
+class LiveViewTest(PublishesADay):
     def live_connections(self) -> list[str]:
         """The broker's ids of the live view's connections into this class's virtual host."""
         rows = [line.split("\t", 2) for line in
@@ -219,6 +225,48 @@ class ServicesFeedTheLiveViewTest(LiveTestCase):
         if os.environ.get("PV_SAVE_SCREENSHOT") == "1":
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.tmp / "live-view.png", SCREENSHOT)
+        live.terminate()
+        live.wait(timeout=30)
+
+
+class CatchUpAndNewRunTest(PublishesADay):
+    """A view started after the rows were written, with a short window and a German browser, that then
+    sees a new run starting a day earlier."""
+
+    def test_catches_up_from_the_files_and_follows_an_earlier_run(self) -> None:
+        require_chromium(self)
+        output = CsvOutput(self.tmp / "out", ZoneInfo("Europe/Vienna"))
+        later = [result(0, index) for index in range(86400 // STEP_S)]
+        for body in later:
+            output.write("Meter_0", body["time_s"] + 86400, body["meter_power_w"], body["pv_power_kw"])
+        output.close()
+        live, url = self.start_live("--port", "0", "--window-hours", "0.25", "--output-dir", "out")
+        snap = self.snapshot(url)
+        self.assertEqual(snap["meter_ids"], ["Meter_0"])
+        self.assertEqual(snap["counters"]["last_time_s"], later[-1]["time_s"] + 86400)
+        self.assertEqual(snap["counters"]["accepted"], 0.25 * 3600 // STEP_S + 1)
+
+        browser = Chromium()
+        self.addCleanup(browser.close)
+        browser.page("Emulation.setLocaleOverride", locale="de-DE")
+        browser.page("Page.navigate", url=url)
+        shown = browser.wait_for(
+            "window.liveState && (liveState.charts['fleet-chart'] || {}).points > 0 && "
+            "{locale: liveState.locale, labels: liveState.charts['fleet-chart'].timeLabels, "
+            "counters: document.getElementById('counters').textContent}",
+            60, "the page to draw the caught-up rows")
+        self.assertTrue(shown["locale"].startswith("de"), shown)
+        self.assertRegex(shown["counters"], r"22\.06\.2026", "the last time as a German date")
+        self.assertGreaterEqual(shown["labels"], 2, "a 15-minute window keeps its time labels")
+
+        self.publish_day()  # the same day's results, but a day before the rows above: a new run
+        wait_until(lambda: self.snapshot(url)["counters"]["new_runs"] == 1, 60, "the new run followed")
+        earlier_end = DAY_START_S + 86400 - STEP_S
+        wait_until(lambda: self.snapshot(url)["counters"]["last_time_s"] == earlier_end, 60,
+                   "the earlier run's last time")
+        browser.wait_for(f"liveState.lastSnapshot && liveState.lastSnapshot.counters.last_time_s === {earlier_end}"
+                         " && liveState.meterIds.length === 3", 30, "the page to show the earlier run")
+        self.assertEqual(browser.console_errors(), [])
         live.terminate()
         live.wait(timeout=30)
 

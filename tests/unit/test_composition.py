@@ -3,6 +3,8 @@ and whole services wired over the in-memory broker."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import tempfile
 import unittest
@@ -32,8 +34,10 @@ from pv_simulator.messaging.fake import FakeBroker
 from pv_simulator.models.household import HouseholdModel
 from pv_simulator.models.pv_plant import SolarPvModel, WeatherPvModel
 from pv_simulator.models.random_walk import RandomWalkModel
+from pv_simulator.services.energy import MAX_INTERVAL_S
 from pv_simulator.services.metrics import Metrics
 from pv_simulator.storage.csv_format import file_glob, parse_row
+from tests.helpers import energy_integral, rows_of
 from tests.paths import ROOT
 from tests.unit.services.support import FAST_RETRY, START_S
 
@@ -281,6 +285,25 @@ class ServiceCompositionTest(unittest.TestCase):
         self.assertEqual(values["pv_service_rows_written_total"], 2 * self.READINGS)
         self.assertEqual(values["pv_service_reading_latency_seconds_count"], 2 * self.READINGS)
         self.assertEqual(values["pv_service_readings_rejected_total"], 0)
+        self.assertIsNotNone(pv.energy)
+        for meter_id in meter.meter_ids:
+            self.assertEqual(pv.energy.meters[meter_id].last_time_s if pv.energy else None,
+                             START_S + (self.READINGS - 1) * self.INTERVAL_S)
+        by_meter = [energy_integral(rows_of(out_dir, m), MAX_INTERVAL_S) for m in meter.meter_ids]
+        self.assertAlmostEqual(values["pv_service_consumption_energy_kwh"],
+                               sum(e["consumption"] for e in by_meter), places=6)
+        self.assertAlmostEqual(values["pv_service_grid_import_energy_kwh"],
+                               sum(e["grid_import"] for e in by_meter), places=6)
+        last_rows = [rows_of(out_dir, m)[-1] for m in meter.meter_ids]
+        self.assertAlmostEqual(values["pv_service_consumption_power_watts"],
+                               sum(float(r["meter_power_value_w"]) for r in last_rows), places=3)
+        # The example Grafana dashboard charts only metrics these services serve.
+        served = set(values) | set(scrape(meter.metrics))
+        dashboard = json.loads((ROOT / "examples" / "grafana-dashboard.json").read_text())
+        charted = {name for panel in dashboard["panels"] for target in panel["targets"]
+                   for name in re.findall(r"\b(pv_(?:service|meter)_[a-z_]+)", target["expr"])}
+        self.assertGreaterEqual(len(charted), 8)
+        self.assertLessEqual(charted, served)
 
     def test_without_metrics_option_there_are_none(self) -> None:
         meter = build_meter_service(self.config, MeterOptions(

@@ -15,15 +15,21 @@
   let source = null;
   let lastMessageAt = 0;
   let timeFormat = null;
+  let secondsFormat = null;
   let dateTimeFormat = null;
 
+  // The browser's own locale (undefined), in the site's time zone when the server names one.
   function formatters(timezone) {
     const zone = timezone ? { timeZone: timezone } : {};
-    timeFormat = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", ...zone });
-    dateTimeFormat = new Intl.DateTimeFormat("en-GB", {
+    timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", ...zone });
+    secondsFormat = new Intl.DateTimeFormat(undefined, {
+      hour: "2-digit", minute: "2-digit", second: "2-digit", ...zone,
+    });
+    dateTimeFormat = new Intl.DateTimeFormat(undefined, {
       year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
       second: "2-digit", ...zone,
     });
+    state.locale = timeFormat.resolvedOptions().locale;
   }
 
   function kw(watts) { return (watts / 1000).toFixed(2) + " kW"; }
@@ -107,7 +113,7 @@
       banner.textContent = "";
       return;
     }
-    const since = new Date(broker.since * 1000).toLocaleTimeString("en-GB");
+    const since = new Date(broker.since * 1000).toLocaleTimeString();
     banner.textContent = broker.state === "away"
       ? "Broker away since " + since + ": " + broker.reason + " — reconnecting…"
       : "Connecting to the broker…";
@@ -172,7 +178,8 @@
     return 10 * power;
   }
 
-  const TIME_STEPS = [60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+  const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
+    43200, 86400];
 
   function draw(id, series, range) {
     const canvas = el(id);
@@ -223,12 +230,19 @@
     }
     ctx.strokeStyle = COLORS.axis;
     ctx.beginPath(); ctx.moveTo(left, y(0)); ctx.lineTo(left + plotW, y(0)); ctx.stroke();
+    // Labels about 90 px apart; a step under a minute shows seconds. A span too short for two
+    // round steps (a short window, the first seconds of a run) labels both ends instead.
     const tStep = TIME_STEPS.find((s) => (t1 - t0) / s <= Math.max(2, plotW / 90)) || 86400;
-    ctx.textAlign = "center";
+    const format = tStep < 60 ? secondsFormat : timeFormat;
+    let ticks = [];
+    for (let t = Math.ceil(t0 / tStep) * tStep; t <= t1; t += tStep) ticks.push(t);
+    if (ticks.length < 2) ticks = [t0, t1];
     ctx.textBaseline = "top";
-    for (let t = Math.ceil(t0 / tStep) * tStep; t <= t1; t += tStep) {
-      ctx.fillText(timeFormat.format(new Date(t * 1000)), x(t), top + plotH + 4);
-    }
+    ticks.forEach((t, i) => {
+      ctx.textAlign = ticks.length === 2 && tStep > t1 - t0 ? (i ? "right" : "left") : "center";
+      ctx.fillText(format.format(new Date(t * 1000)), x(t), top + plotH + 4);
+    });
+    state.charts[id].timeLabels = ticks.length;
     ctx.save();
     ctx.beginPath(); ctx.rect(left, top, plotW, plotH); ctx.clip();
     ctx.lineWidth = 1.6;

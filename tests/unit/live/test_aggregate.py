@@ -10,7 +10,15 @@ import unittest
 
 from parameterized import parameterized
 
-from pv_simulator.live.aggregate import Aggregator, BadReading, Reading, natural_key, parse_reading
+from pv_simulator.live.aggregate import (
+    NEW_RUN_AFTER_STALE,
+    NEW_RUN_MIN_STALE,
+    Aggregator,
+    BadReading,
+    Reading,
+    natural_key,
+    parse_reading,
+)
 
 T0 = 1782000000.0
 
@@ -118,6 +126,41 @@ class WindowTest(unittest.TestCase):
         self.assertFalse(aggregator.ingest(reading("M", T0 - 3601)))
         self.assertEqual(aggregator.stale, 1)
         self.assertEqual(aggregator.accepted, 1)
+
+    def test_a_new_run_with_an_earlier_start_is_followed(self) -> None:
+        aggregator = Aggregator(window_s=3600, points=60)
+        for i in range(0, 7200, 60):
+            aggregator.ingest(reading("Old", T0 + 86400 + i))
+        earlier = [reading("New", T0 + i, meter_w=100.0 + i) for i in range(0, 600, 5)]
+        taken = [aggregator.ingest(r) for r in earlier]
+        self.assertEqual(taken.index(True), NEW_RUN_AFTER_STALE - 1)
+        self.assertEqual(aggregator.new_runs, 1)
+        self.assertEqual(aggregator.meter_ids(), ["New"])
+        self.assertEqual(aggregator.latest_s, earlier[-1].time_s)
+        self.assertEqual(aggregator.meter_series("New")["meter_w"][-1], earlier[-1].meter_power_w)
+        self.assertEqual(aggregator.snapshot([])["counters"]["new_runs"], 1)
+
+    def test_a_new_run_in_real_time_is_followed_within_seconds(self) -> None:
+        wall = FakeWall()
+        aggregator = Aggregator(window_s=3600, clock=wall)
+        aggregator.ingest(reading("M", T0 + 86400))
+        for second in range(NEW_RUN_MIN_STALE + 2):
+            wall.now_s += 1.0
+            accepted = aggregator.ingest(reading("M", T0 + second))
+        self.assertTrue(accepted)
+        self.assertEqual(aggregator.new_runs, 1)
+        self.assertEqual(aggregator.latest_s, T0 + NEW_RUN_MIN_STALE + 1)
+        self.assertTrue(aggregator.meter_series("M")["t"])
+
+    def test_stragglers_among_newer_readings_do_not_start_over(self) -> None:
+        wall = FakeWall()
+        aggregator = Aggregator(window_s=3600, clock=wall)
+        for i in range(3 * NEW_RUN_AFTER_STALE):
+            wall.now_s += 1.0
+            aggregator.ingest(reading("M", T0 + 86400 + i))
+            aggregator.ingest(reading("M", T0 + i))
+        self.assertEqual(aggregator.new_runs, 0)
+        self.assertEqual(aggregator.stale, 3 * NEW_RUN_AFTER_STALE)
 
     def test_a_meter_gone_quiet_leaves_the_window(self) -> None:
         aggregator = Aggregator(window_s=3600, points=60)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import itertools
+import threading
 import unittest
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pv_simulator.messaging.wire import Reading
-from pv_simulator.services.metrics import Metrics
+from pv_simulator.services.metrics import LATENCY_BUCKETS_S, Metrics
 from tests.paths import ROOT
 
 
@@ -58,8 +60,45 @@ class MetricsTest(unittest.TestCase):
         metrics.rows_written([Reading("M", 100.0, 1.0), Reading("M", 101.0, 1.0)], now_s=102.0)
         values = samples(metrics)
         self.assertAlmostEqual(values["pv_service_reading_latency_seconds_sum"], 3.0)
-        self.assertEqual(values["pv_service_reading_latency_seconds_bucket{1.0}"], 1)
-        self.assertEqual(values["pv_service_reading_latency_seconds_bucket{2.5}"], 2)
+        above_one = min(b for b in LATENCY_BUCKETS_S if b >= 1.0)
+        self.assertEqual(values["pv_service_reading_latency_seconds_bucket{0.5}"], 0)
+        self.assertEqual(values[f"pv_service_reading_latency_seconds_bucket{{{above_one}}}"], 1)
+        self.assertEqual(values["pv_service_reading_latency_seconds_bucket{5.0}"], 2)
+
+    def test_buckets_resolve_5_ms_to_10_s(self) -> None:
+        bounds = [b for b in LATENCY_BUCKETS_S if b <= 10.0]
+        self.assertEqual((bounds[0], bounds[-1]), (0.005, 10.0))
+        for low, high in itertools.pairwise(bounds):
+            self.assertLess(high / low, 1.34, f"{low} to {high}")
+        self.assertEqual(list(LATENCY_BUCKETS_S), sorted(set(LATENCY_BUCKETS_S)))
+
+    def test_a_median_inside_one_old_bucket_is_resolved(self) -> None:
+        """Latencies of 55 to 75 ms all fell in one old bucket (0.05-0.1 s); now the median's
+        bucket is narrower than a third of its bound."""
+        metrics = Metrics("pv_service")
+        metrics.track_latency()
+        latencies = [0.055 + 0.02 * i / 99 for i in range(100)]
+        metrics.rows_written([Reading("M", 100.0 - lat, 1.0) for lat in latencies], now_s=100.0)
+        values = samples(metrics)
+        buckets = sorted((float(name[name.index("{") + 1:-1]), count) for name, count in values.items()
+                         if name.startswith("pv_service_reading_latency_seconds_bucket{")
+                         and not name.endswith("{+Inf}"))
+        median = sorted(latencies)[50]
+        below = max(b for b, count in buckets if count <= 50)
+        above = min(b for b, count in buckets if count > 50)
+        self.assertLessEqual(below, median)
+        self.assertGreaterEqual(above, median)
+        self.assertLess(above / below, 1.34)
+
+    def test_wait_for_scrape_returns_at_the_next_scrape_or_gives_up(self) -> None:
+        metrics = Metrics("pv_test")
+        metrics.counter("n", "n", lambda: 1)
+        self.assertFalse(metrics.wait_for_scrape(0.05, lambda: False))
+        self.assertFalse(metrics.wait_for_scrape(60.0, lambda: True))
+        scraper = threading.Timer(0.05, samples, args=(metrics,))
+        scraper.start()
+        self.addCleanup(scraper.join)
+        self.assertTrue(metrics.wait_for_scrape(30.0, lambda: False))
 
     def test_backlog_gauge_holds_the_last_count(self) -> None:
         metrics = Metrics("pv_service")
