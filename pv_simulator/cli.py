@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from pv_simulator.composition import PvModels, build_meter_models
+from pv_simulator.composition import PvModels, build_meter_models, build_sites
 from pv_simulator.config import BrokerConfig, ConfigError, load_config
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.port import (
@@ -301,10 +301,16 @@ def service_main(argv: Sequence[str] | None = None) -> int:
                         help="publish each written row as a JSON result on [output] "
                              "results_exchange, routing key pv.results.<METER_ID> (as [output] "
                              "publish = true)")
+    parser.add_argument("--control", action="store_true",
+                        help="take commands on amq.topic, routing key pv.control.<METER_ID> (as "
+                             "[control] enabled = true; see docs/site.md for who may send them)")
     args, stopper = _parse_and_prepare(parser, argv)
 
     def body() -> None:
         config = load_config(args.configuration_file)
+        if args.control:
+            config = dataclasses.replace(config, control=dataclasses.replace(config.control,
+                                                                             enabled=True))
         layout = _layout(config.broker)
         meter_ids, queues = _served(args.meter_ids, args.partition, layout)
         try:
@@ -314,8 +320,10 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         # Half the open-file limit for data files, the other half for the meters' lock files:
         # with fewer handles than meters, every tick would reopen each file (a cycle through
         # all meters is an LRU's worst case).
+        site, sites = build_sites(config, meter_ids)
         output = CsvOutput(args.output_dir, config.site.timezone, config.output.fsync,
-                           max_open_files=max(16, _raise_open_file_limit() // 2 - 64))
+                           max_open_files=max(16, _raise_open_file_limit() // 2 - 64),
+                           site_meters=lambda meter_id: sites.get(meter_id, site) is not None)
         output.check_existing(meter_ids)
         connection = _connection(config.broker, "pv-simulator pv-service")
         results = (ResultStream(config.output.results_exchange, output)
@@ -324,7 +332,8 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         service = PvService(connection, queues, model, output, config.meter.max_power_w,
                             stopper, exit_when_idle_s=args.exit_when_idle,
                             stats_interval_s=args.stats_interval, pv_models=fleet_models,
-                            results=results, metrics=metrics, layout=layout)
+                            results=results, metrics=metrics, layout=layout, site=site,
+                            sites=sites, control=config.control.enabled)
         _log_layout(layout, queues)
         if metrics is not None:
             count_pv_service(metrics, service)

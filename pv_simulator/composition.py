@@ -19,10 +19,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pv_simulator.config import Config, ConfigError, schema_key
+from pv_simulator.config import Config, ConfigError, battery_problem, schema_key
 from pv_simulator.fleet import FleetError, FleetMember, read_fleet
 from pv_simulator.models import household, pv_plant
 from pv_simulator.models.random_walk import MeterModel, RandomWalkModel
+from pv_simulator.models.site import Site
 from pv_simulator.models.sky import CloudySky
 from pv_simulator.models.weather import WeatherSource
 from pv_simulator.models.weather_files import WeatherFile, WeatherFileError, read_weather_file
@@ -47,6 +48,8 @@ _FLEET_BOUNDS = {
     "losses_pct": ("pv", "losses_pct"),
     "annual_energy_kwh": ("meter", "annual_energy_kwh"),
     "sky_seed": ("pv", "seed"),
+    "battery_kwh": ("battery", "capacity_kwh"),
+    "battery_kw": ("battery", "max_charge_kw"),
 }
 
 
@@ -86,6 +89,10 @@ def load_fleet(config: Config) -> list[FleetMember] | None:
                               f"{member.meter_model!r} is not one of {', '.join(choices)}")
         if member.weather is not None:
             member = replace(member, weather=str(path.parent / Path(member.weather).expanduser()))
+        problem = battery_problem(config.battery) if member.battery_kwh else None
+        if problem is not None:
+            raise ConfigError(f"{config.where}: [battery] {problem[0]}: {problem[1]} (meter "
+                              f"{member.meter_id} of {path} has a battery)")
         checked.append(member)
     return checked
 
@@ -297,3 +304,37 @@ class PvModels:
             linke_turbidity=self.config.pv.linke_turbidity or pv_plant.DEFAULT_LINKE_TURBIDITY,
             air_temperature_c=self.config.pv.air_temperature_c)
         return source
+
+
+def site_of(config: Config, member: FleetMember | None) -> Site | None:
+    """One house's site (docs/site.md), its fleet row's battery over [battery]'s; None for a plain
+    meter, one without battery, export limit and control, whose rows keep the five columns."""
+    battery, pv = config.battery, config.pv
+    row = member or FleetMember("")
+    capacity_kwh = battery.capacity_kwh if row.battery_kwh is None else row.battery_kwh
+    if capacity_kwh == 0.0 and config.site.export_limit_w is None and not config.control.enabled:
+        return None
+    peak_kw = pv.peak_power_kw if row.peak_power_kw is None else row.peak_power_kw
+    dc_ac_ratio = pv.dc_ac_ratio if row.dc_ac_ratio is None else row.dc_ac_ratio
+    half_capacity_kw = capacity_kwh / 2.0
+    max_charge_kw = row.battery_kw or battery.max_charge_kw or half_capacity_kw
+    max_discharge_kw = row.battery_kw or battery.max_discharge_kw or half_capacity_kw
+    return Site(inverter_ac_kw=peak_kw / dc_ac_ratio, capacity_kwh=capacity_kwh,
+                max_charge_kw=max_charge_kw, max_discharge_kw=max_discharge_kw,
+                round_trip_efficiency=battery.round_trip_efficiency,
+                soc_min_pct=battery.soc_min_pct, soc_max_pct=battery.soc_max_pct,
+                initial_soc_pct=battery.initial_soc_pct, mode=battery.mode,
+                export_limit_w=config.site.export_limit_w)
+
+
+def build_sites(config: Config, meter_ids: Sequence[str] | None) -> tuple[Site | None,
+                                                                         dict[str, Site | None]]:
+    """The configuration's site, and each fleet meter's own (as :meth:`PvModels.for_meters`)."""
+    default = site_of(config, None)
+    fleet = load_fleet(config)
+    if fleet is None:
+        return default, {}
+    rows = {member.meter_id: member for member in fleet}
+    wanted = list(rows) if meter_ids is None else meter_ids
+    return default, {meter_id: site_of(config, rows[meter_id]) for meter_id in wanted
+                     if meter_id in rows}

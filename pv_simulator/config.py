@@ -28,6 +28,8 @@ from typing import Any
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pv_simulator.models.site import MODES, SELF_CONSUMPTION
+
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_FILE = "broker.ini"
@@ -469,6 +471,34 @@ SCHEMA: tuple[Key, ...] = (
         "`--publish` turns it on too"),
     Key("output", "results_exchange", Kind.TEXT, "amq.topic",
         "the existing topic exchange the results go to, routing key `pv.results.<meter_id>`"),
+    # The site: docs/site.md.
+    Key("site", "export_limit_w", Kind.NUMBER, None,
+        "the most the grid may take from the site, W; the PV is curtailed after the battery took "
+        "what it can; 0 = zero feed-in", low=0.0, high=1e7),
+    Key("battery", "capacity_kwh", Kind.NUMBER, 0.0,
+        "usable capacity of the home battery, kWh; 0 = none (fleet column `battery_kwh`)",
+        low=0.0, high=1e5),
+    Key("battery", "max_charge_kw", Kind.NUMBER, None,
+        "largest charging power, kW (fleet column `battery_kw`)", low=0.0, high=1e4,
+        low_exclusive=True, shown_default="capacity_kwh / 2 h"),
+    Key("battery", "max_discharge_kw", Kind.NUMBER, None,
+        "largest discharging power, kW (fleet column `battery_kw`)", low=0.0, high=1e4,
+        low_exclusive=True, shown_default="capacity_kwh / 2 h"),
+    Key("battery", "round_trip_efficiency", Kind.NUMBER, 0.9,
+        "share of the energy charged that a discharge gives back; sqrt of it each way",
+        low=0.0, high=1.0, low_exclusive=True),
+    Key("battery", "soc_min_pct", Kind.NUMBER, 5.0, "the state of charge it never discharges below, %",
+        low=0.0, high=100.0),
+    Key("battery", "soc_max_pct", Kind.NUMBER, 100.0, "the state of charge it never charges above, %",
+        low=0.0, high=100.0),
+    Key("battery", "initial_soc_pct", Kind.NUMBER, 50.0,
+        "state of charge of a site's first row; after that the last row's", low=0.0, high=100.0),
+    Key("battery", "mode", Kind.CHOICE, SELF_CONSUMPTION,
+        "`self_consumption`: charge from surplus PV, discharge to cover the household; `idle`; "
+        "`setpoint`: follow the commanded `battery_setpoint_w`", choices=MODES),
+    Key("control", "enabled", Kind.BOOLEAN, False,
+        "take commands on `amq.topic`, routing key `pv.control.<METER_ID>` (docs/site.md: only "
+        "with a broker only trusted users can write to); `--control` turns it on too"),
 )
 """Every key of every section, in the order the README lists them.
 
@@ -560,6 +590,31 @@ class SiteConfig:
     altitude_m: float = _default("site", "altitude_m")
     country: str = _default("site", "country")
     subdivision: str | None = _default("site", "subdivision")
+    export_limit_w: float | None = _default("site", "export_limit_w")
+
+
+@dataclass(frozen=True)
+class BatteryConfig:
+    """Every house's home battery, unless its fleet row says otherwise; ``capacity_kwh`` 0: none.
+
+    ``max_charge_kw`` and ``max_discharge_kw`` None: half the capacity per hour.
+    """
+
+    capacity_kwh: float = _default("battery", "capacity_kwh")
+    max_charge_kw: float | None = _default("battery", "max_charge_kw")
+    max_discharge_kw: float | None = _default("battery", "max_discharge_kw")
+    round_trip_efficiency: float = _default("battery", "round_trip_efficiency")
+    soc_min_pct: float = _default("battery", "soc_min_pct")
+    soc_max_pct: float = _default("battery", "soc_max_pct")
+    initial_soc_pct: float = _default("battery", "initial_soc_pct")
+    mode: str = _default("battery", "mode")
+
+
+@dataclass(frozen=True)
+class ControlConfig:
+    """Whether the PV service takes commands."""
+
+    enabled: bool = _default("control", "enabled")
 
 
 @dataclass(frozen=True)
@@ -626,6 +681,8 @@ class Config:
     output: OutputConfig
     fleet: FleetConfig = FleetConfig()
     given: frozenset[tuple[str, str]] = frozenset()
+    battery: BatteryConfig = BatteryConfig()
+    control: ControlConfig = ControlConfig()
 
     def is_given(self, section: str, key: str) -> bool:
         """Whether the file set ``[section] key`` rather than leaving it to its default."""
@@ -746,7 +803,32 @@ def _build(where: str, parser: configparser.ConfigParser, file: Path | None) -> 
         fleet=FleetConfig(**fleet_settings),
         given=frozenset((name, key) for name, section in sections.items()
                         for key in section.given_keys()),
+        battery=_battery(sections["battery"]),
+        control=ControlConfig(**sections["control"].attributes()),
     )
+
+
+def battery_problem(battery: BatteryConfig) -> tuple[str, str] | None:
+    """(key, message) when a battery could not work with these state-of-charge bounds, else None.
+
+    Checked for ``capacity_kwh`` > 0 here, and by the fleet's reader when only its rows give
+    batteries.
+    """
+    if battery.soc_min_pct >= battery.soc_max_pct:
+        return "soc_min_pct", (f"{battery.soc_min_pct:g} must be below soc_max_pct "
+                               f"({battery.soc_max_pct:g})")
+    if not battery.soc_min_pct <= battery.initial_soc_pct <= battery.soc_max_pct:
+        return "initial_soc_pct", (f"{battery.initial_soc_pct:g} must lie within soc_min_pct "
+                                   f"{battery.soc_min_pct:g} and soc_max_pct {battery.soc_max_pct:g}")
+    return None
+
+
+def _battery(s: _Section) -> BatteryConfig:
+    battery = BatteryConfig(**s.attributes())
+    problem = battery_problem(battery) if battery.capacity_kwh > 0.0 else None
+    if problem is not None:
+        raise s.error(*problem)
+    return battery
 
 
 def _broker(s: _Section, file: Path | None) -> BrokerConfig:

@@ -56,6 +56,8 @@ class FleetMember:
     meter_model: str | None = None
     weather: str | None = None
     sky_seed: int | None = None
+    battery_kwh: float | None = None  # 0: no battery in this house
+    battery_kw: float | None = None  # its largest charging and discharging power
 
 
 # Each column's type; the names are FleetMember's fields (a test keeps them in step).
@@ -73,6 +75,8 @@ COLUMNS: dict[str, type] = {
     "meter_model": str,
     "weather": str,
     "sky_seed": int,
+    "battery_kwh": float,
+    "battery_kw": float,
 }
 
 

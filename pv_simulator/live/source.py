@@ -89,7 +89,7 @@ class ResultsSource:
     def _subscribe(self, session: Session) -> None:
         self._node_answered = True
         try:
-            session.subscribe(self.exchange, ROUTING_KEY, self.on_body)
+            session.subscribe(self.exchange, ROUTING_KEY, lambda _key, body: self.on_body(body))
         except BrokerRefused as exc:
             # An exchange the PV service has not declared yet: away for now, not a failure.
             self._set_status("away", str(exc))

@@ -154,3 +154,9 @@ def count_pv_service(metrics: Metrics, service: PvService) -> None:
     metrics.counter("results_published", "result messages the broker confirmed, repeats included",
                     lambda: service.results.published if service.results else 0)
     metrics.counter("reconnects", "connections opened after the first", lambda: service.connection.reconnects)
+    control = service.control
+    if control is not None:
+        metrics.counter("commands_applied", "valid commands taken for a site",
+                        lambda: control.applied)
+        metrics.counter("commands_rejected", "commands that changed nothing (invalid, unknown "
+                        "meter)", lambda: control.rejected)
