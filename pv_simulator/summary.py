@@ -77,14 +77,14 @@ def _read_file(path: Path) -> list[Row]:
     lines = text.splitlines()
     if not lines:
         raise CsvFormatError(f"{path}: empty file, expected header {HEADER}")
-    check_header(lines[0], path)
+    columns = check_header(lines[0], path)
     rows: list[Row] = []
     last_line_complete = text.endswith(("\n", "\r"))
     for line_no, line in enumerate(lines[1:], start=2):
         if not line:
             continue
         try:
-            rows.append(parse_row(line, path, line_no))
+            rows.append(parse_row(line, path, line_no, columns))
         except CsvFormatError:
             if line_no == len(lines) and not last_line_complete:
                 break
