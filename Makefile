@@ -32,7 +32,7 @@ lint: venv
 # Benchmarks: figures against a bare pika baseline measured in the same run.
 # QUICK=1: seconds, small N, only to show they run (CI).
 bench: venv broker
-	$(PY) benchmarks/run.py $(if $(QUICK),--quick,)
+	$(PY) -m benchmarks.run $(if $(QUICK),--quick,)
 
 demo: venv broker
 	$(PY) scripts/demo.py

@@ -1,1 +1,1 @@
-"""The benchmark suite of pv-simulator: ``python benchmarks/run.py [--quick]`` (see RESULTS.md)."""
+"""The benchmark suite of pv-simulator: ``python -m benchmarks.run [--quick]`` (see RESULTS.md)."""

@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """Top functions of a py-spy ``--format raw`` profile (as ``run.py --profile-dir`` writes).
 
 py-spy samples wall-clock stacks (with ``--idle``, waiting included): a function's *self*
 share is where the process was, its *inclusive* share what it was inside of. Waiting in
 the event loop (epoll/select) or sleeping is split out first, so the rest reads as CPU.
 
-    python benchmarks/profile_top.py /tmp/prof/rt_2000-service.txt [--top 15]
+    python -m benchmarks.profile_top /tmp/prof/rt_2000-service.txt [--top 15]
 """
 
 from __future__ import annotations

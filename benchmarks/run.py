@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """``make bench``: every figure of the performance issue, taken on this machine in one run.
 
 Prints a table with PASS/FAIL per target and writes ``bench-results.json`` in the repo root.
@@ -35,17 +34,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchmarks import model_cost
+from benchmarks.baseline import run_baseline
+from benchmarks.broker_env import deletion_failures, finish_deletions, parameters, virtual_host
+from benchmarks.clis import Processes
+from benchmarks.fanout import run_fanout
+from benchmarks.layouts import DEFAULT_PARTITIONS, NAMES, BenchLayout, parse_layouts
+from benchmarks.report import format_table, targets
+from benchmarks.scenarios import Env, fast_forward, meter_start, real_time
 
-from benchmarks import model_cost  # noqa: E402
-from benchmarks.baseline import run_baseline  # noqa: E402
-from benchmarks.broker_env import deletion_failures, finish_deletions, parameters, virtual_host  # noqa: E402
-from benchmarks.clis import Processes  # noqa: E402
-from benchmarks.fanout import run_fanout  # noqa: E402
-from benchmarks.layouts import DEFAULT_PARTITIONS, NAMES, BenchLayout, parse_layouts  # noqa: E402
-from benchmarks.report import format_table, targets  # noqa: E402
-from benchmarks.scenarios import Env, fast_forward, meter_start, real_time  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 Result = dict[str, object]
 #: Real-time fleets, ``meters`` or ``meters@interval_s``: the cost table's sizes, 10,000 every 2 s.
@@ -235,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                              "its broker address is replaced (default: broker.ini)")
     parser.add_argument("--profile-dir", type=Path,
                         help="attach py-spy to every CLI and write raw stacks here "
-                             "(summarise with benchmarks/profile_top.py); slows the run")
+                             "(summarise with python -m benchmarks.profile_top); slows the run")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "/tmp/benchvenv/bin/py-spy",
                         help="py-spy executable for --profile-dir")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (CSVs, logs)")

@@ -13,7 +13,6 @@ import dataclasses
 import json
 import logging
 import os
-import resource
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -21,9 +20,16 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from pv_simulator.composition import PvModels, build_meter_models, build_sites
-from pv_simulator.config import BrokerConfig, ConfigError, load_config
-from pv_simulator.messaging.connection import Connection
+from pv_simulator import arguments
+from pv_simulator.composition import (
+    MeterOptions,
+    PvServiceOptions,
+    build_meter_service,
+    build_pv_service,
+    layout_of,
+)
+from pv_simulator.config import ConfigError, load_config
+from pv_simulator.messaging.deadlines import STOP_GRACE_S, WaitInterrupted, interrupt_waits
 from pv_simulator.messaging.port import (
     METER_ID_RULE,
     AccessRefused,
@@ -31,21 +37,11 @@ from pv_simulator.messaging.port import (
     Layout,
     is_meter_id,
 )
-from pv_simulator.messaging.rabbitmq import (
-    STOP_GRACE_S,
-    RabbitConnector,
-    WaitInterrupted,
-    interrupt_wait,
-    retry_policy,
-)
-from pv_simulator.services.clock import SimClock, parse_start
-from pv_simulator.services.meter import MeterService
-from pv_simulator.services.metrics import Metrics, count_pv_service, meter_metrics, pv_service_metrics
-from pv_simulator.services.pv_service import PvService
-from pv_simulator.services.results import ResultStream
-from pv_simulator.storage.csv_store import CsvOutput, OutputError, OutputFailed
+from pv_simulator.services.clock import parse_start
+from pv_simulator.services.metrics import Metrics
+from pv_simulator.storage.csv_store import OutputError, OutputFailed
 
-log = logging.getLogger("pv_simulator")
+log = logging.getLogger(__name__)
 
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
@@ -82,12 +78,19 @@ def _fail(prog: str, message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+class StartupInterrupted(BaseException):
+    """A stop was requested before the service ran: nothing was taken yet, so start-up just ends."""
+
+
 class Stopper:
     """First SIGINT or SIGTERM asks for a graceful stop; a second one exits at once.
 
+    Until :meth:`started`, a first signal ends start-up there and then (reading a large weather
+    file, building thousands of households): nothing has been taken from the broker yet.
+
     A first signal that arrives while the process is blocked on the broker (a declare it
     does not answer, a publish under a memory alarm) ends that wait if it is still waiting
-    a grace later (:func:`interrupt_wait`), instead of waiting behind it.
+    a grace later (:func:`~pv_simulator.messaging.deadlines.interrupt_waits`), instead of waiting behind it.
     Exiting at once is safe: rows are acknowledged only after they are flushed, so
     what the broker still holds comes back on the next start.
     """
@@ -95,6 +98,11 @@ class Stopper:
     def __init__(self, grace_s: float = STOP_GRACE_S) -> None:
         self.requested = False
         self.grace_s = grace_s
+        self.starting = True
+
+    def started(self) -> None:
+        """The service runs: from now on a first signal asks its loop to stop."""
+        self.starting = False
 
     def install(self) -> None:
         signal.signal(signal.SIGINT, self._handle)
@@ -106,7 +114,9 @@ class Stopper:
             os._exit(0)
         self.requested = True
         log.info("%s received: stopping (again to stop at once)", signal.Signals(signum).name)
-        interrupt_wait(self.grace_s)
+        if self.starting:
+            raise StartupInterrupted()
+        interrupt_waits(self.grace_s)
 
     def __call__(self) -> bool:
         return self.requested
@@ -119,7 +129,7 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="INFO",
                         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                         help="logging threshold (default: INFO; DEBUG logs every reading)")
-    parser.add_argument("--stats-interval", type=_non_negative, default=10.0, metavar="SECONDS",
+    parser.add_argument("--stats-interval", type=arguments.non_negative, default=10.0, metavar="SECONDS",
                         help="log one statistics line this often (default: 10; 0: never)")
     parser.add_argument("--summary-file", type=Path, metavar="FILE",
                         help="at exit, write the run's counts as JSON to FILE (for scripts)")
@@ -128,7 +138,7 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
 def _parse_and_prepare(parser: argparse.ArgumentParser,
                        argv: Sequence[str] | None) -> tuple[argparse.Namespace, Stopper]:
     """Add the options both services end with, parse, set up logging and the signal handlers."""
-    parser.add_argument("--metrics-port", type=int, metavar="PORT",
+    parser.add_argument("--metrics-port", type=arguments.port, metavar="PORT",
                         help="serve Prometheus metrics on http://HOST:PORT/metrics (default: off)")
     parser.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST",
                         help="address the metrics endpoint listens on (default: 127.0.0.1)")
@@ -145,43 +155,13 @@ def _serve_metrics(metrics: Metrics, host: str, port: int) -> None:
     except (OSError, OverflowError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise UsageError(f"argument --metrics-port: cannot listen on {host}:{port}: {reason}") from None
-    log.info("metrics on http://%s:%d/metrics", host, bound)
+    log.info("metrics on http://%s:%d/metrics", arguments.url_host(host), bound)
 
 
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pika").setLevel(logging.CRITICAL)
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or a positive number")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or a positive whole number")
-    return value
 
 
 def _run(prog: str, body: Callable[[], None]) -> int:
@@ -197,6 +177,8 @@ def _run(prog: str, body: Callable[[], None]) -> int:
         _fail(prog, f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}", EXIT_RUNTIME)
     except WaitInterrupted as exc:
         log.info("stopped while %s; unacknowledged readings stay queued", exc)
+    except StartupInterrupted:
+        log.info("stopped during start-up")
     except KeyboardInterrupt:
         pass
     return 0
@@ -222,15 +204,15 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-nb", "--nb-meter", type=int, metavar="N",
                         help="number of meters: the first N of [fleet] file's, or Meter_0.. "
                              "without a fleet (default: all of the fleet, or 1)")
-    parser.add_argument("--interval", type=_positive, default=1.0, metavar="SECONDS",
+    parser.add_argument("--interval", type=arguments.positive, default=1.0, metavar="SECONDS",
                         help="simulated seconds between readings (default: 1)")
     parser.add_argument("--start", metavar="DATETIME",
                         help="simulated start, ISO 8601; without offset local time of "
                              "[site] timezone (default: now)")
-    parser.add_argument("--speed", type=_non_negative, default=1.0, metavar="FACTOR",
+    parser.add_argument("--speed", type=arguments.non_negative, default=1.0, metavar="FACTOR",
                         help="simulated seconds per wall-clock second; 0 = as fast as "
                              "possible (default: 1, real time)")
-    parser.add_argument("--duration", type=_non_negative, metavar="SECONDS",
+    parser.add_argument("--duration", type=arguments.non_negative, metavar="SECONDS",
                         help="stop after this many simulated seconds (default: run until stopped)")
     parser.add_argument("--seed", type=int, help="random seed: same seed, same readings")
     args, stopper = _parse_and_prepare(parser, argv)
@@ -241,36 +223,28 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
         if count is not None and count <= 0:
             log.warning("--nb-meter %d is not a positive count: using 1 meter", count)
             count = 1
-        tz = config.site.timezone
         start_s = None
         if args.start is not None:
             try:
-                start_s = parse_start(args.start, tz)
+                start_s = parse_start(args.start, config.site.timezone)
             except ValueError:
                 raise UsageError(f"argument --start: {args.start!r} is not an ISO 8601 "
                                  "date-time such as 2026-06-21T00:00") from None
+        meter = build_meter_service(config, MeterOptions(
+            count=count, seed=args.seed, start_s=start_s, interval_s=args.interval,
+            speed=args.speed, duration_s=args.duration, stats_interval_s=args.stats_interval,
+            metrics=args.metrics_port is not None), stopper)
+        count = len(meter.meter_ids)
+        if meter.metrics is not None:
+            _serve_metrics(meter.metrics, args.metrics_host, args.metrics_port)
         try:
-            meter_ids, models = build_meter_models(config, count, args.seed)
-        except ValueError as exc:
-            raise ConfigError(f"{config.path or 'defaults'}: [meter]: {exc}") from None
-        count = len(meter_ids)
-        clock = SimClock(start_s=start_s, interval_s=args.interval, speed=args.speed,
-                         duration_s=args.duration)
-        buffer_per_meter = _buffer_per_meter(config.meter.buffer_s, args.interval, count,
-                                             config.meter.buffer_max_readings)
-        connection = _connection(config.broker, "pv-simulator meter")
-        layout = _layout(config.broker)
-        service = MeterService(connection, meter_ids, models, clock, buffer_per_meter, stopper,
-                               stats_interval_s=args.stats_interval, layout=layout)
-        if args.metrics_port is not None:
-            _serve_metrics(meter_metrics(service), args.metrics_host, args.metrics_port)
-        try:
-            log.info("Meter created: %s", _id_list(meter_ids))
-            _log_layout(layout)
-            service.run()
+            log.info("Meter created: %s", _id_list(meter.meter_ids))
+            _log_layout(meter.layout)
+            stopper.started()
+            meter.service.run()
         finally:
-            connection.close()
-            result = service.result()
+            meter.connection.close()
+            result = meter.service.result()
             log.info("published %d reading(s) of %d meter(s); %d dropped, %d reconnect(s)",
                      result.published, count, result.dropped, result.reconnects)
             _write_summary(args.summary_file, {"meters": count, **dataclasses.asdict(result)})
@@ -288,13 +262,13 @@ def service_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-ids", "--meter-ids", nargs="+", metavar="ID",
                         help="meter ids to serve, e.g. Meter_0 Meter_2 (required, except with "
                              "[broker] layout = partitioned)")
-    parser.add_argument("--partition", nargs="+", type=_non_negative_int, metavar="K",
+    parser.add_argument("--partition", nargs="+", type=arguments.non_negative_int, metavar="K",
                         help="with [broker] layout = partitioned: the partitions to serve, "
                              "0 to partitions-1 (default: all of them)")
     parser.add_argument("--output-dir", type=Path, default=Path("."), metavar="DIR",
                         help="where the CSV files go (default: working directory; created "
                              "if missing)")
-    parser.add_argument("--exit-when-idle", type=_positive, metavar="SECONDS",
+    parser.add_argument("--exit-when-idle", type=arguments.positive, metavar="SECONDS",
                         help="stop once no reading arrived for this long (default: run "
                              "until stopped)")
     parser.add_argument("--publish", action="store_true",
@@ -308,54 +282,31 @@ def service_main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> None:
         config = load_config(args.configuration_file)
-        if args.control:
-            config = dataclasses.replace(config, control=dataclasses.replace(config.control,
-                                                                             enabled=True))
-        layout = _layout(config.broker)
+        layout = layout_of(config.broker)
         meter_ids, queues = _served(args.meter_ids, args.partition, layout)
-        try:
-            model, fleet_models = PvModels(config).for_meters(meter_ids)
-        except ValueError as exc:
-            raise ConfigError(f"{config.path or 'defaults'}: [pv]: {exc}") from None
-        # Half the open-file limit for data files, the other half for the meters' lock files:
-        # with fewer handles than meters, every tick would reopen each file (a cycle through
-        # all meters is an LRU's worst case).
-        site, sites = build_sites(config, meter_ids)
-        output = CsvOutput(args.output_dir, config.site.timezone, config.output.fsync,
-                           max_open_files=max(16, _raise_open_file_limit() // 2 - 64),
-                           site_meters=lambda meter_id: sites.get(meter_id, site) is not None)
-        output.check_existing(meter_ids)
-        connection = _connection(config.broker, "pv-simulator pv-service")
-        results = (ResultStream(config.output.results_exchange, output)
-                   if args.publish or config.output.publish else None)
-        metrics = pv_service_metrics() if args.metrics_port is not None else None
-        service = PvService(connection, queues, model, output, config.meter.max_power_w,
-                            stopper, exit_when_idle_s=args.exit_when_idle,
-                            stats_interval_s=args.stats_interval, pv_models=fleet_models,
-                            results=results, metrics=metrics, layout=layout, site=site,
-                            sites=sites, control=config.control.enabled)
+        pv = build_pv_service(config, PvServiceOptions(
+            meter_ids=meter_ids, queues=queues, output_dir=args.output_dir,
+            exit_when_idle_s=args.exit_when_idle, stats_interval_s=args.stats_interval,
+            publish=args.publish, metrics=args.metrics_port is not None,
+            control=args.control), stopper)
         _log_layout(layout, queues)
-        if metrics is not None:
-            count_pv_service(metrics, service)
-            _serve_metrics(metrics, args.metrics_host, args.metrics_port)
+        if pv.metrics is not None:
+            _serve_metrics(pv.metrics, args.metrics_host, args.metrics_port)
         try:
-            service.run()
+            stopper.started()
+            pv.service.run()
         finally:
             try:
-                output.close()
+                pv.output.close()
             finally:
-                connection.close()
-            result = service.result()
+                pv.connection.close()
+            result = pv.service.result()
             log.info("wrote %d row(s); %d duplicate(s) skipped, %d rejected, %d reconnect(s)%s",
                      result.written, result.duplicates_skipped, result.rejected, result.reconnects,
-                     f"; published results {result.published_results}" if results else "")
+                     f"; published results {result.published_results}" if pv.results else "")
             _write_summary(args.summary_file, dataclasses.asdict(result))
 
     return _run(parser.prog, body)
-
-
-def _connection(config: BrokerConfig, client_name: str) -> Connection:
-    return Connection(RabbitConnector(config, client_name), retry_policy(config))
 
 
 def _write_summary(path: Path | None, counts: dict[str, int]) -> None:
@@ -366,38 +317,6 @@ def _write_summary(path: Path | None, counts: dict[str, int]) -> None:
         path.write_text(json.dumps(counts, sort_keys=True) + "\n", encoding="utf-8")
     except OSError as exc:
         log.error("--summary-file %s: cannot write: %s", path, exc.strerror)
-
-
-def _raise_open_file_limit() -> int:
-    """Raise the soft open-file limit to the hard one (at most 65,536); the limit in force.
-
-    Keeping each meter's file open saves a reopen and a tail read per row.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError):
-            pass
-    return 65536 if soft == resource.RLIM_INFINITY else soft
-
-
-def _buffer_per_meter(buffer_s: float, interval_s: float, meters: int, max_readings: int) -> int:
-    """Readings per meter the meter keeps while the broker is away: ``buffer_s`` worth, within
-    ``max_readings`` in all (logged when that cuts it short)."""
-    asked = max(1, int(buffer_s / interval_s))
-    allowed = max(1, max_readings // max(1, meters))
-    if allowed < asked:
-        log.info("buffer: %d reading(s) per meter (%g s) while the broker is away: [meter] "
-                 "buffer_s = %g is capped by buffer_max_readings = %d for %d meters",
-                 allowed, allowed * interval_s, buffer_s, max_readings, meters)
-    return min(asked, allowed)
-
-
-def _layout(config: BrokerConfig) -> Layout:
-    return Layout(config.partitions if config.layout == "partitioned" else 0)
 
 
 def _log_layout(layout: Layout, served: Sequence[str] | None = None) -> None:

@@ -1,4 +1,5 @@
-"""From configuration and fleet file to the models each meter uses: the services' composition.
+"""From configuration and fleet file to the models each meter uses and the services that run
+them: the services' composition.
 
 The configuration describes one house; a fleet file (``[fleet] file``, see `pv_simulator.fleet`)
 overrides it row by row. Every error a user can make here is a `ConfigError` of one line naming
@@ -9,26 +10,50 @@ one model object (and the PV service computes it once per timestamp for all of t
 of one site share more than that even with different plants: one `CloudySky` per seed and
 whole degree of latitude (same clouds; the latitude only sets the seasons) and one
 `WeatherSource` per weather file and site (one parse, one cache, the same weather).
+
+`build_meter_service` and `build_pv_service` wire a whole service (models, connection,
+output, metrics) from a configuration and the command line's options, so the command line
+only parses, runs and reports. The metrics module knows no service: the counters that read
+a service's counts are registered here.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import resource
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pv_simulator.config import Config, ConfigError, battery_problem, schema_key
+from pv_simulator.config import BrokerConfig, Config, ConfigError, battery_problem, schema_key
 from pv_simulator.fleet import FleetError, FleetMember, read_fleet
+from pv_simulator.messaging.connection import Connection
+from pv_simulator.messaging.port import Layout
+from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy
 from pv_simulator.models import household, pv_plant
 from pv_simulator.models.random_walk import MeterModel, RandomWalkModel
+from pv_simulator.models.seeds import meter_stream
 from pv_simulator.models.site import Site
-from pv_simulator.models.sky import CloudySky
+from pv_simulator.models.sky import CloudySky, VariableSky
+from pv_simulator.models.sky_climate import (
+    ClimateSky,
+    SkyClimate,
+    SkyClimateError,
+    climate_from_monthly_clearness,
+    climate_from_weather,
+)
 from pv_simulator.models.weather import WeatherSource
+from pv_simulator.models.weather_checks import weather_warnings
 from pv_simulator.models.weather_files import WeatherFile, WeatherFileError, read_weather_file
+from pv_simulator.services.clock import SimClock
+from pv_simulator.services.meter import MeterService
+from pv_simulator.services.metrics import Metrics, pv_service_metrics
+from pv_simulator.services.pv_service import PvService
+from pv_simulator.services.results import ResultStream
+from pv_simulator.storage.csv_store import CsvOutput
 
-log = logging.getLogger("pv_simulator")
+log = logging.getLogger(__name__)
 
 SITE_DISTANCE_WARNING_KM = 50.0
 """A [site] this far from the weather file's own site gets a warning: its weather is elsewhere's."""
@@ -89,12 +114,31 @@ def load_fleet(config: Config) -> list[FleetMember] | None:
                               f"{member.meter_model!r} is not one of {', '.join(choices)}")
         if member.weather is not None:
             member = replace(member, weather=str(path.parent / Path(member.weather).expanduser()))
+        if member.sky_climate is not None:
+            member = replace(member, sky_climate=str(
+                path.parent / Path(member.sky_climate).expanduser()))
         problem = battery_problem(config.battery) if member.battery_kwh else None
         if problem is not None:
             raise ConfigError(f"{config.where}: [battery] {problem[0]}: {problem[1]} (meter "
                               f"{member.meter_id} of {path} has a battery)")
         checked.append(member)
     return checked
+
+
+def validate(config: Config) -> None:
+    """What both services refuse alike, so that one file is never judged two ways.
+
+    Raises:
+        ConfigError: naming the key (or keys) at fault.
+    """
+    check_holidays(config)
+    if config.pv.model == "reference":
+        for section, key, given in (("pv", "weather", config.pv.weather is not None),
+                                    ("fleet", "file", config.fleet.file is not None)):
+            if given:
+                raise ConfigError(f"{config.where}: [pv] model = reference and [{section}] {key}: "
+                                  "the challenge's curve replays one plant's day; it takes no "
+                                  f"{'weather file' if section == 'pv' else 'fleet'} (use model = solar)")
 
 
 def check_holidays(config: Config) -> None:
@@ -117,7 +161,7 @@ def build_meter_models(config: Config, count: int | None,
     With one: the fleet's meters in file order, the first ``count`` (None: all), each with its
     row's annual_energy_kwh and meter_model.
     """
-    check_holidays(config)
+    validate(config)
     fleet = load_fleet(config)
     if fleet is None:
         members = [FleetMember(f"Meter_{i}") for i in range(1 if count is None else count)]
@@ -126,14 +170,15 @@ def build_meter_models(config: Config, count: int | None,
             log.warning("--nb-meter %d: the fleet %s holds %d meter(s); publishing those",
                         count, config.fleet.file, len(fleet))
         members = fleet if count is None else fleet[:count]
-    models = [build_meter_model(config, index, seed, member)
-              for index, member in enumerate(members)]
+    models = [build_meter_model(config, meter_stream(member.meter_id), seed, member)
+              for member in members]
     return [member.meter_id for member in members], models
 
 
-def build_meter_model(config: Config, meter_index: int, seed: int | None,
+def build_meter_model(config: Config, meter_index: int | str, seed: int | None,
                       member: FleetMember | None = None) -> MeterModel:
-    """Meter ``meter_index``'s consumption model: the fleet row's values over [meter]'s."""
+    """The consumption model of the meter whose streams ``meter_index`` names
+    (:func:`~pv_simulator.models.seeds.meter_stream`): the fleet row's values over [meter]'s."""
     meter = config.meter
     model = (member.meter_model if member else None) or meter.model
     if model == "random-walk":
@@ -168,6 +213,7 @@ class _Plant:
     losses_pct: float
     weather: str | None
     seed: int | None
+    sky_climate: str | None = None
 
 
 class PvModels:
@@ -176,8 +222,12 @@ class PvModels:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._models: dict[_Plant | str, pv_plant.PvModel] = {}
-        self._skies: dict[tuple[int | None, int], CloudySky] = {}
+        self._skies: dict[tuple[int | None, int, str | None], VariableSky] = {}
+        self._climates: dict[str, SkyClimate] = {}
         self._files: dict[str, WeatherFile] = {}
+        self._checked_files: set[str] = set()
+        # Per weather file: (distance km, meter id or None, where) of each site far from its own.
+        self._far: dict[str, list[tuple[float, str | None, str]]] = {}
         self._sources: dict[tuple[str, float | None, float | None, float | None],
                             WeatherSource] = {}
 
@@ -189,6 +239,7 @@ class PvModels:
         default = self.model(None)
         fleet = load_fleet(self.config)
         if fleet is None:
+            self._warn_far_sites()
             return default, {}
         rows = {member.meter_id: member for member in fleet}
         if meter_ids is None:
@@ -197,8 +248,9 @@ class PvModels:
         if missing:
             log.warning("fleet %s holds no row for %s: the configuration's plant applies",
                         self.config.fleet.file, ", ".join(missing))
-        return default, {meter_id: self.model(rows[meter_id])
-                         for meter_id in meter_ids if meter_id in rows}
+        models = {meter_id: self.model(rows[meter_id]) for meter_id in meter_ids if meter_id in rows}
+        self._warn_far_sites()
+        return default, models
 
     def model(self, member: FleetMember | None) -> pv_plant.PvModel:
         """One house's PV model: its fleet row's values over the configuration's."""
@@ -229,10 +281,28 @@ class PvModels:
             azimuth_deg=pv.azimuth_deg if row.azimuth_deg is None else row.azimuth_deg,
             dc_ac_ratio=pv.dc_ac_ratio if row.dc_ac_ratio is None else row.dc_ac_ratio,
             losses_pct=pv.losses_pct if row.losses_pct is None else row.losses_pct,
-            weather=weather, seed=pv.seed if row.sky_seed is None else row.sky_seed)
+            weather=weather, seed=pv.seed if row.sky_seed is None else row.sky_seed,
+            sky_climate=row.sky_climate or (str(pv.sky_climate) if pv.sky_climate else None))
         if plant.peak_power_kw == 0.0:
             return self._shared("no PV", NoPvModel)
         return self._shared(plant, lambda: self._build(plant, member))
+
+    def _warn_far_sites(self) -> None:
+        """One warning per weather file for the sites far from its own, naming the farthest."""
+        for path, far in self._far.items():
+            site = self._files[path].site
+            assert site is not None
+            distance_km, meter_id, where = max(far, key=lambda item: item[0])
+            if len(far) == 1:
+                log.warning("%s: the site is %.0f km from the weather file's (%.3f, %.3f): "
+                            "its weather is not the site's", where, distance_km,
+                            site.latitude_deg, site.longitude_deg)
+            else:
+                log.warning("%s: %d sites are more than %g km from the weather file's (%.3f, %.3f), "
+                            "the farthest %s at %.0f km: its weather is not theirs", path, len(far),
+                            SITE_DISTANCE_WARNING_KM, site.latitude_deg, site.longitude_deg,
+                            meter_id or "the configuration's", distance_km)
+        self._far.clear()
 
     def _shared(self, key: _Plant | str, build: Callable[[], pv_plant.PvModel]) -> pv_plant.PvModel:
         model = self._models.get(key)
@@ -254,11 +324,7 @@ class PvModels:
         assert plant.altitude_m is not None
         sky = None
         if pv.sky == pv_plant.SKY_VARIABLE:
-            sky_key = (plant.seed, round(plant.latitude_deg))
-            sky = self._skies.get(sky_key)
-            if sky is None:
-                sky = self._skies[sky_key] = CloudySky(seed=plant.seed,
-                                                       latitude_deg=plant.latitude_deg)
+            sky = self._sky(plant, member, linke)
         return pv_plant.SolarPvModel(
             latitude_deg=plant.latitude_deg, longitude_deg=plant.longitude_deg,
             altitude_m=plant.altitude_m, tz=site.timezone, peak_power_kw=plant.peak_power_kw,
@@ -267,6 +333,51 @@ class PvModels:
             temperature_coefficient=pv.temperature_coefficient, albedo=pv.albedo,
             linke_turbidity=linke, air_temperature_c=pv.air_temperature_c,
             wind_speed_m_s=pv.wind_speed_m_s, sky=pv.sky, seed=plant.seed, cloudy_sky=sky)
+
+    def _sky(self, plant: _Plant, member: FleetMember | None,
+             linke: tuple[float, ...]) -> VariableSky:
+        """The variable sky of a plant, shared per seed, whole degree of latitude and climate."""
+        assert plant.latitude_deg is not None and plant.longitude_deg is not None
+        assert plant.altitude_m is not None
+        pv = self.config.pv
+        climate_key = plant.sky_climate or (
+            None if pv.monthly_clearness is None else repr(pv.monthly_clearness))
+        sky_key = (plant.seed, round(plant.latitude_deg), climate_key)
+        sky = self._skies.get(sky_key)
+        if sky is not None:
+            return sky
+        if climate_key is None:
+            sky = CloudySky(seed=plant.seed, latitude_deg=plant.latitude_deg)
+        else:
+            climate = self._climates.get(climate_key)
+            if climate is None:
+                climate = self._climates[climate_key] = self._climate(plant, member, linke)
+            sky = ClimateSky(climate, seed=plant.seed, latitude_deg=plant.latitude_deg)
+        self._skies[sky_key] = sky
+        return sky
+
+    def _climate(self, plant: _Plant, member: FleetMember | None,
+                 linke: tuple[float, ...]) -> SkyClimate:
+        """The sky climate of a file (at the file's site, else the plant's) or of [pv]
+        monthly_clearness."""
+        if plant.sky_climate is None:
+            values = self.config.pv.monthly_clearness
+            assert values is not None
+            return climate_from_monthly_clearness(values * 12 if len(values) == 1 else values)
+        where = (f"{self.config.fleet.file}: meter {member.meter_id}: column 'sky_climate'"
+                 if member is not None and member.sky_climate
+                 else f"{self.config.where}: [pv] sky_climate")
+        try:
+            data = self._files.get(plant.sky_climate) or read_weather_file(plant.sky_climate)
+            self._files[plant.sky_climate] = data
+            generic = data.site is None
+            site = pv_plant.weather_source(
+                data, latitude_deg=plant.latitude_deg if generic else None,
+                longitude_deg=plant.longitude_deg if generic else None,
+                altitude_m=plant.altitude_m if generic else None, linke_turbidity=linke).site
+            return climate_from_weather(data, site)
+        except (WeatherFileError, SkyClimateError) as exc:
+            raise ConfigError(f"{where}: {exc}") from None
 
     def _source(self, plant: _Plant, member: FleetMember | None) -> WeatherSource:
         """The weather file replayed at the plant's site, shared by the plants of that site."""
@@ -296,13 +407,16 @@ class PvModels:
                 data.site.latitude_deg if latitude is None else latitude,
                 data.site.longitude_deg if longitude is None else longitude)
             if distance_km > SITE_DISTANCE_WARNING_KM:
-                log.warning("%s: the site is %.0f km from the weather file's (%.3f, %.3f): "
-                            "its weather is not the site's", where, distance_km,
-                            data.site.latitude_deg, data.site.longitude_deg)
+                self._far.setdefault(plant.weather, []).append(
+                    (distance_km, member.meter_id if member else None, where))
         source = self._sources[key] = pv_plant.weather_source(
             data, latitude_deg=latitude, longitude_deg=longitude, altitude_m=altitude,
             linke_turbidity=self.config.pv.linke_turbidity or pv_plant.DEFAULT_LINKE_TURBIDITY,
             air_temperature_c=self.config.pv.air_temperature_c)
+        if plant.weather not in self._checked_files:
+            self._checked_files.add(plant.weather)
+            for warning in weather_warnings(data, source.site):
+                log.warning("%s: %s: %s", where, data.path, warning)
         return source
 
 
@@ -338,3 +452,179 @@ def build_sites(config: Config, meter_ids: Sequence[str] | None) -> tuple[Site |
     wanted = list(rows) if meter_ids is None else meter_ids
     return default, {meter_id: site_of(config, rows[meter_id]) for meter_id in wanted
                      if meter_id in rows}
+
+
+Connect = Callable[[BrokerConfig, str], Connection]
+"""Builds a service's broker connection from [broker] and the client's name."""
+
+
+def rabbit_connection(config: BrokerConfig, client_name: str) -> Connection:
+    """The connection to RabbitMQ that [broker] describes, retrying as it says."""
+    return Connection(RabbitConnector(config, client_name), retry_policy(config))
+
+
+def layout_of(config: BrokerConfig) -> Layout:
+    """Which queue holds which meter's readings, as [broker] layout says."""
+    return Layout(config.partitions if config.layout == "partitioned" else 0)
+
+
+def buffer_per_meter(buffer_s: float, interval_s: float, meters: int, max_readings: int) -> int:
+    """Readings per meter the meter keeps while the broker is away: ``buffer_s`` worth, within
+    ``max_readings`` in all (logged when that cuts it short)."""
+    asked = max(1, int(buffer_s / interval_s))
+    allowed = max(1, max_readings // max(1, meters))
+    if allowed < asked:
+        log.info("buffer: %d reading(s) per meter (%g s) while the broker is away: [meter] "
+                 "buffer_s = %g is capped by buffer_max_readings = %d for %d meters",
+                 allowed, allowed * interval_s, buffer_s, max_readings, meters)
+    return min(asked, allowed)
+
+
+def raise_open_file_limit() -> int:
+    """Raise the soft open-file limit to the hard one (at most 65,536); the limit in force.
+
+    Keeping each meter's file open saves a reopen and a tail read per row.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return 65536 if soft == resource.RLIM_INFINITY else soft
+
+
+@dataclass(frozen=True)
+class MeterOptions:
+    """The meter's command-line choices the composition needs."""
+
+    count: int | None
+    seed: int | None
+    start_s: float | None
+    interval_s: float
+    speed: float
+    duration_s: float | None
+    stats_interval_s: float
+    metrics: bool = False
+
+
+@dataclass(frozen=True)
+class MeterParts:
+    """A wired meter: the service to run, what to close after, what to serve and report."""
+
+    service: MeterService
+    connection: Connection
+    meter_ids: list[str]
+    layout: Layout
+    metrics: Metrics | None
+
+
+def build_meter_service(config: Config, options: MeterOptions, should_stop: Callable[[], bool],
+                        connect: Connect = rabbit_connection) -> MeterParts:
+    """The meter service of ``config``'s meters, unconnected; raises ConfigError naming the
+    [meter] problem."""
+    try:
+        meter_ids, models = build_meter_models(config, options.count, options.seed)
+    except ValueError as exc:
+        raise ConfigError(f"{config.path or 'defaults'}: [meter]: {exc}") from None
+    clock = SimClock(start_s=options.start_s, interval_s=options.interval_s, speed=options.speed,
+                     duration_s=options.duration_s)
+    buffered = buffer_per_meter(config.meter.buffer_s, options.interval_s, len(meter_ids),
+                                config.meter.buffer_max_readings)
+    connection = connect(config.broker, "pv-simulator meter")
+    layout = layout_of(config.broker)
+    service = MeterService(connection, meter_ids, models, clock, buffered, should_stop,
+                           stats_interval_s=options.stats_interval_s, layout=layout)
+    metrics = meter_metrics(service) if options.metrics else None
+    return MeterParts(service, connection, meter_ids, layout, metrics)
+
+
+def meter_metrics(service: MeterService) -> Metrics:
+    """The meter's metrics, read from ``service`` at each scrape."""
+    metrics = Metrics("pv_meter")
+    metrics.counter("readings_published", "readings the broker took", lambda: service.published)
+    metrics.counter("readings_dropped", "readings dropped from a full buffer while the broker was away",
+                    lambda: service.dropped)
+    metrics.gauge("readings_buffered", "readings taken and not yet published", lambda: len(service.pending))
+    metrics.counter("reconnects", "connections opened after the first", lambda: service.connection.reconnects)
+    return metrics
+
+
+@dataclass(frozen=True)
+class PvServiceOptions:
+    """The PV service's command-line choices the composition needs."""
+
+    meter_ids: list[str] | None
+    """The meters served; None: any the partitions' readings name."""
+    queues: list[str]
+    output_dir: Path
+    exit_when_idle_s: float | None
+    stats_interval_s: float
+    publish: bool = False
+    metrics: bool = False
+    control: bool = False
+    """``--control``: take commands whatever [control] enabled says."""
+
+
+@dataclass(frozen=True)
+class PvServiceParts:
+    """A wired PV service: the service to run, what to close after, what to serve and report."""
+
+    service: PvService
+    output: CsvOutput
+    connection: Connection
+    results: ResultStream | None
+    metrics: Metrics | None
+
+
+def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Callable[[], bool],
+                     connect: Connect = rabbit_connection) -> PvServiceParts:
+    """The PV service of ``config``'s plants over ``options``' queues, unconnected; raises
+    ConfigError naming the [pv] problem, OutputError for an unusable output folder."""
+    validate(config)
+    if options.control:
+        config = replace(config, control=replace(config.control, enabled=True))
+    try:
+        model, fleet_models = PvModels(config).for_meters(options.meter_ids)
+    except ValueError as exc:
+        raise ConfigError(f"{config.path or 'defaults'}: [pv]: {exc}") from None
+    # Half the open-file limit for data files, the other half for the meters' lock files:
+    # with fewer handles than meters, every tick would reopen each file (a cycle through
+    # all meters is an LRU's worst case).
+    site, sites = build_sites(config, options.meter_ids)
+    output = CsvOutput(options.output_dir, config.site.timezone, config.output.fsync,
+                       max_open_files=max(16, raise_open_file_limit() // 2 - 64),
+                       site_meters=lambda meter_id: sites.get(meter_id, site) is not None)
+    output.check_existing(options.meter_ids)
+    connection = connect(config.broker, "pv-simulator pv-service")
+    results = (ResultStream(config.output.results_exchange, output)
+               if options.publish or config.output.publish else None)
+    metrics = pv_service_metrics() if options.metrics else None
+    service = PvService(connection, options.queues, model, output, config.meter.max_power_w,
+                        should_stop, exit_when_idle_s=options.exit_when_idle_s,
+                        stats_interval_s=options.stats_interval_s, pv_models=fleet_models,
+                        results=results, metrics=metrics, layout=layout_of(config.broker),
+                        site=site, sites=sites, control=config.control.enabled)
+    if metrics is not None:
+        count_pv_service(metrics, service)
+    return PvServiceParts(service, output, connection, results, metrics)
+
+
+def count_pv_service(metrics: Metrics, service: PvService) -> None:
+    """Add the PV service's counters, read from ``service`` at each scrape."""
+    output = service.output
+    metrics.counter("rows_written", "rows appended to the CSV files", lambda: output.rows_written)
+    metrics.counter("duplicates_skipped", "readings skipped as already written",
+                    lambda: output.duplicates_skipped)
+    metrics.counter("readings_rejected", "readings dead-lettered as invalid", lambda: service.rejects.total)
+    metrics.counter("results_published", "result messages the broker confirmed, repeats included",
+                    lambda: service.results.published if service.results else 0)
+    metrics.counter("reconnects", "connections opened after the first", lambda: service.connection.reconnects)
+    control = service.control
+    if control is not None:
+        metrics.counter("commands_applied", "valid commands taken for a site",
+                        lambda: control.applied)
+        metrics.counter("commands_rejected", "commands that changed nothing (invalid, unknown "
+                        "meter)", lambda: control.rejected)

@@ -1,15 +1,15 @@
 """``python -m pv_simulator.live`` (``pv-live``): watch the PV results in a browser as they stream in.
 
-Exit codes: 0 stopped (Ctrl-C, SIGTERM); 1 the port cannot be listened on or
-no broker answered at start; 2 usage or configuration error, or the broker
-refused the login or virtual host. Each error is one line on stderr.
+Exit codes: 0 stopped (Ctrl-C, SIGTERM); 1 the port cannot be listened on or the
+broker has no such results exchange; 2 usage or configuration error, or the broker
+refused the login or virtual host. Each error is one line on stderr. A broker that
+does not answer is no error: the page says so and the view keeps trying.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import math
 import signal
 import sys
 import threading
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import NoReturn
 
+from pv_simulator import arguments
 from pv_simulator.config import ConfigError, load_config
 from pv_simulator.live.aggregate import Aggregator
 from pv_simulator.live.server import LiveServer, LiveState
@@ -26,7 +27,7 @@ from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy
 PROG = "pv-live"
 LOOPBACK = ("localhost", "::1")
 
-log = logging.getLogger("pv_simulator.live")
+log = logging.getLogger(__name__)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,26 +42,6 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def _hours(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value <= 24 * 366 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number of hours above 0, at most a year")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not in 0..65535")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description=(
         "Serve a live view of the PV service's results: per meter consumption, PV and grid "
@@ -70,12 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: broker.ini in the working directory, else defaults)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to serve the page on (default: 127.0.0.1, this machine only)")
-    parser.add_argument("--port", type=_port, default=8050,
+    parser.add_argument("--port", type=arguments.port, default=8050,
                         help="port to serve the page on (default: 8050; 0: any free port)")
     parser.add_argument("--exchange",
                         help="topic exchange the PV service publishes results to (default: the "
                              "configuration's [output] results_exchange, amq.topic unless set)")
-    parser.add_argument("--window-hours", type=_hours, default=6.0, metavar="HOURS",
+    parser.add_argument("--window-hours", type=arguments.hours, default=6.0, metavar="HOURS",
                         help="hours of simulated time shown, back from the latest result (default: 6)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                         help="logging threshold (default: INFO)")
@@ -95,8 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     timezone = config.site.timezone.key
     state = LiveState(aggregator, lambda: source.status,
                       timezone if "/" in timezone or timezone == "UTC" else None)
+    stop = threading.Event()
     source = ResultsSource(RabbitConnector(config.broker, "pv-live"), retry_policy(config.broker),
-                           args.exchange or config.output.results_exchange, state.on_body)
+                           args.exchange or config.output.results_exchange, state.on_body,
+                           on_failure=stop.set)
     try:
         server = LiveServer((args.host, args.port), state)
     except OSError as exc:
@@ -109,8 +92,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (args.host.startswith("127.") or args.host in LOOPBACK):
         log.warning("serving on %s: anyone who reaches it sees the live view (no login)", args.host)
 
-    stop = threading.Event()
-
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
@@ -118,12 +99,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     source.start()
     threading.Thread(target=server.serve_forever, name="pv-live-http", daemon=True).start()
-    shown = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"{PROG}: serving http://{shown}:{server.server_port}/", flush=True)
+    print(f"{PROG}: serving http://{arguments.url_host(args.host)}:{server.server_port}/", flush=True)
     stop.wait()
     log.info("stopping")
     server.stop()
     source.stop()
+    if source.failure is not None:
+        _fail(source.failure, 1)
     return 0
 
 

@@ -28,7 +28,7 @@ import json
 import math
 import re
 import time
-from collections import deque
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +37,9 @@ from typing import Any
 #: Duplicates come from redelivery, close behind the original; older ones only
 #: count twice in the message rate, they never change a bucket's value.
 DEDUP_MEMORY = 256
+
+#: Bucket index of an empty slot (no real bucket index is this low).
+_EMPTY = -(2**63)
 
 #: Seconds of wall-clock time over which the message rate is averaged.
 RATE_WINDOW_S = 5
@@ -99,25 +102,67 @@ class _Fleet:
 
 
 class _Meter:
-    """One meter's buckets (index -> latest reading in it), its latest reading and recent times."""
+    """One meter's buckets, its latest reading and its recent times, in flat arrays of doubles.
 
-    __slots__ = ("buckets", "latest", "recent", "recent_set")
+    A ring of ``slots`` buckets: bucket index i lives in slot i % slots, so the buckets of the
+    window (never more than ``slots``) are kept without pruning, and a meter costs the same few
+    kilobytes however long the run. ``recent`` is a ring of the last :data:`DEDUP_MEMORY` times.
+    """
 
-    def __init__(self) -> None:
-        self.buckets: dict[int, Reading] = {}
+    __slots__ = ("grid_w", "index", "latest", "meter_w", "pv_kw", "recent", "recent_next", "time_s")
+
+    def __init__(self, slots: int) -> None:
+        self.index = array("q", [_EMPTY]) * slots
+        self.time_s = array("d", [0.0]) * slots
+        self.meter_w = array("d", [0.0]) * slots
+        self.pv_kw = array("d", [0.0]) * slots
+        self.grid_w = array("d", [0.0]) * slots
         self.latest: Reading | None = None
-        self.recent: deque[float] = deque()
-        self.recent_set: set[float] = set()
+        self.recent = array("d", [math.nan]) * DEDUP_MEMORY  # NaN equals nothing: an empty place
+        self.recent_next = 0
 
     def seen(self, time_s: float) -> bool:
         """True if ``time_s`` was seen recently; otherwise remember it."""
-        if time_s in self.recent_set:
+        if time_s in self.recent:
             return True
-        self.recent.append(time_s)
-        self.recent_set.add(time_s)
-        if len(self.recent) > DEDUP_MEMORY:
-            self.recent_set.discard(self.recent.popleft())
+        self.recent[self.recent_next] = time_s
+        self.recent_next = (self.recent_next + 1) % DEDUP_MEMORY
         return False
+
+    def bucket(self, index: int) -> Reading | None:
+        """The latest reading kept in bucket ``index``, if any."""
+        slot = index % len(self.index)
+        if self.index[slot] != index:
+            return None
+        return Reading("", self.time_s[slot], self.meter_w[slot], self.pv_kw[slot], self.grid_w[slot])
+
+    def put(self, index: int, reading: Reading) -> Reading | None:
+        """Keep ``reading`` in bucket ``index``; return what the slot held, if it held that bucket."""
+        slot = index % len(self.index)
+        old = None
+        if self.index[slot] == index:
+            old = Reading("", self.time_s[slot], self.meter_w[slot], self.pv_kw[slot], self.grid_w[slot])
+        self.index[slot] = index
+        self.time_s[slot] = reading.time_s
+        self.meter_w[slot] = reading.meter_power_w
+        self.pv_kw[slot] = reading.pv_power_kw
+        self.grid_w[slot] = reading.grid_power_w
+        return old
+
+    def evicted(self, index: int) -> int | None:
+        """The older bucket that keeping bucket ``index`` would overwrite, if any."""
+        held = self.index[index % len(self.index)]
+        return held if held not in (_EMPTY, index) else None
+
+    def kept(self) -> list[tuple[int, Reading]]:
+        """Every kept bucket with its reading, in no particular order."""
+        return [(index, Reading("", self.time_s[slot], self.meter_w[slot], self.pv_kw[slot],
+                                self.grid_w[slot]))
+                for slot, index in enumerate(self.index) if index != _EMPTY]
+
+    def clear(self) -> None:
+        for slot in range(len(self.index)):
+            self.index[slot] = _EMPTY
 
 
 class Aggregator:
@@ -142,6 +187,8 @@ class Aggregator:
         while self.bucket_s / 2 >= min_bucket_s:
             self.bucket_s /= 2
         self.clock = clock
+        # The data spans at most `points` buckets (coarsening keeps it so), plus both ends.
+        self._slots = points + 2
         self._meters: dict[str, _Meter] = {}
         self._sorted_ids: list[str] | None = []
         self._fleet: dict[int, _Fleet] = {}
@@ -171,7 +218,7 @@ class Aggregator:
             return False
         meter = self._meters.get(reading.meter_id)
         if meter is None:
-            meter = self._meters[reading.meter_id] = _Meter()
+            meter = self._meters[reading.meter_id] = _Meter(self._slots)
             self._sorted_ids = None
         if meter.seen(reading.time_s):
             self.duplicates += 1
@@ -186,22 +233,24 @@ class Aggregator:
             meter.latest = reading
         self.latest_s = max(self.latest_s, reading.time_s)
         self._earliest_s = max(min(self._earliest_s, reading.time_s), self.latest_s - self.window_s)
-        self._place(meter, reading)
+        # Coarsen before placing, so that the new reading never overwrites a bucket still in the data.
         while (self.bucket_s < self.max_bucket_s
                and self.latest_s - self._earliest_s > self.points * self.bucket_s):
             self._coarsen()
-        if len(meter.buckets) > 2 * self.points + 2:
-            self._prune(meter.buckets)
-        if len(self._fleet) > 2 * self.points + 2:
-            self._prune(self._fleet)
+        self._place(meter, reading)
+        if len(self._fleet) > self._slots + self.points // 8:
+            self._prune_fleet()
         return True
 
     def _place(self, meter: _Meter, reading: Reading) -> None:
         index = math.floor(reading.time_s / self.bucket_s)
-        old = meter.buckets.get(index)
+        old = meter.bucket(index)
         if old is not None and old.time_s >= reading.time_s:
             return
-        meter.buckets[index] = reading
+        evicted = meter.evicted(index)
+        if evicted is not None and evicted > index:
+            return  # older than every bucket the ring keeps: before the window
+        meter.put(index, reading)
         fleet = self._fleet.get(index)
         if fleet is None:
             fleet = self._fleet[index] = _Fleet()
@@ -223,16 +272,16 @@ class Aggregator:
         self.bucket_s *= 2
         self._fleet.clear()
         for meter in self._meters.values():
-            readings = meter.buckets.values()
-            meter.buckets = {}
-            for reading in readings:
+            kept = meter.kept()
+            meter.clear()
+            for _, reading in sorted(kept, key=lambda item: item[0]):
                 self._place(meter, reading)
 
-    def _prune(self, buckets: dict[int, Any]) -> None:
-        """Forget buckets before the window (amortised: called once per ``points`` new buckets)."""
+    def _prune_fleet(self) -> None:
+        """Forget fleet buckets before the window (amortised: once per ``points / 8`` new buckets)."""
         first = self._first_index()
-        for index in [i for i in buckets if i < first]:
-            del buckets[index]
+        for index in [i for i in self._fleet if i < first]:
+            del self._fleet[index]
 
     def _first_index(self) -> int:
         return math.floor((self.latest_s - self.window_s) / self.bucket_s)
@@ -253,7 +302,7 @@ class Aggregator:
     def meter_series(self, meter_id: str) -> dict[str, list[float]]:
         """One meter's points in the window, oldest first (empty lists for an unknown meter)."""
         meter = self._meters.get(meter_id)
-        rows = [] if meter is None else self._window(meter.buckets)
+        rows = [] if meter is None else self._window(dict(meter.kept()))
         return {
             "t": [index * self.bucket_s for index, _ in rows],
             "meter_w": [round(r.meter_power_w, 1) for _, r in rows],

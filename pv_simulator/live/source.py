@@ -61,12 +61,15 @@ class ResultsSource:
         retry: the first connection's attempts and delays.
         exchange: the topic exchange the PV service publishes its results to.
         on_body: called in the source's thread for each message body.
+        on_failure: called in the source's thread when it gives up (see :attr:`failure`).
     """
 
     def __init__(self, connector: Connector, retry: RetryPolicy, exchange: str,
-                 on_body: Callable[[bytes], None]) -> None:
+                 on_body: Callable[[bytes], None],
+                 on_failure: Callable[[], None] = lambda: None) -> None:
         self.exchange = exchange
         self.on_body = on_body
+        self.on_failure = on_failure
         self._connection = Connection(connector, RetryPolicy(
             retry.connection_attempts, retry.retry_delay_s, cap_s=RETRY_MAX_S))
         self._connection.on_connect(self._subscribe)
@@ -74,6 +77,7 @@ class ResultsSource:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._status = LinkStatus("connecting", "", time.time())
+        self._failure: str | None = None
         self._node_answered = False
 
     @property
@@ -86,32 +90,45 @@ class ResultsSource:
             if (state, reason) != (self._status.state, self._status.reason):
                 self._status = LinkStatus(state, reason, time.time())
 
+    @property
+    def failure(self) -> str | None:
+        """Why the source gave up for good (the exchange is missing), if it did."""
+        with self._lock:
+            return self._failure
+
     def _subscribe(self, session: Session) -> None:
         self._node_answered = True
         try:
             session.subscribe(self.exchange, ROUTING_KEY, lambda _key, body: self.on_body(body))
+        except AccessRefused:
+            raise
         except BrokerRefused as exc:
-            # An exchange the PV service has not declared yet: away for now, not a failure.
+            # The exchange is never declared, by the PV service or here: a missing one is a
+            # configuration error, for the view as for the service.
             self._set_status("away", str(exc))
-            raise ConnectionLost(str(exc)) from None
+            raise
         self._set_status("connected", f"exchange {self.exchange}")
         log.info("consuming %s from exchange %s", ROUTING_KEY, self.exchange)
 
     def connect_first(self) -> None:
-        """Connect in the caller's thread, so a wrong address or login fails the command at once.
+        """Connect in the caller's thread, so a wrong login or exchange fails the command at once.
 
-        Once a node took the login, anything else (a missing exchange) is retried in the
-        background instead.
+        A broker that does not answer is no failure: the page is served with its "broker away"
+        banner, and the source keeps trying in the background.
 
         Raises:
-            SourceError: no node answered, or the broker refused the login or virtual host.
+            SourceError: the broker refused the login or virtual host (exit 2), or has no such
+                exchange (exit 1, as the PV service).
         """
         try:
             self._connection.connect(lambda: self._node_answered)
         except AccessRefused as exc:
             raise SourceError(str(exc), 2) from None
-        except BrokerUnavailable as exc:
+        except BrokerRefused as exc:
             raise SourceError(str(exc), 1) from None
+        except BrokerUnavailable as exc:
+            self._set_status("away", str(exc))
+            log.warning("%s; serving the page and retrying", exc)
 
     def start(self) -> None:
         """Consume in a daemon thread until :meth:`stop`."""
@@ -134,7 +151,15 @@ class ResultsSource:
                     self._set_status("away", f"connection lost: {exc}")
                     connection.lost(exc)
                     connection.ensure(self._stop.is_set)
-            except BrokerError as exc:
+            except AccessRefused as exc:
                 # Refused now (permissions taken away, say): the view waits for them back.
+                self._set_status("away", str(exc))
+                self._stop.wait(random.uniform(RETRY_MAX_S / 2, RETRY_MAX_S))
+            except BrokerRefused as exc:
+                with self._lock:
+                    self._failure = str(exc)
+                self._stop.set()
+                self.on_failure()
+            except BrokerError as exc:
                 self._set_status("away", str(exc))
                 self._stop.wait(random.uniform(RETRY_MAX_S / 2, RETRY_MAX_S))

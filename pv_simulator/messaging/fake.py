@@ -44,7 +44,9 @@ class FakeBroker:
     Attributes:
         available: False makes every new session fail as an unreachable node does.
         refuse_access: True makes every new session fail as a refused login does.
-        blocked: True reports every session blocked, as a broker alarm does.
+        blocked: True reports every session blocked, as a broker alarm does; a batch
+            published meanwhile is not taken, and its connection drops, as RabbitMQ's
+            does once ``blocked_connection_timeout`` runs out.
     """
 
     def __init__(self) -> None:
@@ -64,6 +66,8 @@ class FakeBroker:
         self._drop_on_ack = False
         #: Exchanges results may go to; a passive declare of any other is refused.
         self.exchanges = {"amq.topic"}
+        #: The type of each exchange that is not a topic exchange.
+        self.exchange_types: dict[str, str] = {}
         #: (exchange, result) for every result the broker took, repeats included.
         self.results: list[tuple[str, ResultMessage]] = []
         #: How many messages had been acknowledged when each result batch was taken.
@@ -135,6 +139,14 @@ class FakeBroker:
         self._sessions.append(session)
         self.sessions_opened += 1
         return session
+
+    def active_session(self, queue: str) -> FakeSession | None:
+        """The one session that gets ``queue``'s deliveries: its earliest open consumer's, as
+        ``x-single-active-consumer`` gives them."""
+        for session in self._sessions:
+            if session._open and any(c.queue == queue for c in session._consumers):
+                return session
+        return None
 
     def _forget(self, session: FakeSession) -> None:
         if session in self._sessions:
@@ -235,6 +247,10 @@ class FakeSession:
         self._check("publishing")
         if self.broker._take_publish_refusal():
             raise self._lose("publishing")
+        if self.broker.blocked:
+            self.close()
+            raise ConnectionLost("fake broker blocked publishing past blocked_connection_timeout "
+                                 "(publishing)")
         missing = [key for key, _, _ in messages if key not in self.broker.queues]
         if missing:
             raise BrokerRefused(f"fake broker could not route {len(missing)} reading(s): "
@@ -270,6 +286,8 @@ class FakeSession:
                 queue = self.broker.queues[consumer.queue]
                 if not queue or consumer.unacked >= self._prefetch:
                     continue
+                if self.broker.active_session(consumer.queue) is not self:
+                    continue  # a standby: the queue's single active consumer is elsewhere
                 message = queue.popleft()
                 tag, self._next_tag = self._next_tag, self._next_tag + 1
                 self._unacked[tag] = (consumer, message)
@@ -313,10 +331,18 @@ class FakeSession:
         self.broker.declare(consumer.queue + DLQ_SUFFIX)
         self.broker.queues[consumer.queue + DLQ_SUFFIX].append(StoredMessage(message.body, message.time_s))
 
-    def open_results(self, exchange: str) -> None:
-        self._check(f"checking [output] results_exchange {exchange!r}")
+    def _check_topic_exchange(self, exchange: str, named: str) -> None:
+        self._check(f"checking {named}")
         if exchange not in self.broker.exchanges:
-            raise BrokerRefused(f"fake broker refused: 404 NOT_FOUND - no exchange {exchange!r}")
+            raise BrokerRefused(f"fake broker refused: 404 NOT_FOUND - no exchange {exchange!r} "
+                                f"(checking {named})")
+        current = self.broker.exchange_types.get(exchange, "topic")
+        if current not in ("topic", "fanout"):
+            raise BrokerRefused(f"{named} is a {current} exchange: results need a topic exchange "
+                                "(routing key pv.results.<METER_ID>), such as amq.topic")
+
+    def open_results(self, exchange: str) -> None:
+        self._check_topic_exchange(exchange, f"[output] results_exchange {exchange!r}")
         self._results_exchange = exchange
 
     def publish_results(self, exchange: str, messages: Sequence[ResultMessage]) -> None:
@@ -336,9 +362,7 @@ class FakeSession:
     def subscribe(self, exchange: str, routing_pattern: str,
                   on_message: Callable[[str, bytes], None]) -> None:
         """Topic patterns with ``*`` words and a final ``#``: what the live view and control bind."""
-        self._check(f"subscribing to {routing_pattern} on exchange {exchange!r}")
-        if exchange not in self.broker.exchanges:
-            raise BrokerRefused(f"fake broker refused: 404 NOT_FOUND - no exchange {exchange!r}")
+        self._check_topic_exchange(exchange, f"exchange {exchange!r}")
         self._subscriptions.append((exchange, routing_pattern, on_message))
 
     def close(self) -> None:

@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import logging
 import re
-import signal
 import socket
 import ssl
-import threading
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -29,7 +26,9 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 
 from pv_simulator.config import BrokerConfig
+from pv_simulator.messaging import pika_internals
 from pv_simulator.messaging.connection import RetryPolicy
+from pv_simulator.messaging.deadlines import BROKER_ANSWER_TIMEOUT_S, TICK_S, NoAnswer, blocking_wait
 from pv_simulator.messaging.port import (
     DLQ_SUFFIX,
     AccessRefused,
@@ -52,10 +51,6 @@ def retry_policy(config: BrokerConfig) -> RetryPolicy:
                        retry_delay_s=config.retry_delay_s)
 
 
-#: The longest a blocking call waits for the broker's answer before the connection counts as lost.
-BROKER_ANSWER_TIMEOUT_S = 30.0
-
-
 #: Channels the queue declares are spread over: the broker creates queues in parallel across
 #: channels (2,000 new meters: 14.7 s on one channel, 3.1 s on 16, on 2 cores).
 DECLARE_CHANNELS = 16
@@ -63,6 +58,7 @@ DECLARE_CHANNELS = 16
 DECLARE_PER_CHANNEL = 128
 
 _QUEUE_IN_REPLY = re.compile(r"for queue '([^']+)'")
+_CURRENT_TYPE = re.compile(r"inequivalent arg 'type' .* current is '([^']+)'")
 
 
 def declare_rounds(ids: Sequence[str], channels: int,
@@ -70,76 +66,6 @@ def declare_rounds(ids: Sequence[str], channels: int,
     """``ids`` in rounds of at most ``channels`` consecutive parts of ``per_channel`` each."""
     parts = [list(ids[i:i + per_channel]) for i in range(0, len(ids), per_channel)]
     return [parts[i:i + channels] for i in range(0, len(parts), channels)]
-
-
-#: How long a blocking call may still finish after a stop request before it is interrupted:
-#: a batch's confirms take milliseconds, and interrupting the wait leaves its fate unknown.
-STOP_GRACE_S = 2.0
-
-
-class NoAnswer(Exception):
-    """The broker did not answer a blocking call within its deadline."""
-
-
-class WaitInterrupted(BaseException):
-    """A stop request ended a blocking call the broker had not answered within the grace."""
-
-
-class _Waits(threading.local):
-    def __init__(self) -> None:
-        self.doing: list[str] = []
-        self.stop_requested = False
-
-
-_waits = _Waits()
-
-
-def waiting_on_broker() -> str | None:
-    """What this thread is blocked on at the broker right now, if anything (for a stop request)."""
-    return _waits.doing[-1] if _waits.doing else None
-
-
-def interrupt_wait(grace_s: float = STOP_GRACE_S) -> None:
-    """A stop was requested: end the main thread's blocking call if it is still waiting after ``grace_s``.
-
-    Called from a signal handler. The call's deadline timer is shortened to the grace, and
-    on expiry raises :class:`WaitInterrupted` instead of :class:`NoAnswer`.
-    """
-    if not _waits.doing or threading.current_thread() is not threading.main_thread():
-        return
-    _waits.stop_requested = True
-    remaining_s, _ = signal.getitimer(signal.ITIMER_REAL)
-    signal.setitimer(signal.ITIMER_REAL, min(remaining_s or grace_s, grace_s))
-
-
-@contextmanager
-def blocking_wait(doing: str, timeout_s: float = BROKER_ANSWER_TIMEOUT_S) -> Iterator[None]:
-    """Mark a call that blocks until the broker answers, and give it a deadline.
-
-    pika's blocking calls have no timeout of their own: a declare the broker never answers
-    waited for ever. In the main thread a real-time interval timer raises :class:`NoAnswer`
-    out of the wait after ``timeout_s``; and a stop request (:func:`interrupt_wait`) ends it
-    with :class:`WaitInterrupted` if it is still waiting :data:`STOP_GRACE_S` later.
-    """
-    main = threading.current_thread() is threading.main_thread()
-    if main:
-        previous = signal.signal(signal.SIGALRM, _raise_no_answer)
-        signal.setitimer(signal.ITIMER_REAL, timeout_s)
-    _waits.doing.append(doing)
-    try:
-        yield
-    finally:
-        _waits.doing.pop()
-        _waits.stop_requested = False
-        if main:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
-
-
-def _raise_no_answer(_signum: int, _frame: object) -> None:
-    if _waits.stop_requested:
-        raise WaitInterrupted(waiting_on_broker() or "waiting for the broker")
-    raise NoAnswer()
 
 
 class RabbitConnector:
@@ -267,10 +193,7 @@ class RabbitSession:
         self._confirms: PublisherConfirms | None = None
         self.blocked = False
         channel.add_on_return_callback(self._on_return)
-        # On the connection's I/O loop, not the blocking adapter's: its callbacks run only in
-        # process_data_events, and a batch blocked by the alarm never gets there.
-        connection._impl.add_on_connection_blocked_callback(self._on_blocked)
-        connection._impl.add_on_connection_unblocked_callback(self._on_unblocked)
+        pika_internals.add_blocked_callbacks(connection, self._on_blocked, self._on_unblocked)
 
     def _on_blocked(self, _connection: object, frame: object) -> None:
         self.blocked = True
@@ -295,16 +218,21 @@ class RabbitSession:
         Args:
             doing: what for messages.
             waits: the operation waits for the broker's answer (an RPC, a batch's confirms): it gets
-                a deadline, and a stop request may interrupt it (:func:`blocking_wait`).
+                a deadline, and a stop request may interrupt it (:func:`blocking_wait`), checked
+                on the connection's I/O loop in whatever thread waits.
             timeout_s: that deadline.
         """
         if not self.is_open:
             raise ConnectionLost(f"not connected to {self.url} ({doing})")
-        assert self._channel is not None
+        assert self._channel is not None and self._connection is not None
         try:
             if waits:
-                with blocking_wait(doing, timeout_s):
-                    yield self._channel
+                with blocking_wait(doing, timeout_s) as wait:
+                    stop_ticking = pika_internals.every(self._connection, TICK_S, wait.check)
+                    try:
+                        yield self._channel
+                    finally:
+                        stop_ticking()
             else:
                 yield self._channel
         except (pex.ChannelClosedByBroker, pex.ConnectionClosedByBroker) as exc:
@@ -349,19 +277,17 @@ class RabbitSession:
             # A channel the broker closed is only seen here: its barrier could not be sent.
             refusals: list[BaseException] = []
             for declarer in channels:
-                declarer._impl.add_on_close_callback(
-                    lambda _channel, reason: refusals.append(reason))
+                pika_internals.add_close_callback(declarer, lambda _channel, reason: refusals.append(reason))
             dlq_arguments = dead_letter_arguments(self.queue_type)
             for round_ids in declare_rounds(ids, len(channels), DECLARE_PER_CHANNEL):
                 with self._guard(f"declaring queues {round_ids[0][0]!r} to "
                                  f"{round_ids[-1][-1]!r}"):
                     for declarer, part in zip(channels, round_ids, strict=False):
-                        impl = declarer._impl
                         for meter_id in part:
-                            impl.queue_declare(meter_id + DLQ_SUFFIX, durable=True,
-                                               arguments=dlq_arguments)
-                            impl.queue_declare(meter_id, durable=True,
-                                               arguments=queue_arguments(meter_id, self.queue_type))
+                            pika_internals.declare_queue_nowait(declarer, meter_id + DLQ_SUFFIX,
+                                                                dlq_arguments)
+                            pika_internals.declare_queue_nowait(
+                                declarer, meter_id, queue_arguments(meter_id, self.queue_type))
                     for declarer, part in zip(channels, round_ids, strict=False):
                         if refusals:
                             raise refusals[0]
@@ -377,7 +303,7 @@ class RabbitSession:
             raise BrokerRefused(
                 f"{exc}: queue {queue!r} was declared by an earlier pv-simulator, without "
                 "single active consumer; let that version's PV service drain it, then delete it "
-                f"(rabbitmqctl delete_queue {queue}) and start again (README: Upgrading)") from None
+                f"(rabbitmqctl delete_queue {queue}) and start again (docs/clusters.md: Upgrading)") from None
 
     def queue_depth(self, queue: str) -> int:
         with self._guard(f"checking queue {queue!r}") as channel:
@@ -386,16 +312,13 @@ class RabbitSession:
     def publish_batch(self, messages: Sequence[Message]) -> None:
         with self._guard("publishing", timeout_s=self._publish_timeout_s) as channel:
             if self._confirms is None:
-                # Confirms rather than a transaction per batch: the same guarantee (the
-                # broker holds every message it confirmed) for 19 % less broker CPU and
-                # 40 % less of ours; 86,400 readings in batches of 2,000 went 13,900/s
-                # with tx_commit, 17,400/s confirmed (benchmarks/RESULTS.md, run F).
+                # Confirms rather than a transaction per batch: the same guarantee (the broker
+                # holds every message it confirmed) for less CPU on both sides
+                # (benchmarks/RESULTS.md, run F).
                 self._confirms = PublisherConfirms.select(channel)
             self._returned.clear()
-            # Through the channel beneath the blocking one: its basic_publish wrote the socket
-            # once per message (57 % of a fast-forward meter's time); these frames are joined
-            # and go out together when the wait for their confirms below flushes them.
-            publish = channel._impl.basic_publish
+            # The frames wait and go out together when the wait for their confirms flushes them.
+            publish = pika_internals.publish_nowait(channel)
             for routing_key, body, time_s in messages:
                 publish(
                     exchange="",
@@ -441,6 +364,7 @@ class RabbitSession:
                     body: bytes) -> None:
             on_message(method.routing_key or "", body)
 
+        self._check_topic_exchange(exchange, f"exchange {exchange!r}")
         with self._guard(f"subscribing to {routing_pattern} on exchange {exchange!r}") as channel:
             queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
             channel.queue_bind(queue, exchange, routing_key=routing_pattern)
@@ -475,19 +399,59 @@ class RabbitSession:
 
         A separate channel keeps a refused result from closing the consumers' channel.
         """
-        with self._guard(f"checking [output] results_exchange {exchange!r}"):
+        named = f"[output] results_exchange {exchange!r}"
+        self._check_topic_exchange(exchange, named)
+        with self._guard(f"opening the results channel for {named}"):
             assert self._connection is not None
             channel = self._connection.channel()
-            channel.exchange_declare(exchange, passive=True)
             self._results_confirms = PublisherConfirms.select(channel)
             self._results_channel = channel
+
+    def _check_topic_exchange(self, exchange: str, named: str) -> None:
+        """Refuse a missing exchange, or one that is not a topic exchange (fanout: a warning).
+
+        AMQP has no call that reports an exchange's type; a declare as a topic exchange on a
+        channel of its own either matches, or is refused naming the type it has. A refusal
+        for another reason (durability, permissions) says nothing about the type.
+        """
+        with self._guard(f"checking {named}"):
+            assert self._connection is not None
+            checker = self._connection.channel()
+            checker.exchange_declare(exchange, passive=True)
+            checker.close()
+        current = self._exchange_type_other_than_topic(exchange)
+        if current == "fanout":
+            log.warning("%s is a fanout exchange: every queue bound to it gets every result, "
+                        "whatever its routing key", named)
+        elif current is not None:
+            raise BrokerRefused(f"{named} is a {current} exchange: results need a "
+                                "topic exchange (routing key pv.results.<METER_ID>), such as "
+                                "amq.topic")
+
+    def _exchange_type_other_than_topic(self, exchange: str) -> str | None:
+        assert self._connection is not None
+        try:
+            with blocking_wait(f"checking the type of exchange {exchange!r}"):
+                checker = self._connection.channel()
+                checker.exchange_declare(exchange, exchange_type="topic", durable=True)
+                checker.close()
+        except pex.ChannelClosedByBroker as exc:
+            match = _CURRENT_TYPE.search(exc.reply_text or "")
+            return match.group(1) if match else None
+        except (pex.AMQPError, OSError) as exc:
+            raise ConnectionLost(f"connection to {self.url} lost (checking exchange "
+                                 f"{exchange!r}): {_describe(exc)}") from None
+        except NoAnswer:
+            raise ConnectionLost(f"broker at {self.url} gave no answer (checking exchange "
+                                 f"{exchange!r})") from None
+        return None
 
     def publish_results(self, exchange: str, messages: Sequence[ResultMessage]) -> None:
         channel = self._results_channel
         if channel is None or not channel.is_open:
             raise ConnectionLost(f"results channel to {self.url} is not open")
         with self._guard("publishing results"):
-            publish = channel._impl.basic_publish
+            publish = pika_internals.publish_nowait(channel)
             for message in messages:
                 publish(exchange, message.routing_key, message.body,
                         BasicProperties(content_type="application/json",
@@ -497,23 +461,6 @@ class RabbitSession:
         if nacked:
             raise BrokerRefused(f"broker at {self.url} refused {nacked} result(s) on exchange "
                                 f"{exchange!r} (negative confirm)")
-
-
-def coalesce_output(channel: BlockingChannel) -> None:
-    """Join the frames waiting in pika's send buffer, so a batch leaves in a few socket writes.
-
-    pika queues every frame on its own and writes the socket once per frame, three per message
-    (method, header, body): a fast-forward meter spent 24 % of its time in 6,000 send calls per
-    batch of 2,000 readings. Joined, the batch goes in as few writes as the socket takes. The
-    buffer is pika's own (its transport's ``_tx_buffers``); where a pika version keeps it
-    elsewhere, the frames go out one by one as before.
-    """
-    transport = getattr(channel._impl.connection, "_transport", None)
-    buffers = getattr(transport, "_tx_buffers", None)
-    if isinstance(buffers, deque) and len(buffers) > 1:
-        joined = b"".join(buffers)
-        buffers.clear()
-        buffers.append(joined)
 
 
 class PublisherConfirms:
@@ -535,10 +482,7 @@ class PublisherConfirms:
     def select(cls, channel: BlockingChannel) -> PublisherConfirms:
         """Put ``channel`` in confirm mode, waiting for the broker's answer."""
         confirms = cls()
-        selected: list[object] = []
-        channel._impl.confirm_delivery(ack_nack_callback=confirms.on_confirm,
-                                       callback=selected.append)
-        channel._flush_output(lambda: bool(selected))
+        pika_internals.select_confirms(channel, confirms.on_confirm)
         return confirms
 
     def published(self, count: int) -> None:
@@ -562,8 +506,8 @@ class PublisherConfirms:
             How many of them the broker refused (negative confirms).
         """
         self.published(count)
-        coalesce_output(channel)
-        channel._flush_output(lambda: self.outstanding == 0)
+        pika_internals.coalesce_output(channel)
+        pika_internals.flush_until(channel, lambda: self.outstanding == 0)
         return self.take_nacked()
 
     def on_confirm(self, frame: pika.frame.Method[Basic.Ack | Basic.Nack]) -> None:

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from pv_simulator.config import PvConfig
 from pv_simulator.models import pv_chain
 from pv_simulator.models.challenge_curve import minute_of_day, read_curve
 from pv_simulator.models.clear_sky import SiteClearSky, SunAndClearSky
 from pv_simulator.models.climate import AirTemperatureClimate, latitude_annual_mean_c
 from pv_simulator.models.seeds import derive_uniform
-from pv_simulator.models.sky import DEFAULT_SEED, CloudySky
+from pv_simulator.models.sky import DEFAULT_SEED, CloudySky, VariableSky
 from pv_simulator.models.weather import WeatherSource
 from pv_simulator.models.weather_files import WeatherFile, read_weather_file
 
@@ -44,6 +43,26 @@ higher values. South of the equator the table is shifted by six months. Satellit
 
 SKY_CLEAR = "clear"
 SKY_VARIABLE = "variable"
+
+DEFAULT_PEAK_POWER_KW = 4.0
+DEFAULT_TILT_DEG = 30.0
+DEFAULT_AZIMUTH_DEG = 180.0
+"""The plant a configuration gets when it describes none: 4 kWp facing south at 30 degrees."""
+
+DEFAULT_DC_AC_RATIO = 1.2
+"""DC peak power over the inverter's AC limit, as PVWatts assumes by default."""
+
+DEFAULT_LOSSES_PCT = 14.08
+"""PVWatts' default DC system losses (soiling, shading, mismatch, wiring...), %."""
+
+DEFAULT_TEMPERATURE_COEFFICIENT = -0.0035
+"""Power temperature coefficient, 1/K: about that of crystalline silicon modules."""
+
+DEFAULT_ALBEDO = 0.2
+"""Ground reflectance: the usual assumption for ground without snow."""
+
+DEFAULT_WIND_SPEED_M_S = 1.0
+"""Wind speed for the cell temperature, m/s, when neither the caller nor a weather file gives one."""
 
 _SECONDS_PER_DAY = 86400.0
 _NOISE_KNOT_S = 300.0
@@ -229,13 +248,14 @@ class SolarPvModel:
 
     def __init__(self, *, latitude_deg: float, longitude_deg: float, altitude_m: float,
                  tz: ZoneInfo, peak_power_kw: float, tilt_deg: float, azimuth_deg: float,
-                 dc_ac_ratio: float = PvConfig.dc_ac_ratio, losses_pct: float = PvConfig.losses_pct,
-                 temperature_coefficient: float = PvConfig.temperature_coefficient, albedo: float = PvConfig.albedo,
+                 dc_ac_ratio: float = DEFAULT_DC_AC_RATIO, losses_pct: float = DEFAULT_LOSSES_PCT,
+                 temperature_coefficient: float = DEFAULT_TEMPERATURE_COEFFICIENT,
+                 albedo: float = DEFAULT_ALBEDO,
                  linke_turbidity: tuple[float, ...] = DEFAULT_LINKE_TURBIDITY,
-                 air_temperature_c: float | None = PvConfig.air_temperature_c,
-                 wind_speed_m_s: float = PvConfig.wind_speed_m_s,
+                 air_temperature_c: float | None = None,
+                 wind_speed_m_s: float = DEFAULT_WIND_SPEED_M_S,
                  sky: str = SKY_VARIABLE, seed: int | None = None,
-                 cloudy_sky: CloudySky | None = None) -> None:
+                 cloudy_sky: VariableSky | None = None) -> None:
         """``air_temperature_c`` None follows the site's climate (`climate`); ``cloudy_sky`` is
         a sky to share with neighbours (same clouds), else sky="variable" makes its own."""
         self._plant = PlantChain(peak_power_kw=peak_power_kw, tilt_deg=tilt_deg,
@@ -251,8 +271,9 @@ class SolarPvModel:
         self._tz = tz
         self._temperature_c = _temperature(self._site, air_temperature_c)
         self._wind_speed_m_s = wind_speed_m_s
-        self._sky = ((cloudy_sky or CloudySky(seed=seed, latitude_deg=latitude_deg))
-                     if sky == SKY_VARIABLE else None)
+        self._sky: VariableSky | None = (
+            (cloudy_sky or CloudySky(seed=seed, latitude_deg=latitude_deg))
+            if sky == SKY_VARIABLE else None)
 
     def power_kw(self, time_s: float) -> float:
         """AC power in kW at epoch seconds time_s (0 with the sun below the horizon)."""
@@ -289,14 +310,14 @@ class WeatherPvModel:
     """
 
     def __init__(self, weather: str | Path | WeatherFile | WeatherSource, *, peak_power_kw: float,
-                 tilt_deg: float, azimuth_deg: float, dc_ac_ratio: float = PvConfig.dc_ac_ratio,
-                 losses_pct: float = PvConfig.losses_pct,
-                 temperature_coefficient: float = PvConfig.temperature_coefficient,
-                 albedo: float = PvConfig.albedo, latitude_deg: float | None = None,
+                 tilt_deg: float, azimuth_deg: float, dc_ac_ratio: float = DEFAULT_DC_AC_RATIO,
+                 losses_pct: float = DEFAULT_LOSSES_PCT,
+                 temperature_coefficient: float = DEFAULT_TEMPERATURE_COEFFICIENT,
+                 albedo: float = DEFAULT_ALBEDO, latitude_deg: float | None = None,
                  longitude_deg: float | None = None, altitude_m: float | None = None,
                  linke_turbidity: tuple[float, ...] = DEFAULT_LINKE_TURBIDITY,
-                 air_temperature_c: float | None = PvConfig.air_temperature_c,
-                 wind_speed_m_s: float = PvConfig.wind_speed_m_s) -> None:
+                 air_temperature_c: float | None = None,
+                 wind_speed_m_s: float = DEFAULT_WIND_SPEED_M_S) -> None:
         self._plant = PlantChain(peak_power_kw=peak_power_kw, tilt_deg=tilt_deg,
                                  azimuth_deg=azimuth_deg, dc_ac_ratio=dc_ac_ratio,
                                  losses_pct=losses_pct,
@@ -358,7 +379,7 @@ def _temperature(site: SiteClearSky, air_temperature_c: float | None) -> Callabl
 def weather_source(data: WeatherFile, *, latitude_deg: float | None = None,
                    longitude_deg: float | None = None, altitude_m: float | None = None,
                    linke_turbidity: tuple[float, ...] = DEFAULT_LINKE_TURBIDITY,
-                   air_temperature_c: float | None = PvConfig.air_temperature_c) -> WeatherSource:
+                   air_temperature_c: float | None = None) -> WeatherSource:
     """A weather file replayed at a site: the file header's, each of the three numbers given
     replacing the header's (a generic CSV has none: give all three).
 

@@ -8,6 +8,9 @@ from typing import Protocol
 
 from pv_simulator.models.seeds import derive_seed
 
+DEFAULT_MAX_POWER_W = 9000.0
+"""A meter's upper bound when none is given: the challenge's readings run from 0 to 9000 W."""
+
 
 class MeterModel(Protocol):
     """A household's consumption over time."""
@@ -34,12 +37,12 @@ class RandomWalkModel:
     Args:
         max_power_w: upper bound of the readings.
         seed: same seed and index, same series; None for a fresh one.
-        meter_index: which meter of the run, so meters differ.
+        meter_index: which meter of the run (its number, or its id), so meters differ.
         reversion_s: time constant of the pull back to the middle.
     """
 
-    def __init__(self, *, max_power_w: float = 9000.0, seed: int | None = None,
-                 meter_index: int = 0, reversion_s: float = 1800.0) -> None:
+    def __init__(self, *, max_power_w: float = DEFAULT_MAX_POWER_W, seed: int | None = None,
+                 meter_index: int | str = 0, reversion_s: float = 1800.0) -> None:
         if not max_power_w > 0:
             raise ValueError(f"max_power_w must be positive, not {max_power_w}")
         self.max_power_w = max_power_w

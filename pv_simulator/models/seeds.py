@@ -35,3 +35,15 @@ def derive_seed(seed: int | None, *path: int | str) -> int | None:
 def derive_uniform(seed: int, *path: int | str) -> float:
     """A uniform number in [0, 1) from ``derive_seed(seed, *path)``: one hashed draw per index."""
     return (derive_seed(seed, *path) >> 11) / _UNIT
+
+
+def meter_stream(meter_id: str) -> int | str:
+    """The path part that names a meter's streams: its number for ``Meter_<k>``, else its id.
+
+    Named by the meter, never by its position in a fleet file, so reordering or adding rows
+    changes nobody else; ``Meter_<k>`` keeps the number the meters of ``-nb N`` always had.
+    """
+    prefix, _, number = meter_id.partition("_")
+    if prefix == "Meter" and number.isdigit() and str(int(number)) == number:
+        return int(number)
+    return meter_id

@@ -47,6 +47,7 @@ import random
 from collections import OrderedDict
 from datetime import date
 from statistics import NormalDist
+from typing import Protocol
 
 from pv_simulator.models.seeds import derive_seed, derive_uniform
 
@@ -86,6 +87,14 @@ non-negative at both extremes.
 FULL_SEASON_LATITUDE_DEG = 40.0
 """From this latitude on the seasons swing fully; towards the equator the swing fades linearly
 (the tropics' wet and dry seasons are not modelled)."""
+
+
+class VariableSky(Protocol):
+    """What a plant needs of a variable sky (`CloudySky`, `sky_climate.ClimateSky`)."""
+
+    def clear_sky_index(self, day_ordinal: int, minute_of_day: float) -> float:
+        """Clear-sky index at a minute of a local calendar day."""
+        ...
 
 
 def monthly_transitions(month: int, latitude_deg: float) -> tuple[tuple[float, float, float], ...]:

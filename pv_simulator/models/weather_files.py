@@ -29,12 +29,19 @@ absolute (epoch seconds). Slightly negative irradiance (sensor offsets at night)
 import csv
 import io
 import json
+import logging
 import math
-from collections.abc import Callable, Iterator
+import os
+import stat
+import time
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 EXAMPLE_WEATHER_PATH = Path(__file__).resolve().parent / "data" / "weather" / "pvgis_tmy_45N_8E.csv"
 """PVGIS 5.3 typical year at 45 N 8 E (SARAH3 + ERA5), shipped for demos and examples."""
@@ -88,33 +95,45 @@ class WeatherFile:
     typical_year: bool
     hourly_means: bool
     utc_offset_s: float
-    time_s: tuple[float, ...]
-    ghi_w_m2: tuple[float, ...]
-    dni_w_m2: tuple[float, ...]
-    dhi_w_m2: tuple[float, ...]
-    air_temperature_c: tuple[float, ...] | None
-    wind_speed_m_s: tuple[float, ...] | None
+    time_s: Sequence[float]
+    ghi_w_m2: Sequence[float]
+    dni_w_m2: Sequence[float]
+    dhi_w_m2: Sequence[float]
+    air_temperature_c: Sequence[float] | None
+    wind_speed_m_s: Sequence[float] | None
 
 
 class _Rows:
-    """Rows as they are read, with the file line of each for error messages."""
+    """Rows as they are read, with the file line (or record) of each for error messages.
 
-    def __init__(self, path: str) -> None:
+    Values are kept as C doubles, not Python floats: a year at 1 s is millions of rows.
+    """
+
+    def __init__(self, path: str, where_format: str = "line {}") -> None:
         self.path = path
-        self.where: list[str] = []
-        self.time_s: list[float] = []
-        self.ghi_w_m2: list[float] = []
-        self.dni_w_m2: list[float] = []
-        self.dhi_w_m2: list[float] = []
-        self.air_temperature_c: list[float] = []
-        self.wind_speed_m_s: list[float] = []
+        self._where_format = where_format
+        self._where_keys = array("q")
+        self.time_s = array("d")
+        self.ghi_w_m2 = array("d")
+        self.dni_w_m2 = array("d")
+        self.dhi_w_m2 = array("d")
+        self.air_temperature_c = array("d")
+        self.wind_speed_m_s = array("d")
 
     def fail(self, where: str, problem: str) -> WeatherFileError:
         return WeatherFileError(self.path, where, problem)
 
-    def add(self, where: str, time_s: float, fields: dict[str, str]) -> None:
-        """One row from its text fields: ghi, dni, dhi and, where present, temperature, wind."""
-        self.where.append(where)
+    def where(self, row: int) -> str:
+        """The line (or record) a row was read from."""
+        return self._where_format.format(self._where_keys[row])
+
+    def add(self, where: str, where_key: int, time_s: float, fields: dict[str, str]) -> None:
+        """One row from its text fields: ghi, dni, dhi and, where present, temperature, wind.
+
+        ``where`` names the row in this call's errors; ``where_key`` fills the reader's
+        ``where_format`` for later ones.
+        """
+        self._where_keys.append(where_key)
         self.time_s.append(time_s)
         for name, target in (("ghi", self.ghi_w_m2), ("dni", self.dni_w_m2),
                              ("dhi", self.dhi_w_m2)):
@@ -148,10 +167,10 @@ class _Rows:
         for k in range(1, len(self.time_s)):
             step_s = (self.time_s[k] - self.time_s[k - 1]) % TYPICAL_YEAR_S
             if abs(step_s - HOUR_S) > 1e-6:
-                raise self.fail(self.where[k], f"row is {_typical_stamp(self.time_s[k])}, expected "
+                raise self.fail(self.where(k), f"row is {_typical_stamp(self.time_s[k])}, expected "
                                                f"{_typical_stamp(self.time_s[k - 1] + HOUR_S)}")
         if len(self.time_s) != TYPICAL_YEAR_ROWS:
-            raise self.fail(self.where[-1], f"a typical year has {TYPICAL_YEAR_ROWS} hourly rows, "
+            raise self.fail(self.where(len(self.time_s) - 1), f"a typical year has {TYPICAL_YEAR_ROWS} hourly rows, "
                                             f"this file {len(self.time_s)}")
         wrapped = [t % TYPICAL_YEAR_S for t in self.time_s]
         order = sorted(range(len(wrapped)), key=wrapped.__getitem__)
@@ -161,24 +180,26 @@ class _Rows:
     def absolute(self, format_name: str) -> WeatherFile:
         """Check the instants of a generic file increase by 1 s to 1 h."""
         if len(self.time_s) < 2:
-            raise self.fail(self.where[-1] if self.where else "line 1",
+            raise self.fail(self.where(len(self.time_s) - 1) if self.time_s else "line 1",
                             "at least two data rows needed to span a time")
         for k in range(1, len(self.time_s)):
             step_s = self.time_s[k] - self.time_s[k - 1]
             if not _GENERIC_MIN_STEP_S <= step_s <= _GENERIC_MAX_STEP_S:
-                raise self.fail(self.where[k], f"{step_s:g} s after the previous row; rows must be "
+                raise self.fail(self.where(k), f"{step_s:g} s after the previous row; rows must be "
                                                "in time order, 1 s to 1 h apart")
         return self._build(format_name, None, False, False, 0.0, self.time_s,
-                           list(range(len(self.time_s))))
+                           range(len(self.time_s)))
 
     def _build(self, format_name: str, site: WeatherSite | None, typical_year: bool,
-               hourly_means: bool, utc_offset_s: float, time_s: list[float],
-               order: list[int]) -> WeatherFile:
-        def pick(values: list[float]) -> tuple[float, ...]:
-            return tuple(values[k] for k in order)
+               hourly_means: bool, utc_offset_s: float, time_s: Sequence[float],
+               order: Sequence[int]) -> WeatherFile:
+        def pick(values: "array[float]") -> "array[float]":
+            return values if order_is_identity else array("d", (values[k] for k in order))
+
+        order_is_identity = all(k == row for row, k in enumerate(order))
 
         return WeatherFile(
-            self.path, format_name, site, typical_year, hourly_means, utc_offset_s, tuple(time_s),
+            self.path, format_name, site, typical_year, hourly_means, utc_offset_s, array("d", time_s),
             pick(self.ghi_w_m2), pick(self.dni_w_m2), pick(self.dhi_w_m2),
             pick(self.air_temperature_c) if self.air_temperature_c else None,
             pick(self.wind_speed_m_s) if self.wind_speed_m_s else None)
@@ -256,7 +277,7 @@ def _read_epw(path: str, text: str) -> WeatherFile:
                                      _int(rows, where, "day", fields[2]), hour * HOUR_S)
         if pvgis_offset_h is not None:
             time_s += pvgis_offset_h * HOUR_S
-        rows.add(where, time_s, {"ghi": fields[13], "dni": fields[14], "dhi": fields[15],
+        rows.add(where, number, time_s, {"ghi": fields[13], "dni": fields[14], "dhi": fields[15],
                                  "temperature": fields[6], "wind": fields[21]})
     if pvgis_offset_h is not None:
         return rows.typical_year("pvgis-epw", site, False, 0.0)
@@ -298,7 +319,7 @@ def _read_tmy3(path: str, text: str) -> WeatherFile:
         time_s = _typical_year_time_s(rows, where, _int(rows, where, "month", date[0]),
                                      _int(rows, where, "day", date[1]),
                                      hour * HOUR_S + _int(rows, where, "minute", clock[1]) * 60.0)
-        rows.add(where, time_s, {key: fields[columns[key]] for key in _TMY3_COLUMNS})
+        rows.add(where, number, time_s, {key: fields[columns[key]] for key in _TMY3_COLUMNS})
     return rows.typical_year("tmy3", site, True, utc_offset_s)
 
 
@@ -348,7 +369,7 @@ def _read_pvgis_csv(path: str, text: str) -> WeatherFile:
         where = f"line {line_number + 1}"
         fields = line.split(",")
         _fields(rows, where, fields, len(names))
-        rows.add(where, _pvgis_time_s(rows, where, fields[0], offset_h),
+        rows.add(where, line_number + 1, _pvgis_time_s(rows, where, fields[0], offset_h),
                  {key: fields[index] for key, index in columns.items()})
     return rows.typical_year("pvgis-csv", site, False, 0.0)
 
@@ -360,13 +381,15 @@ def _json_member(rows: _Rows, where: str, value: Any, key: str) -> Any:
 
 
 def _read_pvgis_json(path: str, text: str) -> WeatherFile:
-    rows = _Rows(path)
+    rows = _Rows(path, "outputs.tmy_hourly[{}]")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise rows.fail(f"line {exc.lineno}", f"invalid JSON: {exc.msg}") from None
     location = _json_member(rows, "inputs", _json_member(rows, "top level", document, "inputs"),
                             "location")
+    if not isinstance(location, dict):
+        raise rows.fail("inputs.location", f"an object expected, not {type(location).__name__}")
     numbers = {}
     for key, limits in (("latitude", (-90.0, 90.0)), ("longitude", (-180.0, 180.0)),
                         ("elevation", (-500.0, 9000.0)), ("irradiance_time_offset", (-2.0, 2.0))):
@@ -382,7 +405,7 @@ def _read_pvgis_json(path: str, text: str) -> WeatherFile:
         stamp = _json_member(rows, where, record, "time(UTC)")
         fields = {key: str(_json_member(rows, where, record, name))
                   for key, name in _PVGIS_COLUMNS.items()}
-        rows.add(where, _pvgis_time_s(rows, where, str(stamp), numbers["irradiance_time_offset"]),
+        rows.add(where, index, _pvgis_time_s(rows, where, str(stamp), numbers["irradiance_time_offset"]),
                  fields)
     return rows.typical_year("pvgis-json", site, False, 0.0)
 
@@ -390,7 +413,7 @@ def _read_pvgis_json(path: str, text: str) -> WeatherFile:
 def _parse_iso_time_s(rows: _Rows, where: str, text: str) -> float:
     """Epoch seconds of an ISO 8601 time that carries its UTC offset (or Z)."""
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise rows.fail(where, f"time {text.strip()!r} is not ISO 8601") from None
     if moment.utcoffset() is None:
@@ -402,7 +425,7 @@ def _read_generic_csv(path: str, text: str) -> WeatherFile:
     rows = _Rows(path)
     lines = _csv_lines(text)
     _, names = next(lines)
-    names = [name.strip() for name in names]
+    names = [name.strip().strip('"').strip() for name in names]
     optional = [name for name in names[4:] if name in _GENERIC_OPTIONAL]
     if names[:4] != list(GENERIC_COLUMNS[:4]) or names[4:] != optional or len(set(names)) != len(names):
         raise rows.fail("line 1", f"header must be {','.join(GENERIC_COLUMNS[:4])} and optionally "
@@ -414,7 +437,7 @@ def _read_generic_csv(path: str, text: str) -> WeatherFile:
         if len(fields) != len(names):
             raise rows.fail(where, f"{len(fields)} fields, expected {len(names)}")
         values = dict(zip(keys, fields, strict=True))
-        rows.add(where, _parse_iso_time_s(rows, where, values.pop("time")), values)
+        rows.add(where, number, _parse_iso_time_s(rows, where, values.pop("time")), values)
     return rows.absolute("generic-csv")
 
 
@@ -427,7 +450,7 @@ def _detect(text: str) -> Callable[[str, str], WeatherFile] | None:
         return _read_pvgis_json
     if "\ntime(UTC)," in text[:_PVGIS_HEADER_CHARS]:
         return _read_pvgis_csv
-    if first.replace(" ", "").startswith(",".join(GENERIC_COLUMNS[:4])):
+    if first.replace(" ", "").replace('"', "").startswith(",".join(GENERIC_COLUMNS[:4])):
         return _read_generic_csv
     second = text.split("\n", 2)[1] if text.count("\n") >= 1 else ""
     if second.startswith("Date (MM/DD/YYYY)"):
@@ -436,8 +459,19 @@ def _detect(text: str) -> Callable[[str, str], WeatherFile] | None:
 
 
 def read_weather_file(path: str | Path) -> WeatherFile:
-    """Read any supported weather file; raises WeatherFileError naming the file and line."""
+    """Read any supported weather file; raises WeatherFileError naming the file and line.
+
+    Only regular files: a FIFO or a device would block the read for as long as nobody writes.
+    """
     name = str(path)
+    try:
+        status = os.stat(path)
+    except OSError as exc:
+        raise WeatherFileError(name, "line 1", f"cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise WeatherFileError(name, "line 1", "not a regular file (a directory, FIFO or device)")
+    log.info("reading weather file %s (%.1f MB)", name, status.st_size / 1e6)
+    started_s = time.monotonic()
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -448,4 +482,7 @@ def read_weather_file(path: str | Path) -> WeatherFile:
     if reader is None:
         raise WeatherFileError(name, "line 1", "not an EPW, TMY3, PVGIS csv/json file nor a csv "
                                                f"with header {','.join(GENERIC_COLUMNS)}")
-    return reader(name, text)
+    weather = reader(name, text)
+    log.info("weather file %s: %d rows (%s) in %.1f s", name, len(weather.time_s), weather.format,
+             time.monotonic() - started_s)
+    return weather

@@ -4,8 +4,9 @@ Each process builds its own :class:`Metrics` on a registry of its own (not the c
 library's global one), so tests can build several side by side. Counters and most
 gauges are read from the services' own counts when Prometheus scrapes, so the hot
 path pays nothing for them; only the latency histogram and the PV backlog are
-recorded as they happen. A service without metrics gets :class:`NoMetrics`, whose
-methods do nothing.
+recorded as they happen, through the service's `MetricsSink` (which :class:`Metrics`
+is). This module knows no service: the composition registers the counters that read
+the services' counts (`pv_simulator.composition`).
 
 The latency histogram observes ``time.time() - reading.time_s`` when a reading's row
 is written: the end-to-end delay when the meter runs in real time (``--speed 1``, the
@@ -16,7 +17,6 @@ runs the readings carry simulated times and the histogram means nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, start_http_server
@@ -25,24 +25,10 @@ from prometheus_client.registry import Collector
 
 from pv_simulator.messaging.wire import Reading
 
-if TYPE_CHECKING:
-    from pv_simulator.services.meter import MeterService
-    from pv_simulator.services.pv_service import PvService
-
 #: Seconds from a reading's time to its row: batching adds up to about 0.25 s, a broker outage minutes.
 LATENCY_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 Read = Callable[[], float]
-
-
-class NoMetrics:
-    """What a service records when metrics are off: nothing."""
-
-    def rows_written(self, readings: Sequence[Reading], now_s: float) -> None:
-        """Rows of ``readings`` were written at wall-clock ``now_s``."""
-
-    def backlog(self, readings: int) -> None:
-        """The broker holds ``readings`` ready in the served queues."""
 
 
 class _Counts(Collector):
@@ -59,8 +45,8 @@ class _Counts(Collector):
             yield GaugeMetricFamily(name, documentation, value=read())
 
 
-class Metrics(NoMetrics):
-    """One process's metrics on a registry of its own.
+class Metrics:
+    """One process's metrics on a registry of its own; the PV service's `MetricsSink`.
 
     Args:
         prefix: the metric name prefix, e.g. ``pv_meter`` or ``pv_service``.
@@ -124,39 +110,10 @@ class Metrics(NoMetrics):
             self._server = None
 
 
-
-def meter_metrics(service: MeterService) -> Metrics:
-    """The meter's metrics, read from ``service`` at each scrape."""
-    metrics = Metrics("pv_meter")
-    metrics.counter("readings_published", "readings the broker took", lambda: service.published)
-    metrics.counter("readings_dropped", "readings dropped from a full buffer while the broker was away",
-                    lambda: service.dropped)
-    metrics.gauge("readings_buffered", "readings taken and not yet published", lambda: len(service.pending))
-    metrics.counter("reconnects", "connections opened after the first", lambda: service.connection.reconnects)
-    return metrics
-
-
 def pv_service_metrics() -> Metrics:
-    """The PV service's metrics, with the latency and backlog it records; see :func:`count_pv_service`."""
+    """The PV service's metrics, with the latency and backlog it records; its counters are the
+    composition's to add."""
     metrics = Metrics("pv_service")
     metrics.track_latency()
     metrics.track_backlog()
     return metrics
-
-
-def count_pv_service(metrics: Metrics, service: PvService) -> None:
-    """Add the PV service's counters, read from ``service`` at each scrape."""
-    output = service.output
-    metrics.counter("rows_written", "rows appended to the CSV files", lambda: output.rows_written)
-    metrics.counter("duplicates_skipped", "readings skipped as already written",
-                    lambda: output.duplicates_skipped)
-    metrics.counter("readings_rejected", "readings dead-lettered as invalid", lambda: service.rejects.total)
-    metrics.counter("results_published", "result messages the broker confirmed, repeats included",
-                    lambda: service.results.published if service.results else 0)
-    metrics.counter("reconnects", "connections opened after the first", lambda: service.connection.reconnects)
-    control = service.control
-    if control is not None:
-        metrics.counter("commands_applied", "valid commands taken for a site",
-                        lambda: control.applied)
-        metrics.counter("commands_rejected", "commands that changed nothing (invalid, unknown "
-                        "meter)", lambda: control.rejected)

@@ -35,7 +35,7 @@ from pv_simulator.messaging.port import QUEUE_PER_METER, ConnectionLost, Deliver
 from pv_simulator.messaging.wire import BadReading, Reading, decode
 from pv_simulator.models.site import Site, site_step
 from pv_simulator.services.control import EXCHANGE, ROUTING_PATTERN, Control, ControlBoard
-from pv_simulator.services.metrics import NoMetrics
+from pv_simulator.services.metrics_sink import MetricsSink, NoMetrics
 from pv_simulator.services.results import Accepted, ResultStream, SiteResult
 from pv_simulator.services.stats import StatsLog
 from pv_simulator.storage.csv_format import SOC_DECIMALS
@@ -177,7 +177,7 @@ class PvService:
                  exit_when_idle_s: float | None = None, batch_max: int = 1000,
                  batch_wait_s: float = 0.05, stats_interval_s: float = 10.0,
                  pv_models: Mapping[str, PvModel] | None = None,
-                 results: ResultStream | None = None, metrics: NoMetrics | None = None,
+                 results: ResultStream | None = None, metrics: MetricsSink | None = None,
                  layout: Layout = QUEUE_PER_METER, site: Site | None = None,
                  sites: Mapping[str, Site | None] | None = None, control: bool = False) -> None:
         self.connection = connection
@@ -210,7 +210,7 @@ class PvService:
         self._last_delivery = time.monotonic()
         self._stats = StatsLog("written", stats_interval_s)
         self.results = results
-        self.metrics = metrics or NoMetrics()
+        self.metrics: MetricsSink = metrics or NoMetrics()
         self._default_site = site
         self._sites = dict(sites or {})
         self._any_site = site is not None or any(s is not None for s in self._sites.values())

@@ -47,8 +47,8 @@ _HEADER_LINE = (HEADER + "\n").encode()
 _SITE_HEADER_LINE = (SITE_HEADER + "\n").encode()
 _TAIL_CHUNK = 4096
 #: Write buffer per open file. A batch holds a row or two per meter in real time, and the
-#: default 8 KB each made 10,000 open files 44 MB of memory (1 KB: 3 MB); a longer batch of
-#: one meter is written in more, still few, system calls.
+#: default 8 KB each would cost ten thousand open files most of their memory; a longer batch
+#: of one meter is written in more, still few, system calls (benchmarks/RESULTS.md, "Figures behind the code").
 _FILE_BUFFER = 1024
 FILE_MODE = 0o644
 

@@ -255,14 +255,23 @@ class LiveCliTest(LiveTestCase):
             result = self.run_live("-conf", str(self.write_config()), "--port", str(port))
         self.assert_one_line_error(result.returncode, result.stderr, 1, f"127.0.0.1:{port}", "in use")
 
-    def test_broker_unreachable_at_start(self) -> None:
+    def test_broker_unreachable_at_start_serves_the_page_with_the_broker_away(self) -> None:
         with socket.socket() as closed:
             closed.bind(("127.0.0.1", 0))
             port = closed.getsockname()[1]
-        conf = self.write_config(broker={"port": port, "connection_attempts": 1})
-        result = self.run_live("-conf", str(conf), "--port", "0")
-        self.assert_one_line_error(result.returncode, result.stderr, 1, f"localhost:{port}",
-                                   "connection refused")
+        self.conf = self.write_config(broker={"port": port, "connection_attempts": 1})
+        live, url = self.start_live("--port", "0")
+        broker = self.snapshot(url)["broker"]
+        self.assertEqual(broker["state"], "away")
+        self.assertIn(f"localhost:{port}", broker["reason"])
+        live.terminate()
+        self.assertEqual(live.wait(timeout=30), 0)
+        self.assertNotIn("Traceback", (self.tmp / "live.log").read_text())
+
+    def test_missing_exchange_fails_as_the_pv_service_does(self) -> None:
+        result = self.run_live("-conf", str(self.write_config()), "--port", "0",
+                               "--exchange", "pv.no-such-exchange")
+        self.assert_one_line_error(result.returncode, result.stderr, 1, "pv.no-such-exchange")
 
     def test_unknown_virtual_host(self) -> None:
         conf = self.write_config(broker={"virtual_host": self.vhost + "-missing"})

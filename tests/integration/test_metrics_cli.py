@@ -101,3 +101,20 @@ class MetricsEndpointTest(BrokerTestCase):
                 result = self.run_cli(script, "-conf", str(conf), *args, "--metrics-port", port, timeout=30)
                 self.assert_one_line_error(result.returncode, result.stderr, 2, "--metrics-port",
                                            f"127.0.0.1:{port}")
+
+
+class MetricsOptionsTest(BrokerTestCase):
+    def test_a_port_out_of_range_is_named_like_pv_live_names_it(self) -> None:
+        conf = self.write_config()
+        for port in ("70000", "-1"):
+            result = self.run_cli("demo_meter.py", "-conf", str(conf), "--duration", "1", "--speed", "0",
+                                  "--metrics-port", port, timeout=30)
+            with self.subTest(port=port):
+                self.assert_one_line_error(result.returncode, result.stderr, 2, "--metrics-port",
+                                           f"{port} is not in 0..65535")
+
+    def test_an_ipv6_metrics_url_has_brackets(self) -> None:
+        result = self.run_cli("demo_meter.py", "-conf", str(self.write_config()), "--duration", "1",
+                              "--speed", "0", "--metrics-host", "::1", "--metrics-port", "0", timeout=30)
+        self.assert_clean_exit(result.returncode, result.stderr)
+        self.assertRegex(result.stderr, r"metrics on http://\[::1\]:\d+/metrics")

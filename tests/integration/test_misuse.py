@@ -102,8 +102,8 @@ class FullDiskTest(FaultTestCase):
         self.mount = Path(tempfile.mkdtemp(prefix="pv-full-"))
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(self.mount)],
                        check=True)
-        self.addCleanup(lambda: (subprocess.run(["umount", "-l", str(self.mount)], check=False),
-                                 self.mount.rmdir()))
+        self.addCleanup(self.mount.rmdir)
+        self.addCleanup(subprocess.run, ["umount", "-l", str(self.mount)], check=False)
 
     def test_a_full_disk_is_one_line_and_nothing_is_lost_after_freeing_it(self) -> None:
         reference = self.reference(DAWN)

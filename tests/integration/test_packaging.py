@@ -9,16 +9,21 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from tests.integration.support import ROOT
+from tests.paths import ROOT
 
 
 class PackagingTest(unittest.TestCase):
+    venv: Path
     @classmethod
     def setUpClass(cls) -> None:
         cls.venv = Path(tempfile.mkdtemp(prefix="pvtest-pip-"))
+        # The build writes build/ and *.egg-info next to the sources: build a copy, not the repo.
+        source = cls.venv / "source"
+        shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+            ".git", ".venv*", "build", "*.egg-info", ".mypy_cache", ".ruff_cache", "__pycache__"))
         subprocess.run([sys.executable, "-m", "venv", str(cls.venv)], check=True, timeout=120)
         install = subprocess.run([str(cls.venv / "bin" / "pip"), "install", "-q",
-                                  "--disable-pip-version-check", str(ROOT)],
+                                  "--disable-pip-version-check", str(source)],
                                  capture_output=True, text=True, timeout=600)
         if install.returncode != 0:
             raise AssertionError(f"pip install . failed: {install.stderr[-2000:]}")

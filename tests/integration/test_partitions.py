@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+from functools import partial
 from pathlib import Path
 
 from parameterized import parameterized
@@ -89,7 +90,7 @@ class PartitionedLayoutTest(BrokerTestCase):
         low = self.service("low", "--partition", "0", "1")
         high = self.service("high", "--partition", "2", "3")
         for pv in (low, high):
-            wait_until(lambda pv=pv: self.consuming(pv), 60, "a PV service to consume")
+            wait_until(partial(self.consuming, pv), 60, "a PV service to consume")
         if not meter_first:
             self.assert_clean_exit(*self.finish(self.meter(self.conf))[::2])
         wait_until(lambda: self.total_rows(out) >= len(METERS) * TICKS, 60, "every row")

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 from pv_simulator.summary import read_rows, summarize
 from tests.helpers import rows_of
-from tests.integration.support import ROOT, BrokerTestCase, check_rows, rabbitmqctl
+from tests.integration.support import BrokerTestCase, check_rows, rabbitmqctl
+from tests.paths import ROOT
 
 VIENNA = ZoneInfo("Europe/Vienna")
 REFERENCE = ROOT / "tests" / "data" / "vienna_2026-06-21_clearsky_10min.csv"

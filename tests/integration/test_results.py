@@ -56,7 +56,7 @@ class MqttSubscriber:
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
         with self._lock:
-            self.messages.append((message.topic, message.payload))
+            self.messages.append((message.topic, bytes(message.payload)))
 
     def received(self) -> list[tuple[str, bytes]]:
         with self._lock:
@@ -89,7 +89,7 @@ class ResultsStreamTest(BrokerTestCase):
         return subscriber
 
     def drain_results(self) -> list[tuple[pika.spec.Basic.GetOk, pika.BasicProperties, bytes]]:
-        messages = []
+        messages: list[tuple[pika.spec.Basic.GetOk, pika.BasicProperties, bytes]] = []
         while True:
             method, properties, body = self.channel.basic_get(RESULTS_QUEUE, auto_ack=True)
             if method is None:

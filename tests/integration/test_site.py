@@ -23,15 +23,17 @@ SOC_MIN_PCT = 5.0
 TOLERANCE_W = 0.001
 #: A 10 kWp plant and a large household: the surplus fills the battery by noon and the
 #: evening empties it (with the BDEW profile's seed 1).
-DAY = {"pv": {"model": "solar", "sky": "clear", "peak_power_kw": 10},
-       "meter": {"model": "household", "annual_energy_kwh": 14000}}
-BATTERY = {"battery": {"capacity_kwh": CAPACITY_KWH, "max_charge_kw": 5, "max_discharge_kw": 5,
-                       "round_trip_efficiency": ROUND_TRIP, "soc_min_pct": SOC_MIN_PCT}}
+DAY: dict[str, dict[str, object]] = {
+    "pv": {"model": "solar", "sky": "clear", "peak_power_kw": 10},
+    "meter": {"model": "household", "annual_energy_kwh": 14000}}
+BATTERY: dict[str, dict[str, object]] = {"battery": {
+    "capacity_kwh": CAPACITY_KWH, "max_charge_kw": 5, "max_discharge_kw": 5,
+    "round_trip_efficiency": ROUND_TRIP, "soc_min_pct": SOC_MIN_PCT}}
 
 
 class SiteCliTest(BrokerTestCase):
     def config(self, **sections: dict[str, object]) -> Path:
-        return self.write_config(**{**DAY, **sections})
+        return self.write_config("broker.ini", **{**DAY, **sections})
 
     def meter(self, conf: Path, *args: str) -> subprocess.Popen[str]:
         return self.start("demo_meter.py", "-conf", str(conf), "--seed", "1", *args, log=True)

@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tests.helpers import rows_of
-from tests.integration.support import ROOT, BrokerTestCase
+from tests.integration.support import BrokerTestCase
+from tests.paths import ROOT
 
 WEATHER_DIR = ROOT / "tests" / "data" / "weather"
 REFERENCES = json.loads((WEATHER_DIR / "references.json").read_text(encoding="utf-8"))

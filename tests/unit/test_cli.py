@@ -8,7 +8,6 @@ from parameterized import parameterized
 
 from pv_simulator.cli import (
     UsageError,
-    _buffer_per_meter,
     _checked_ids,
     _id_list,
     _served,
@@ -63,17 +62,6 @@ class ServedQueuesTest(unittest.TestCase):
         with self.assertRaises(UsageError) as caught:
             _served(None, [4], self.partitioned)
         self.assertIn("4 is not one of 0..3 ([broker] partitions = 4)", str(caught.exception))
-
-
-class BufferTest(unittest.TestCase):
-    def test_buffer_s_decides_for_small_fleets(self) -> None:
-        self.assertEqual(_buffer_per_meter(3600.0, 1.0, 10, 500_000), 3600)
-        self.assertEqual(_buffer_per_meter(3600.0, 60.0, 1, 500_000), 60)
-
-    def test_the_total_caps_large_fleets_and_says_so(self) -> None:
-        with self.assertLogs("pv_simulator", "INFO") as logs:
-            self.assertEqual(_buffer_per_meter(3600.0, 1.0, 10_000, 500_000), 50)
-        self.assertIn("capped by buffer_max_readings = 500000 for 10000 meters", logs.output[0])
 
 
 class IdListTest(unittest.TestCase):

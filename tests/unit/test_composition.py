@@ -1,26 +1,41 @@
-"""The composition builders: fleet rows over the configuration, shared plants, skies and weather."""
+"""The composition builders: fleet rows over the configuration, shared plants, skies and weather,
+and whole services wired over the in-memory broker."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
 import unittest
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
 from pv_simulator.composition import (
+    MeterOptions,
     NoPvModel,
     PvModels,
+    PvServiceOptions,
+    buffer_per_meter,
     build_meter_models,
+    build_meter_service,
+    build_pv_service,
     fleet_check,
     haversine_km,
 )
-from pv_simulator.config import ConfigError, load_config
+from pv_simulator.config import BrokerConfig, Config, ConfigError, load_config
+from pv_simulator.messaging.connection import Connection
+from pv_simulator.messaging.fake import FakeBroker
 from pv_simulator.models.household import HouseholdModel
 from pv_simulator.models.pv_plant import SolarPvModel, WeatherPvModel
 from pv_simulator.models.random_walk import RandomWalkModel
+from pv_simulator.services.metrics import Metrics
+from pv_simulator.storage.csv_format import file_glob, parse_row
 from tests.paths import ROOT
+from tests.unit.services.support import FAST_RETRY, START_S
 
 PVGIS = ROOT / "tests" / "data" / "weather" / "pvgis_tmy_45N_8E.csv"
 NOON_S = datetime(2026, 6, 21, 12, tzinfo=ZoneInfo("UTC")).timestamp()
@@ -38,6 +53,59 @@ class CompositionTest(unittest.TestCase):
         path = self.tmp / "pv.ini"
         path.write_text("[site]\ntimezone = UTC\n" + ini)
         return path
+
+    def test_a_household_is_the_same_wherever_its_row_stands_in_the_fleet(self) -> None:
+        rows = {"Meter_0": "Meter_0,3000", "Meter_1": "Meter_1,5000", "house-b": "house-b,2500"}
+
+        def day_of(order: list[str]) -> dict[str, list[float]]:
+            ids, models = build_meter_models(
+                load_config(self.config("[meter]\nmodel = household\n",
+                                        "meter_id,annual_energy_kwh\n"
+                                        + "\n".join(rows[i] for i in order) + "\n")), None, 7)
+            return {meter_id: [model.power_w(NOON_S + 60.0 * k) for k in range(120)]
+                    for meter_id, model in zip(ids, models, strict=True)}
+
+        first = day_of(["Meter_0", "Meter_1", "house-b"])
+        self.assertEqual(first, day_of(["house-b", "Meter_1", "Meter_0"]))
+        self.assertEqual(first["Meter_1"], day_of(["Meter_1"])["Meter_1"])
+        self.assertNotEqual(first["Meter_0"], first["Meter_1"])
+
+    def test_nb_meters_keep_the_streams_they_always_had(self) -> None:
+        config = load_config(self.config("[meter]\nmodel = random-walk\n"))
+        ids, models = build_meter_models(config, 3, 5)
+        self.assertEqual(ids, ["Meter_0", "Meter_1", "Meter_2"])
+        for index, model in enumerate(models):
+            again = RandomWalkModel(max_power_w=config.meter.max_power_w, seed=5, meter_index=index)
+            self.assertEqual([model.power_w(NOON_S + k) for k in range(50)],
+                             [again.power_w(NOON_S + k) for k in range(50)])
+
+    def test_both_services_refuse_holidays_nobody_knows(self) -> None:
+        config = load_config(self.config("country = AT\nsubdivision = BY\n"))
+        for build in self.both_services(config):
+            with self.subTest(build=build), self.assertRaises(ConfigError) as caught:
+                build()
+            self.assertIn("[site] subdivision", str(caught.exception))
+
+    def test_the_reference_curve_refuses_a_weather_file_and_a_fleet(self) -> None:
+        for extra, fleet, named in (("weather = w.csv\n", None, "[pv] weather"),
+                                    ("", "meter_id,peak_power_kw\nMeter_0,0\n", "[fleet] file")):
+            config = load_config(self.config("[pv]\nmodel = reference\n" + extra, fleet))
+            for build in self.both_services(config):
+                with self.subTest(named=named), self.assertRaises(ConfigError) as caught:
+                    build()
+                message = str(caught.exception)
+                self.assertIn("[pv] model = reference", message)
+                self.assertIn(named, message)
+
+    def fake_connect(self, _config: BrokerConfig, _client_name: str) -> Connection:
+        return Connection(FakeBroker().connector(), FAST_RETRY)
+
+    def both_services(self, config: Config) -> tuple[Callable[[], object], ...]:
+        """Building each service of ``config``, over the in-memory broker."""
+        return (lambda: build_meter_models(config, 1, 1),
+                lambda: build_pv_service(config, PvServiceOptions(
+                    meter_ids=["Meter_0"], queues=["Meter_0"], output_dir=self.tmp / "out",
+                    exit_when_idle_s=None, stats_interval_s=0.0), lambda: True, connect=self.fake_connect))
 
     def test_haversine_distance(self) -> None:
         self.assertAlmostEqual(haversine_km(0.0, 0.0, 0.0, 1.0), 111.195, places=2)
@@ -114,6 +182,18 @@ class CompositionTest(unittest.TestCase):
         self.assertEqual(model.weather.site.longitude_deg, 8.0)
         self.assertIn("356 km from the weather file's", logs.output[0])
 
+    def test_a_fleet_far_from_its_weather_gets_one_summary_naming_the_farthest(self) -> None:
+        shutil.copy(PVGIS, self.tmp / "tmy.csv")
+        config = load_config(self.config(
+            "[pv]\nweather = tmy.csv\n",
+            "meter_id,latitude,longitude\nA,48.2,8.0\nB,50.0,8.0\nC,47.0,8.0\nD,45.0,8.0\n"))
+        with self.assertLogs("pv_simulator", "WARNING") as logs:
+            PvModels(config).for_meters(None)
+        far = [line for line in logs.output if "km from the weather file's" in line]
+        self.assertEqual(len(far), 1, logs.output)
+        self.assertIn("3 sites are more than", far[0])
+        self.assertIn("the farthest B at 556 km", far[0])
+
     def test_an_unreadable_weather_file_names_key_file_and_line(self) -> None:
         (self.tmp / "bad.csv").write_text("time,ghi_w_m2,dni_w_m2,dhi_w_m2\nsoon,1,2,3\n")
         config = load_config(self.config("[pv]\nweather = bad.csv\n"))
@@ -125,6 +205,90 @@ class CompositionTest(unittest.TestCase):
             config = load_config(self.config(ini))
             with self.assertRaisesRegex(ConfigError, rf"pv.ini: \[site\] {key}: unknown"):
                 build_meter_models(config, 1, None)
+
+
+class BufferTest(unittest.TestCase):
+    def test_buffer_s_decides_for_small_fleets(self) -> None:
+        self.assertEqual(buffer_per_meter(3600.0, 1.0, 10, 500_000), 3600)
+        self.assertEqual(buffer_per_meter(3600.0, 60.0, 1, 500_000), 60)
+
+    def test_the_total_caps_large_fleets_and_says_so(self) -> None:
+        with self.assertLogs("pv_simulator", "INFO") as logs:
+            self.assertEqual(buffer_per_meter(3600.0, 1.0, 10_000, 500_000), 50)
+        self.assertIn("capped by buffer_max_readings = 500000 for 10000 meters", logs.output[0])
+
+def scrape(metrics: Metrics | None) -> dict[str, float]:
+    """Every sample of one scrape by name."""
+    assert metrics is not None
+    text = generate_latest(metrics.registry).decode()
+    return {sample.name: sample.value for family in text_string_to_metric_families(text)
+            for sample in family.samples}
+
+
+class ServiceCompositionTest(unittest.TestCase):
+    """A meter and a PV service built as the command lines build them, over the fake broker."""
+
+    INTERVAL_S = 60.0
+    READINGS = 30
+
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.broker = FakeBroker()
+        self.clients: list[str] = []
+        path = self.tmp / "pv.ini"
+        path.write_text("[site]\ntimezone = UTC\n[pv]\nmodel = solar\nsky = clear\n"
+                        "[meter]\nmodel = household\nprofile = h25\n")
+        self.config = load_config(path)
+
+    def connect(self, _config: BrokerConfig, client_name: str) -> Connection:
+        self.clients.append(client_name)
+        return Connection(self.broker.connector(), FAST_RETRY)
+
+    def test_readings_flow_from_meter_to_csv_rows_and_metrics(self) -> None:
+        meter = build_meter_service(self.config, MeterOptions(
+            count=2, seed=5, start_s=START_S, interval_s=self.INTERVAL_S, speed=0.0,
+            duration_s=self.READINGS * self.INTERVAL_S, stats_interval_s=0.0, metrics=True),
+            lambda: False, connect=self.connect)
+        self.assertEqual(meter.meter_ids, ["Meter_0", "Meter_1"])
+        try:
+            meter.service.run()
+        finally:
+            meter.connection.close()
+        self.assertEqual(scrape(meter.metrics)["pv_meter_readings_published_total"], 2 * self.READINGS)
+
+        out_dir = self.tmp / "out"
+        pv = build_pv_service(self.config, PvServiceOptions(
+            meter_ids=meter.meter_ids, queues=meter.meter_ids, output_dir=out_dir,
+            exit_when_idle_s=0.2, stats_interval_s=0.0, metrics=True),
+            lambda: False, connect=self.connect)
+        try:
+            pv.service.run()
+        finally:
+            pv.output.close()
+            pv.connection.close()
+        self.assertEqual(self.clients, ["pv-simulator meter", "pv-simulator pv-service"])
+        self.assertIsNone(pv.results)
+        rows = [parse_row(line, path) for path in sorted(out_dir.glob(file_glob()))
+                for line in path.read_text().splitlines()[1:]]
+        self.assertEqual(len(rows), 2 * self.READINGS)
+        self.assertEqual(sorted({row.meter_id for row in rows}), ["Meter_0", "Meter_1"])
+        first = [row for row in rows if row.meter_id == "Meter_0"]
+        self.assertEqual([row.time_s for row in first],
+                         [START_S + k * self.INTERVAL_S for k in range(self.READINGS)])
+        self.assertTrue(all(row.meter_power_value_w > 0 for row in rows))
+        values = scrape(pv.metrics)
+        self.assertEqual(values["pv_service_rows_written_total"], 2 * self.READINGS)
+        self.assertEqual(values["pv_service_reading_latency_seconds_count"], 2 * self.READINGS)
+        self.assertEqual(values["pv_service_readings_rejected_total"], 0)
+
+    def test_without_metrics_option_there_are_none(self) -> None:
+        meter = build_meter_service(self.config, MeterOptions(
+            count=None, seed=1, start_s=START_S, interval_s=1.0, speed=0.0, duration_s=1.0,
+            stats_interval_s=0.0), lambda: False, connect=self.connect)
+        self.addCleanup(meter.connection.close)
+        self.assertIsNone(meter.metrics)
+        self.assertEqual(meter.meter_ids, ["Meter_0"])
 
 
 if __name__ == "__main__":

@@ -37,13 +37,13 @@ class ReadFleetTest(FleetFileTest):
     def test_all_columns_typed(self) -> None:
         path = self.write(
             ",".join(COLUMNS) + "\n"
-            "house-1,48.2,16.37,194,9.5,35,180,1.2,14,4000,household,tmy.csv,7,10,5\n"
+            "house-1,48.2,16.37,194,9.5,35,180,1.2,14,4000,household,tmy.csv,7,pvgis.csv,10,5\n"
         )
         self.assertEqual(read_fleet(path), [FleetMember(
             meter_id="house-1", latitude=48.2, longitude=16.37, altitude_m=194.0, peak_power_kw=9.5,
             tilt_deg=35.0, azimuth_deg=180.0, dc_ac_ratio=1.2, losses_pct=14.0, annual_energy_kwh=4000.0,
-            meter_model="household", weather="tmy.csv", sky_seed=7, battery_kwh=10.0,
-            battery_kw=5.0)])
+            meter_model="household", weather="tmy.csv", sky_seed=7, sky_climate="pvgis.csv",
+            battery_kwh=10.0, battery_kw=5.0)])
         self.assertIsInstance(read_fleet(path)[0].sky_seed, int)
 
     def test_empty_cells_and_missing_columns_are_none(self) -> None:
@@ -144,6 +144,8 @@ class CheckHookTest(FleetFileTest):
 
 class GenerateTest(unittest.TestCase):
     SITE = (48.2, 16.37)
+    fleet: list[FleetMember]
+    with_pv: list[FleetMember]
 
     @classmethod
     def setUpClass(cls) -> None:
@@ -186,6 +188,17 @@ class GenerateTest(unittest.TestCase):
         self.assertGreater(share(60, 120), 0.1)
         self.assertGreater(share(240, 300), 0.1)
         self.assertLess(share(0, 45) + share(315, 360), 0.02)
+
+    def test_roofs_face_the_equator_south_of_it_too(self) -> None:
+        southern = generate(400, 11, -33.9, 151.2, pv_share=1.0)
+        northern = generate(400, 11, 33.9, 151.2, pv_share=1.0)
+        north_facing = [m for m in southern if m.azimuth_deg is not None
+                        and (m.azimuth_deg >= 315 or m.azimuth_deg < 45)]
+        self.assertGreater(len(north_facing) / len(southern), 0.4)
+        self.assertLess(sum(135 <= (m.azimuth_deg or 0) < 225 for m in southern) / len(southern), 0.02)
+        # The same draws, mirrored: the equator's side swaps, east and west roofs stay.
+        for south, north in zip(southern, northern, strict=True):
+            self.assertEqual(south.peak_power_kw, north.peak_power_kw)
 
     def test_consumption_by_household_size(self) -> None:
         energies = [member.annual_energy_kwh or 0.0 for member in self.fleet]
@@ -254,6 +267,8 @@ class GeneratorMainTest(FleetFileTest):
             main(["generate", *argv])
         self.assertEqual(caught.exception.code, 2)
         self.assertIn("error", err.getvalue())
+        self.assertEqual(err.getvalue().count("\n"), 1, f"not one line: {err.getvalue()!r}")
+        self.assertNotIn("usage:", err.getvalue())
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
+import tracemalloc
 import unittest
 
 from parameterized import parameterized
@@ -232,13 +234,36 @@ class ScaleTest(unittest.TestCase):
         for series in snapshot["meters"].values():
             self.assertLessEqual(len(series["t"]), 301)
         # The memory kept stays bounded by the points, not by the readings taken.
-        kept = sum(len(m.buckets) for m in aggregator._meters.values())
-        self.assertLessEqual(kept, 1000 * (2 * 300 + 3))
+        kept = sum(len(m.kept()) for m in aggregator._meters.values())
+        self.assertLessEqual(kept, 1000 * (300 + 2))
         # A loose bound, only to catch an ingest that is no longer O(1) (it is ~5 us here).
         self.assertLess(per_reading_us, 200, f"{per_reading_us:.1f} us per reading")
         started = time.perf_counter()
         json.dumps(snapshot)
         self.assertLess(time.perf_counter() - started, 0.5)
+
+    def test_memory_is_bounded_by_the_window_and_the_meters_not_by_simulated_time(self) -> None:
+        meters, step_s = 2000, 3600
+        aggregator = Aggregator(window_s=6 * 3600, points=300)
+
+        def feed(start_s: int, end_s: int) -> None:
+            for t in range(start_s, end_s, step_s):
+                for m in range(meters):
+                    aggregator.ingest(Reading(f"Meter_{m}", T0 + t, 400.0 + m, 1.5, -1100.0 + m))
+
+        feed(0, 6 * 3600)  # a full window
+        tracemalloc.start()
+        self.addCleanup(tracemalloc.stop)
+        feed(6 * 3600, 12 * 3600)  # from here on, what is traced includes each meter's latest reading
+        after_12_h, _ = tracemalloc.get_traced_memory()
+        feed(12 * 3600, 24 * 3600)
+        after_24_h, _ = tracemalloc.get_traced_memory()
+        self.assertEqual(aggregator.accepted, meters * 24 * 3600 // step_s)
+        self.assertLess(after_24_h - after_12_h, 16 * 1024,
+                        f"{(after_24_h - after_12_h) / 1e6:.2f} MB more after 12 more simulated hours")
+        meter = aggregator._meters["Meter_0"]
+        per_meter_bytes = sum(sys.getsizeof(getattr(meter, name)) for name in meter.__slots__)
+        self.assertLess(per_meter_bytes, 16_000)  # docs: about 15 kB per meter at 300 points
 
 
 if __name__ == "__main__":

@@ -53,27 +53,41 @@ class ResultsSourceTest(unittest.TestCase):
         self.publish(result("Meter_0", 2))
         wait_until(lambda: len(self.bodies) == 3, 10, "the result after the reconnect")
 
-    def test_a_missing_exchange_is_away_and_retried_not_fatal(self) -> None:
+    def test_a_missing_exchange_fails_the_command_as_it_fails_the_pv_service(self) -> None:
         self.broker.exchanges.discard("amq.topic")
-        source = self.source()
-        source.connect_first()
-        self.assertEqual(source.status.state, "away")
-        self.assertIn("no exchange", source.status.reason)
-        source.start()
-        self.broker.exchanges.add("amq.topic")
-        wait_until(lambda: source.status.state == "connected", 10, "the exchange to appear")
-
-    def test_no_broker_and_a_refused_login_fail_the_command(self) -> None:
-        self.broker.available = False
         with self.assertRaises(SourceError) as caught:
             self.source().connect_first()
         self.assertEqual(caught.exception.exit_code, 1)
+        self.assertIn("no exchange 'amq.topic'", str(caught.exception))
+
+    def test_an_exchange_gone_while_running_stops_the_source_with_its_reason(self) -> None:
+        failed: list[bool] = []
+        source = ResultsSource(self.broker.connector(), FAST, "amq.topic", self.bodies.append,
+                               on_failure=lambda: failed.append(True))
+        self.addCleanup(source.stop)
+        source.connect_first()
+        source.start()
+        self.broker.exchanges.discard("amq.topic")
+        self.broker.drop_connections()
+        wait_until(lambda: failed == [True], 10, "the source to give up")
+        self.assertIn("no exchange 'amq.topic'", source.failure or "")
+
+    def test_no_broker_is_away_and_connects_once_it_answers(self) -> None:
+        self.broker.available = False
+        source = self.source()
+        source.connect_first()
+        self.assertEqual(source.status.state, "away")
+        source.start()
         self.broker.available = True
+        wait_until(lambda: source.status.state == "connected", 10, "connected once the broker answers")
+        self.publish(result("Meter_0", 1))
+        wait_until(lambda: len(self.bodies) == 1, 10, "the first result")
+
+    def test_a_refused_login_fails_the_command(self) -> None:
         self.broker.refuse_access = True
         with self.assertRaises(SourceError) as caught:
             self.source().connect_first()
         self.assertEqual(caught.exception.exit_code, 2)
-
 
 if __name__ == "__main__":
     unittest.main()

@@ -6,7 +6,7 @@ import unittest
 
 from pv_simulator.messaging.connection import Backoff, Connection, RetryPolicy
 from pv_simulator.messaging.fake import FakeBroker, FakeSession
-from pv_simulator.messaging.port import AccessRefused, BrokerUnavailable, ConnectionLost, Session
+from pv_simulator.messaging.port import AccessRefused, BrokerUnavailable, ConnectionLost, Delivery, Session
 
 FAST = RetryPolicy(connection_attempts=3, retry_delay_s=0.0, cap_s=0.05)
 
@@ -126,7 +126,7 @@ class ConnectionTest(unittest.TestCase):
         session = connection.session
         session.declare_meter_queues(["M"])
         session.publish_batch([("M", b"1", 1.0), ("M", b"2", 2.0)])
-        got = []
+        got: list[Delivery] = []
         session.consume(["M"], got.append, prefetch=10)
         session.process_events(0)
         self.assertEqual(len(got), 2)

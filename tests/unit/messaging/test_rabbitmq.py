@@ -1,79 +1,14 @@
-"""The pika adapter's pure parts (no broker needed): deadlines on blocking calls, stop requests
-that end them, how the pipelined declares are split, and the bookkeeping of publisher confirms."""
+"""The pika adapter's pure parts (no broker needed): how the pipelined declares are split, and the
+bookkeeping of publisher confirms."""
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-import time
 import unittest
 
 from pika.frame import Method
 from pika.spec import Basic
 
-from pv_simulator.cli import Stopper
-from pv_simulator.messaging.rabbitmq import (
-    NoAnswer,
-    PublisherConfirms,
-    WaitInterrupted,
-    blocking_wait,
-    declare_rounds,
-    waiting_on_broker,
-)
-
-#: The stop grace in these tests: the mechanism is the same as with STOP_GRACE_S, only quicker.
-GRACE_S = 0.3
-
-
-class BlockingWaitTest(unittest.TestCase):
-    def test_a_wait_past_its_deadline_is_ended(self) -> None:
-        began = time.monotonic()
-        with self.assertRaises(NoAnswer), blocking_wait("declaring queue 'Meter_0\\n'", timeout_s=0.1):
-            threading.Event().wait(5)
-        self.assertLess(time.monotonic() - began, 2)
-        self.assertIsNone(waiting_on_broker())
-
-    def test_the_wait_is_known_while_it_lasts(self) -> None:
-        with blocking_wait("committing", timeout_s=5):
-            self.assertEqual(waiting_on_broker(), "committing")
-        self.assertIsNone(waiting_on_broker())
-
-    def test_a_first_signal_ends_a_blocked_wait_after_the_grace(self) -> None:
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-        self.addCleanup(lambda: [signal.signal(sig, handler) for sig, handler in previous.items()])
-        stopper = Stopper(grace_s=GRACE_S)
-        stopper.install()
-        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGTERM)).start()
-        began = time.monotonic()
-        with self.assertRaises(WaitInterrupted) as caught, blocking_wait("publishing", timeout_s=30):
-            threading.Event().wait(10)
-        self.assertGreaterEqual(time.monotonic() - began, GRACE_S - 0.05)
-        self.assertLess(time.monotonic() - began, GRACE_S + 1.5)
-        self.assertTrue(stopper())
-        self.assertEqual(str(caught.exception), "publishing")
-
-    def test_a_wait_that_ends_within_the_grace_is_not_interrupted(self) -> None:
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-        self.addCleanup(lambda: [signal.signal(sig, handler) for sig, handler in previous.items()])
-        stopper = Stopper(grace_s=GRACE_S)
-        stopper.install()
-        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM)).start()
-        with blocking_wait("committing", timeout_s=30):
-            threading.Event().wait(GRACE_S / 3)  # a commit that answers in time
-        threading.Event().wait(GRACE_S + 0.3)  # nothing fires once the wait is over
-        self.assertTrue(stopper())
-
-    def test_outside_a_broker_wait_a_first_signal_only_asks_for_a_stop(self) -> None:
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-        self.addCleanup(lambda: [signal.signal(sig, handler) for sig, handler in previous.items()])
-        stopper = Stopper(grace_s=GRACE_S)
-        stopper.install()
-        with self.assertLogs("pv_simulator", "INFO") as logs:
-            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs before kill returns to us
-        self.assertTrue(stopper())
-        self.assertIn("SIGTERM received: stopping", logs.output[0])
-
+from pv_simulator.messaging.rabbitmq import PublisherConfirms, declare_rounds
 
 
 class DeclareRoundsTest(unittest.TestCase):

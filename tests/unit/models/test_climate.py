@@ -12,8 +12,8 @@ from pv_simulator.models.climate import (
 )
 
 
-def utc_s(*parts: int) -> float:
-    return datetime(*parts, tzinfo=timezone.utc).timestamp()  # type: ignore[misc]
+def utc_s(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> float:
+    return datetime(year, month, day, hour, minute, tzinfo=timezone.utc).timestamp()
 
 
 class ClimateTest(unittest.TestCase):

@@ -17,11 +17,12 @@ import tracemalloc
 import unittest
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from parameterized import parameterized
 
-from pv_simulator.models.household import HouseholdModel, h25_day_type, public_holidays
+from pv_simulator.models.household import HouseholdModel
 from tests.paths import ROOT
 
 VIENNA = ZoneInfo("Europe/Vienna")
@@ -195,7 +196,7 @@ class HouseholdBehaviourTest(unittest.TestCase):
 
     @parameterized.expand([("meter_index", {"meter_index": 1}), ("seed", {"seed": 6})])
     def test_different_identity_differs(self, _name: str, change: dict[str, int]) -> None:
-        base = {"seed": 5, "meter_index": 0}
+        base: dict[str, Any] = {"seed": 5, "meter_index": 0}
         first = series(HouseholdModel(tz=VIENNA, **base), self.START_S, self.START_S + 86400, 60)
         second = series(HouseholdModel(tz=VIENNA, **(base | change)), self.START_S, self.START_S + 86400, 60)
         differing = sum(abs(a - b) > 50.0 for a, b in zip(first, second, strict=False))
@@ -266,33 +267,6 @@ class H0UnchangedTest(unittest.TestCase):
             self.assertAlmostEqual(sum(values), total_w, delta=1e-6 * total_w)
             for index, expected_w in zip((0, 700, 2160, 3980, 5759), samples_w, strict=True):
                 self.assertAlmostEqual(values[index], expected_w, delta=1e-9 * expected_w)
-
-
-class H25DayTypeTest(unittest.TestCase):
-    @parameterized.expand(
-        [
-            ("workday", date(2026, 5, 13), "DE", None, "WT"),
-            ("saturday", date(2026, 5, 16), "DE", None, "SA"),
-            ("sunday", date(2026, 5, 17), "DE", None, "FT"),
-            ("ascension_thursday", date(2026, 5, 14), "DE", None, "FT"),
-            ("unity_day_on_saturday", date(2026, 10, 3), "DE", None, "FT"),
-            ("corpus_christi_bavaria", date(2026, 6, 4), "DE", "BY", "FT"),
-            ("corpus_christi_berlin", date(2026, 6, 4), "DE", "BE", "WT"),
-            ("corpus_christi_nationwide", date(2026, 6, 4), "DE", None, "WT"),
-            ("christmas_eve_thursday", date(2026, 12, 24), "DE", None, "SA"),
-            ("new_years_eve_thursday", date(2026, 12, 31), "DE", None, "SA"),
-            ("christmas_eve_sunday", date(2023, 12, 24), "DE", None, "FT"),
-            ("christmas_day", date(2026, 12, 25), "DE", None, "FT"),
-            ("austrian_national_day", date(2026, 10, 26), "AT", None, "FT"),
-            ("lower_case_codes", date(2026, 6, 4), "de", "by", "FT"),
-        ]
-    )
-    def test_day_type(self, _name: str, day: date, country: str, subdivision: str | None, expected: str) -> None:
-        self.assertEqual(h25_day_type(day, country, subdivision), expected)
-
-    def test_unknown_country_names_it(self) -> None:
-        with self.assertRaisesRegex(ValueError, "unknown holiday country 'Germany'"):
-            public_holidays("Germany")
 
 
 class H25MeanPowerTest(unittest.TestCase):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 import unittest
 
-from pv_simulator.models.seeds import derive_seed, derive_uniform
+from parameterized import parameterized
+
+from pv_simulator.models.seeds import derive_seed, derive_uniform, meter_stream
 
 
 class DeriveSeedTest(unittest.TestCase):
@@ -40,3 +42,10 @@ class DeriveSeedTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class MeterStreamTest(unittest.TestCase):
+    @parameterized.expand([("Meter_0", 0), ("Meter_17", 17), ("house-7", "house-7"),
+                           ("Meter_07", "Meter_07"), ("Meter_x", "Meter_x"), ("meter_3", "meter_3")])
+    def test_a_meter_is_named_by_its_number_or_its_id(self, meter_id: str, expected: int | str) -> None:
+        self.assertEqual(meter_stream(meter_id), expected)

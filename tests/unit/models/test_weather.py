@@ -22,6 +22,7 @@ from pv_simulator.models.weather_files import (
     HOUR_S,
     WeatherFile,
     WeatherFileError,
+    WeatherSite,
     read_weather_file,
 )
 from tests.paths import DATA_DIR
@@ -37,8 +38,8 @@ YEAR_STEP_S = 900.0
 """Step of the unit suite's year integrations; tools/weather_accuracy.py runs 5 minutes."""
 
 
-def utc_s(*parts: int) -> float:
-    return datetime(*parts, tzinfo=timezone.utc).timestamp()  # type: ignore[misc]
+def utc_s(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> float:
+    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc).timestamp()
 
 
 @cache
@@ -134,11 +135,11 @@ class FormatTest(unittest.TestCase):
         data = weather(GREENSBORO)
         self.assertEqual(data.format, "tmy3")
         self.assertEqual(len(data.time_s), 8760)
-        self.assertEqual(data.site, type(data.site)(36.1, -79.95, 273.0))
+        self.assertEqual(data.site, WeatherSite(36.1, -79.95, 273.0))
         self.assertTrue(data.hourly_means)
         self.assertEqual(data.utc_offset_s, -5 * HOUR_S)
         # 12/31 24:00 wraps to the start of the typical year; 01/01 01:00 follows it.
-        self.assertEqual(data.time_s[:2], (0.0, HOUR_S))
+        self.assertEqual(tuple(data.time_s[:2]), (0.0, HOUR_S))
         self.assertEqual(data.time_s[-1], 365 * 86400.0 - HOUR_S)
         self.assertEqual(data.air_temperature_c[1] if data.air_temperature_c else None, 10.0)
         self.assertEqual(data.wind_speed_m_s[1] if data.wind_speed_m_s else None, 6.2)
@@ -158,9 +159,9 @@ class FormatTest(unittest.TestCase):
         self.assertEqual(data.format, "generic-csv")
         self.assertFalse(data.typical_year)
         self.assertIsNone(data.site)
-        self.assertEqual(data.time_s, (utc_s(2026, 6, 21, 10), utc_s(2026, 6, 21, 10, 1)))
+        self.assertEqual(tuple(data.time_s), (utc_s(2026, 6, 21, 10), utc_s(2026, 6, 21, 10, 1)))
         self.assertIsNone(data.air_temperature_c)
-        self.assertEqual(data.wind_speed_m_s, (2.0, 3.0))
+        self.assertEqual(tuple(data.wind_speed_m_s or ()), (2.0, 3.0))
 
 
 def _replace_line(path: Path, number: int, change: tuple[str, str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import unittest
 from pathlib import Path
@@ -30,6 +31,7 @@ class FakeQueuesTestCase(unittest.TestCase):
     def setUp(self) -> None:
         self.broker = FakeBroker()
         self.out_dir = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.out_dir, True)
 
     def publish(self, meter_id: str, count: int, first: int = 0) -> None:
         """``count`` readings of ``meter_id`` one second apart from ``START_S + first``."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import unittest
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
 
 from pv_simulator.messaging.connection import Connection, RetryPolicy
 from pv_simulator.messaging.fake import FakeBroker
@@ -20,9 +21,9 @@ FAST_RETRY = RetryPolicy(connection_attempts=2, retry_delay_s=0.0, cap_s=0.05)
 class ScriptedModel(RandomWalkModel):
     """A random walk that runs ``events[time_s]`` when the reading of that time is taken."""
 
-    def __init__(self, events: dict[float, Callable[[], None]], seed: int = 1) -> None:
+    def __init__(self, events: Mapping[float, Callable[[], object]], seed: int = 1) -> None:
         super().__init__(seed=seed)
-        self.events = events
+        self.events = dict(events)
 
     def power_w(self, time_s: float) -> float:
         event = self.events.pop(time_s, None)
@@ -38,7 +39,7 @@ def times_in(broker: FakeBroker, queue: str) -> list[float]:
 class MeterServiceTest(unittest.TestCase):
     def service(self, broker: FakeBroker, *, speed: float, duration_s: float | None, meters: int = 2,
                 interval_s: float = 1.0,
-                buffer_per_meter: int = 3600, events: dict[float, Callable[[], None]] | None = None,
+                buffer_per_meter: int = 3600, events: Mapping[float, Callable[[], object]] | None = None,
                 should_stop: Callable[[], bool] = lambda: False, batch_size: int = 700,
                 layout: Layout | None = None) -> MeterService:
         connection = Connection(broker.connector(), FAST_RETRY)
@@ -202,7 +203,7 @@ class MeterServiceTest(unittest.TestCase):
     def test_a_deleted_queue_is_refused(self) -> None:
         broker = FakeBroker()
         service = self.service(broker, speed=0, duration_s=3000, meters=1,
-                               events={START_S + 10: lambda: broker.queues.pop("M0")}, batch_size=100)
+                               events={START_S + 10: partial(broker.queues.pop, "M0")}, batch_size=100)
         with self.assertRaises(BrokerRefused):
             service.run()
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import unittest
+from pathlib import Path
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pv_simulator.messaging.wire import Reading
-from pv_simulator.services.metrics import Metrics, NoMetrics
+from pv_simulator.services.metrics import Metrics
+from tests.paths import ROOT
 
 
 def samples(metrics: Metrics) -> dict[str, float]:
@@ -16,6 +19,17 @@ def samples(metrics: Metrics) -> dict[str, float]:
     text = generate_latest(metrics.registry).decode()
     return {sample.name + (f"{{{sample.labels['le']}}}" if "le" in sample.labels else ""): sample.value
             for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def imports(path: Path) -> set[str]:
+    """The modules a source file imports from, at any level (TYPE_CHECKING blocks included)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
 
 
 class MetricsTest(unittest.TestCase):
@@ -54,11 +68,13 @@ class MetricsTest(unittest.TestCase):
         metrics.backlog(5)
         self.assertEqual(samples(metrics)["pv_service_backlog_readings"], 5)
 
-    def test_no_metrics_records_nothing_and_raises_nothing(self) -> None:
-        off = NoMetrics()
-        off.rows_written([Reading("M", 1.0, 1.0)], 2.0)
-        off.backlog(3)
-        self.assertFalse(hasattr(off, "registry"))
+    def test_the_metrics_module_and_the_services_do_not_import_each_other(self) -> None:
+        # The composition connects them; an import either way would make a cycle again.
+        services = ROOT / "pv_simulator" / "services"
+        self.assertFalse(imports(services / "metrics.py") & {"pv_simulator.services.meter",
+                                                             "pv_simulator.services.pv_service"})
+        for name in ("meter.py", "pv_service.py"):
+            self.assertNotIn("pv_simulator.services.metrics", imports(services / name))
 
 
 if __name__ == "__main__":

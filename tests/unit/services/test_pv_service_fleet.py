@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 import tempfile
 import unittest
 from pathlib import Path
@@ -13,7 +14,7 @@ from pv_simulator.messaging.wire import ReadingEncoder
 from pv_simulator.models.pv_plant import PvModel
 from pv_simulator.services.pv_service import PvService
 from pv_simulator.storage.csv_store import CsvOutput
-from tests.unit.services.test_pv_service import FAST_RETRY, START_S, UTC, LinearPv
+from tests.unit.services.support import FAST_RETRY, START_S, UTC, LinearPv
 
 
 class CountingPv:
@@ -37,7 +38,7 @@ class FleetPvServiceTest(unittest.TestCase):
     def setUp(self) -> None:
         self.broker = FakeBroker()
         self.out_dir = Path(tempfile.mkdtemp())
-        self.addCleanup(lambda: [p.unlink() for p in self.out_dir.iterdir()] and None)
+        self.addCleanup(shutil.rmtree, self.out_dir, True)
 
     def run_service(self, meter_ids: list[str], models: dict[str, PvModel]) -> PvService:
         output = CsvOutput(self.out_dir, UTC, "never")

@@ -89,7 +89,7 @@ class SitePvServiceTest(FakeQueuesTestCase):
             stored = stored_change_kwh(row.battery_power_w, one_way, row.time_s - before.time_s)
             self.assertAlmostEqual(row.battery_soc_pct - before.battery_soc_pct,
                                    stored / BATTERY.capacity_kwh * 100.0, places=5)
-        socs = [row.battery_soc_pct for row in rows]
+        socs = [row.battery_soc_pct or 0.0 for row in rows]
         self.assertAlmostEqual(min(socs), 5.0, places=4)  # the morning drains it, PV above 600 W refills it
         self.assertAlmostEqual(max(socs), 100.0, places=4)
         self.assertLess(rows[-1].grid_power_w or 0.0, 0.0)  # full: exporting

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import sys
 import tempfile
 import unittest
@@ -28,7 +29,9 @@ def epoch(text: str) -> float:
 
 class OutTest(unittest.TestCase):
     def setUp(self) -> None:
-        self.dir = Path(tempfile.mkdtemp()) / "out"
+        folder = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, folder, True)
+        self.dir = folder / "out"
         self.out = CsvOutput(self.dir, VIENNA)
         self.addCleanup(self.out.close)
 
@@ -167,7 +170,9 @@ class OutTest(unittest.TestCase):
             self.assertIsNotNone(csv_store._SYNCFS)
 
     def test_unwritable_directory(self) -> None:
-        blocker = Path(tempfile.mkdtemp()) / "file"
+        folder = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, folder, True)
+        blocker = folder / "file"
         blocker.write_text("")
         with self.assertRaises(OutputError) as caught:
             CsvOutput(blocker / "sub", VIENNA)
@@ -210,6 +215,7 @@ class FullDiskHandle:
 class CleanupTest(unittest.TestCase):
     def test_a_full_disk_fails_close_once_and_every_file_is_still_closed(self) -> None:
         directory = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, directory, True)
         handles: list[FullDiskHandle] = []
 
         def full_disk_open(path: Path, _mode: str, buffering: int = -1) -> FullDiskHandle:
@@ -230,6 +236,7 @@ class CleanupTest(unittest.TestCase):
 class LockTest(unittest.TestCase):
     def setUp(self) -> None:
         self.dir = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.dir, True)
 
     def test_a_second_writer_of_a_meter_in_the_same_directory_is_refused(self) -> None:
         first, second = CsvOutput(self.dir, VIENNA), CsvOutput(self.dir, VIENNA)
