@@ -8,10 +8,14 @@ import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from prometheus_client import generate_latest
+
+from pv_simulator.composition import count_pv_service
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.wire import ReadingEncoder
 from pv_simulator.models.battery import one_way_efficiency, stored_change_kwh
 from pv_simulator.models.site import SELF_CONSUMPTION, Site
+from pv_simulator.services.metrics import Metrics
 from pv_simulator.services.pv_service import PvService
 from pv_simulator.services.results import ResultStream
 from pv_simulator.storage.csv_format import HEADER, SITE_HEADER, Row, file_glob
@@ -183,3 +187,22 @@ class SitePvServiceTest(FakeQueuesTestCase):
                               row.pv_available_kw, row.pv_power_value_kw, row.meter_power_value_w))
             self.assertEqual((body["battery_mode"], body["pv_limit_pct"], body["export_limit_w"]),
                              (SELF_CONSUMPTION, None, None))
+
+    def test_applied_and_rejected_commands_are_scraped(self) -> None:
+        self.publish_readings("A", 0, 10)
+        sent: list[bool] = []
+
+        def commands(service: PvService) -> None:
+            if not sent and service.output.rows_written >= 10:
+                sent.append(True)
+                self.broker.publish_topic("amq.topic", "pv.control.A", b'{"pv_limit_pct": 50}')
+                self.broker.publish_topic("amq.topic", "pv.control.A", b"{")
+                self.broker.publish_topic("amq.topic", "pv.control.A", b'{"x": 1}')
+                self.publish_readings("A", 10, 10)
+
+        service = self.run_service(["A"], control=True, between_batches=commands)
+        metrics = Metrics("pv_service")
+        count_pv_service(metrics, service)
+        text = generate_latest(metrics.registry).decode()
+        self.assertIn("pv_service_commands_applied_total 1.0", text)
+        self.assertIn("pv_service_commands_rejected_total 2.0", text)
