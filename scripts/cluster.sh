@@ -14,14 +14,11 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-export PATH="$PATH:/usr/sbin"
-host="$(hostname -s)"
-root="${RABBIT_NODES_DIR:-/tmp/pv-sim-rabbit}"
-cluster_dir="$root/cluster"
+log_prefix="cluster"
+# shellcheck source=scripts/rabbit_env.sh
+. "$here/rabbit_env.sh"
+cluster_dir="$nodes_root/cluster"
 seed="pvc1@$host"
-
-log() { echo "cluster: $*"; }
-die() { echo "cluster: $*" >&2; exit 1; }
 
 usage() {
     sed -n 's/^#   //p' "$0" >&2

@@ -38,17 +38,14 @@ case "$name" in
     rabbit) echo "rabbit_node: 'rabbit' is the default node's name: choose another" >&2; exit 2 ;;
 esac
 
-export PATH="$PATH:/usr/sbin"
-host="$(hostname -s)"
+log_prefix="rabbit_node[$name]"
+# shellcheck source=scripts/rabbit_env.sh
+. "$(cd "$(dirname "$0")" && pwd)/rabbit_env.sh"
 node="$name@$host"
-base="${RABBIT_NODES_DIR:-/tmp/pv-sim-rabbit}"
-dir="$base/$name"
+dir="$nodes_root/$name"
 pid_file="$dir/$name.pid"
 start_timeout="${RABBIT_NODE_START_TIMEOUT:-120}"
 stop_timeout="${RABBIT_NODE_STOP_TIMEOUT:-60}"
-
-log() { echo "rabbit_node[$name]: $*"; }
-die() { echo "rabbit_node[$name]: $*" >&2; exit 1; }
 
 # True when the node's runtime is up and reachable over distribution.
 node_up() { rabbitmq-diagnostics -q -n "$node" ping >/dev/null 2>&1; }
@@ -209,7 +206,7 @@ do_start() {
     : >"$dir/rabbitmq-env.conf"
     # Debian's wrapper runs the node as the rabbitmq user, which must own its dirs.
     if id rabbitmq >/dev/null 2>&1; then
-        chmod 755 "$base"
+        chmod 755 "$nodes_root"
         chown -R rabbitmq:rabbitmq "$dir"
     fi
 

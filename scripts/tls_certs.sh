@@ -72,25 +72,17 @@ basicConstraints       = critical, CA:TRUE
 keyUsage               = critical, keyCertSign, cRLSign
 subjectKeyIdentifier   = hash
 
-[server_ext]
+[leaf_ext]
 basicConstraints       = critical, CA:FALSE
 keyUsage               = critical, digitalSignature, keyEncipherment
-extendedKeyUsage       = serverAuth
-subjectKeyIdentifier   = hash
-authorityKeyIdentifier = keyid
-subjectAltName         = $ENV::CERT_SAN
-
-[client_ext]
-basicConstraints       = critical, CA:FALSE
-keyUsage               = critical, digitalSignature, keyEncipherment
-extendedKeyUsage       = clientAuth
+extendedKeyUsage       = $ENV::CERT_USAGE
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid
 subjectAltName         = $ENV::CERT_SAN
 EOF
 export CA_WORK="$work"
 # openssl expands $ENV:: in every section on load, so this must always be set.
-export CERT_SAN="DNS:unused"
+export CERT_SAN="DNS:unused" CERT_USAGE="serverAuth"
 
 # make_ca NAME CN: self-signed CA NAME.pem / NAME.key, ten years.
 make_ca() {
@@ -102,17 +94,18 @@ make_ca() {
     mv "$work/$1.pem" "$dir/$1.pem"
 }
 
-# make_leaf NAME CN SAN EXT START END: key + certificate signed by ca.pem,
+# make_leaf NAME CN SAN USAGE START END: key + certificate signed by ca.pem for USAGE
+# (serverAuth or clientAuth),
 # valid from START to END (YYYYMMDDHHMMSSZ). Written to a scratch dir first
 # and moved into place, so an interrupted run leaves no half-made pair.
 make_leaf() {
-    local name="$1" cn="$2" san="$3" ext="$4" start="$5" end="$6"
+    local name="$1" cn="$2" san="$3" usage="$4" start="$5" end="$6"
     : >"$work/index.txt"
     openssl rand -hex 16 >"$work/serial"
     openssl req -new -newkey rsa:2048 -nodes -config "$work/ca.cnf" \
         -subj "/CN=$cn" -keyout "$work/$name.key" -out "$work/$name.csr" 2>/dev/null
-    CERT_SAN="$san" openssl ca -batch -notext -config "$work/ca.cnf" \
-        -cert "$dir/ca.pem" -keyfile "$dir/ca.key" -extensions "$ext" \
+    CERT_SAN="$san" CERT_USAGE="$usage" openssl ca -batch -notext -config "$work/ca.cnf" \
+        -cert "$dir/ca.pem" -keyfile "$dir/ca.key" -extensions leaf_ext \
         -startdate "$start" -enddate "$end" \
         -in "$work/$name.csr" -out "$work/$name.pem" 2>"$work/ca.log" || {
         cat "$work/ca.log" >&2
@@ -138,11 +131,11 @@ now_start="$(date -u -d '-1 day' +%Y%m%d%H%M%SZ)"
 now_end="$(date -u -d '+3650 days' +%Y%m%d%H%M%SZ)"
 localhost_san="DNS:localhost,IP:127.0.0.1"
 
-have server || make_leaf server localhost "$localhost_san" server_ext "$now_start" "$now_end"
-have client || make_leaf client pv-simulator-client "DNS:pv-simulator-client" client_ext "$now_start" "$now_end"
+have server || make_leaf server localhost "$localhost_san" serverAuth "$now_start" "$now_end"
+have client || make_leaf client pv-simulator-client "DNS:pv-simulator-client" clientAuth "$now_start" "$now_end"
 have expired_server ||
-    make_leaf expired_server localhost "$localhost_san" server_ext 20200101000000Z 20210101000000Z
+    make_leaf expired_server localhost "$localhost_san" serverAuth 20200101000000Z 20210101000000Z
 have wrong_host_server ||
-    make_leaf wrong_host_server not-this-host.example "DNS:not-this-host.example" server_ext "$now_start" "$now_end"
+    make_leaf wrong_host_server not-this-host.example "DNS:not-this-host.example" serverAuth "$now_start" "$now_end"
 
 echo "tls_certs: certificates in $dir"

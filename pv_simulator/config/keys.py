@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
+from pv_simulator.numbers import finite_float
+
 
 class InvalidValue(ValueError):
     """A value a :class:`Key` refuses; the message is what the user reads after ``[section] key:``."""
@@ -33,11 +35,6 @@ def _plain(value: float) -> str:
     return str(int(value)) if value == int(value) else repr(value)
 
 
-def _finite_float(raw: str) -> float:
-    value = float(raw)
-    if not math.isfinite(value):
-        raise ValueError(raw)
-    return value
 
 
 @dataclass(frozen=True)
@@ -97,9 +94,9 @@ class Key:
         if self.kind is Kind.INTEGER:
             return self._within(self._parse(raw, int, "an integer"))
         if self.kind is Kind.NUMBER:
-            return self._within(self._parse(raw, _finite_float, "a number"))
+            return self._within(self._parse(raw, finite_float, "a number"))
         if self.kind is Kind.NUMBERS:
-            values = self._parse(raw, lambda text: tuple(_finite_float(part)
+            values = self._parse(raw, lambda text: tuple(finite_float(part)
                                                          for part in text.split(",")),
                                  self.expected)
             if len(values) not in self.counts:

@@ -16,13 +16,13 @@ to the configuration schema, which the caller plugs in as ``check``::
 from __future__ import annotations
 
 import csv
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
 from pv_simulator.messaging.port import METER_ID_RULE, is_meter_id
+from pv_simulator.numbers import NotAFiniteNumber, finite_float
 
 # Meter ids become queue names: the same rule as the services' -ids, and the
 # ".dlq" suffix is reserved for the dead-letter queues.
@@ -163,11 +163,9 @@ def _value(where: str, line: int, column: str, cell: str, check: Check | None) -
             raise fail(f"{cell!r} is not a whole number") from None
     else:
         try:
-            value = float(cell)
-        except ValueError:
-            raise fail(f"{cell!r} is not a number") from None
-        if not math.isfinite(value):
-            raise fail(f"{cell!r} is not a finite number")
+            value = finite_float(cell)
+        except NotAFiniteNumber as exc:
+            raise fail(f"{cell!r} is {exc}") from None
     if check is not None:
         problem = check(column, value)
         if problem is not None:

@@ -45,6 +45,7 @@ matrix. The statistics the sky is built to reproduce, and tested for over simula
 import math
 import random
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date
 from statistics import NormalDist
 from typing import Protocol
@@ -87,6 +88,37 @@ non-negative at both extremes.
 FULL_SEASON_LATITUDE_DEG = 40.0
 """From this latitude on the seasons swing fully; towards the equator the swing fades linearly
 (the tropics' wet and dry seasons are not modelled)."""
+
+
+class DaySeries:
+    """The last ``days`` minute series of a sky, built on first use, and the index between minutes.
+
+    Series are pure functions of (seed, day), so a cache miss only costs time.
+    """
+
+    def __init__(self, days: int, build: Callable[[int], tuple[float, ...]]) -> None:
+        self._days = days
+        self._build = build
+        self._series: OrderedDict[int, tuple[float, ...]] = OrderedDict()
+
+    def of(self, day_ordinal: int) -> tuple[float, ...]:
+        """The day's clear-sky index at minutes 0..MINUTES_PER_DAY."""
+        series = self._series.get(day_ordinal)
+        if series is not None:
+            self._series.move_to_end(day_ordinal)
+            return series
+        series = self._series[day_ordinal] = self._build(day_ordinal)
+        if len(self._series) > self._days:
+            self._series.popitem(last=False)
+        return series
+
+    def at(self, day_ordinal: int, minute_of_day: float) -> float:
+        """Clear-sky index at a (fractional) minute of the day, linear between grid minutes."""
+        series = self.of(day_ordinal)
+        position = min(max(minute_of_day, 0.0), float(MINUTES_PER_DAY))
+        index = min(int(position), MINUTES_PER_DAY - 1)
+        weight = position - index
+        return series[index] + (series[index + 1] - series[index]) * weight
 
 
 class VariableSky(Protocol):
@@ -209,7 +241,7 @@ class CloudySky:
             for matrix in matrices)
         self._cache_days = cache_days
         self._regimes: OrderedDict[int, str] = OrderedDict()
-        self._series: OrderedDict[int, tuple[float, ...]] = OrderedDict()
+        self._series = DaySeries(cache_days, self._build_day)
 
     def _step(self, state: int, day_ordinal: int) -> int:
         uniform = derive_uniform(self._seed, "sky-regime", day_ordinal)
@@ -240,21 +272,12 @@ class CloudySky:
 
     def day_series(self, day_ordinal: int) -> tuple[float, ...]:
         """The day's clear-sky index at minutes 0..MINUTES_PER_DAY (built once, LRU-cached)."""
-        series = self._series.get(day_ordinal)
-        if series is not None:
-            self._series.move_to_end(day_ordinal)
-            return series
+        return self._series.of(day_ordinal)
+
+    def _build_day(self, day_ordinal: int) -> tuple[float, ...]:
         rng = random.Random(derive_seed(self._seed, "sky-day", day_ordinal))
-        series = clear_sky_index_series(self.regime(day_ordinal), rng)
-        self._series[day_ordinal] = series
-        if len(self._series) > self._cache_days:
-            self._series.popitem(last=False)
-        return series
+        return clear_sky_index_series(self.regime(day_ordinal), rng)
 
     def clear_sky_index(self, day_ordinal: int, minute_of_day: float) -> float:
         """Clear-sky index at a (fractional) minute of the day, linear between grid minutes."""
-        series = self.day_series(day_ordinal)
-        position = min(max(minute_of_day, 0.0), float(MINUTES_PER_DAY))
-        index = min(int(position), MINUTES_PER_DAY - 1)
-        weight = position - index
-        return series[index] + (series[index + 1] - series[index]) * weight
+        return self._series.at(day_ordinal, minute_of_day)

@@ -41,6 +41,7 @@ from pv_simulator.models.sky import (
     DEFAULT_SEED,
     MAX_CLEAR_SKY_INDEX,
     MINUTES_PER_DAY,
+    DaySeries,
     VariableSky,
 )
 from pv_simulator.models.weather_files import DAY_S, HOUR_S, WeatherFile
@@ -330,9 +331,8 @@ class ClimateSky:
         rho = climate.day_persistence
         self._lag_weights = tuple(rho ** lag for lag in range(_PERSISTENCE_LAGS))
         self._lag_norm = 1.0 / math.sqrt(sum(weight * weight for weight in self._lag_weights))
-        self._cache_days = cache_days
         self._months: OrderedDict[tuple[int, int], dict[int, float]] = OrderedDict()
-        self._series: OrderedDict[int, tuple[float, ...]] = OrderedDict()
+        self._series = DaySeries(cache_days, self._build_day)
 
     def _latent(self, day_ordinal: int) -> float:
         """The day's standard-normal AR(1) value, a moving average of hashed innovations."""
@@ -369,26 +369,17 @@ class ClimateSky:
 
     def day_series(self, day_ordinal: int) -> tuple[float, ...]:
         """The day's clear-sky index at minutes 0..MINUTES_PER_DAY (built once, LRU-cached)."""
-        series = self._series.get(day_ordinal)
-        if series is not None:
-            self._series.move_to_end(day_ordinal)
-            return series
+        return self._series.of(day_ordinal)
+
+    def _build_day(self, day_ordinal: int) -> tuple[float, ...]:
         day = date.fromordinal(day_ordinal)
         rng = random.Random(derive_seed(self._seed, "sky-climate-minutes", day_ordinal))
         weights = daylight_weights(day.timetuple().tm_yday, self._latitude_deg)
-        series = clearness_day_series(self.daily_clearness(day_ordinal), rng, weights)
-        self._series[day_ordinal] = series
-        if len(self._series) > self._cache_days:
-            self._series.popitem(last=False)
-        return series
+        return clearness_day_series(self.daily_clearness(day_ordinal), rng, weights)
 
     def clear_sky_index(self, day_ordinal: int, minute_of_day: float) -> float:
         """Clear-sky index at a (fractional) minute of the day, linear between grid minutes."""
-        series = self.day_series(day_ordinal)
-        position = min(max(minute_of_day, 0.0), float(MINUTES_PER_DAY))
-        index = min(int(position), MINUTES_PER_DAY - 1)
-        weight = position - index
-        return series[index] + (series[index + 1] - series[index]) * weight
+        return self._series.at(day_ordinal, minute_of_day)
 
 
 def clear_sky_samples(site: SiteClearSky, year: int, utc_offset_s: float,

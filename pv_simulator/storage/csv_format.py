@@ -13,11 +13,12 @@ Fields are never quoted: a meter id is a routing key without commas.
 from __future__ import annotations
 
 import glob
-import math
 import re
 from datetime import date
 from pathlib import Path
 from typing import NamedTuple
+
+from pv_simulator.numbers import NotAFiniteNumber, finite_float
 
 COLUMNS: tuple[str, ...] = (
     "meter_id", "time_s", "meter_power_value_w", "pv_power_value_kw", "sum_meter_pv_w")
@@ -103,12 +104,9 @@ def parse_row(line: str, path: Path | str, line_no: int | None = None,
     values: list[float] = []
     for name, field in zip(columns[1:], fields[1:], strict=True):
         try:
-            value = float(field)
-        except ValueError:
-            raise CsvFormatError(f"{where}: {name} is {field!r}, not a number") from None
-        if not math.isfinite(value):
-            raise CsvFormatError(f"{where}: {name} is {field!r}, not a finite number")
-        values.append(value)
+            values.append(finite_float(field))
+        except NotAFiniteNumber as exc:
+            raise CsvFormatError(f"{where}: {name} is {field!r}, {exc}") from None
     return Row(meter_id, *values)
 
 
