@@ -90,9 +90,11 @@ def parameters(vhost: str) -> pika.ConnectionParameters:
 
 
 def write_config(source: Path, target: Path, vhost: str,
-                 layout: BenchLayout | None = None) -> Path:
+                 layout: BenchLayout | None = None,
+                 extra: dict[str, dict[str, str]] | None = None) -> Path:
     """The project's INI (models, site, fsync as shipped) with only the broker address changed,
-    and the scenario's ``[broker] layout`` and ``partitions`` (default: queue per meter).
+    and the scenario's ``[broker] layout`` and ``partitions`` (default: queue per meter);
+    ``extra``: keys a scenario adds (a battery), by section.
 
     Keeping everything else as shipped means the CLIs run with their real defaults:
     household meters, the solar PV model with variable sky, fsync per batch.
@@ -104,6 +106,10 @@ def write_config(source: Path, target: Path, vhost: str,
     parser["broker"].update({"host": HOST, "port": str(PORT), "virtual_host": vhost,
                              "username": USER, "password": PASSWORD,
                              **(layout or BenchLayout()).config()})
+    for section, keys in (extra or {}).items():
+        if not parser.has_section(section):
+            parser.add_section(section)
+        parser[section].update(keys)
     with target.open("w") as handle:
         os.chmod(target, 0o600)  # it holds the (guest) password: the CLIs warn otherwise
         parser.write(handle)

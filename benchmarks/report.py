@@ -35,7 +35,9 @@ FRESH_LIMIT_PCT = 99.5
 OPEN_FILES_PER_METER = 2
 OPEN_FILES_FIXED = 100
 #: The scenario of each target in a full run (``run.py`` gives its own, the quick ones too).
+SITE_RATIO_MIN = 0.8
 FULL_STAND_INS = {"ff_day": "ff_1x86400", "ff_10": "ff_10x8640", "ff_publish": "ff_publish_1x86400",
+                  "site": "site_1x86400",
                   "year": "year_60", "rt_2000": "rt_2000", "rt_5000": "rt_5000",
                   "rt_10000_2s": "rt_10000_2s", "ids": "ids_10000", "start": "start_10000"}
 
@@ -154,6 +156,11 @@ def _other_targets(s: Scenarios, add: Add, n: dict[str, str], first: bool) -> No
         add(f"{publish}: readings/s with --publish >= 0.3 x without (same run)",
             round(publish_rate / plain_rate, 2) if publish_rate and plain_rate else None,
             lambda v: v >= 0.3, " x")
+    site = n["site"]
+    if first or site in s:
+        add(f"{site}: readings/s with a battery and --control >= {SITE_RATIO_MIN:g} x without "
+            "(same run, best of --repeats each)", _get(s, site, "site_over_plain"),
+            lambda v: v >= SITE_RATIO_MIN, " x")
     offered = _get(s, rt, "offered_per_s")
     rate = _get(s, rt, "readings_per_s")
     add(f"{rt}: rows/s >= 95 % of offered {_fmt(offered)}/s", rate,

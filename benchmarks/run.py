@@ -92,6 +92,20 @@ def _ff_best(env: Env, repeats: int, name: str, **kwargs: Any) -> Result:
     return {**result, "name": name}
 
 
+#: The site scenario's battery: a typical home one (docs/site.md).
+SITE_BATTERY = {"battery": {"capacity_kwh": "10", "max_charge_kw": "5", "max_discharge_kw": "5"}}
+
+
+def _ff_site(env: Env, repeats: int, name: str, **kwargs: Any) -> Result:
+    """The same fast-forward day without and with a battery and control (issue 19's target:
+    the site's rate at least 0.8 x the plain one's), each best of ``repeats``, alternating."""
+    plain = _ff_best(env, repeats, f"{name}-plain", **kwargs)
+    site = _ff_best(env, repeats, f"{name}-site", service_args=("--control",),
+                    extra_config=SITE_BATTERY, **kwargs)
+    ratio = float(str(site["readings_per_s"])) / float(str(plain["readings_per_s"]))
+    return {"name": name, "plain": plain, "site": site, "site_over_plain": round(ratio, 3)}
+
+
 def _rt(env: Env, **kwargs: Any) -> Result:
     return real_time(env, **kwargs)
 
@@ -111,7 +125,7 @@ def stand_ins(args: argparse.Namespace) -> dict[str, str]:
     hz = [m for m, i in sizes if i == 1.0]
     slow = [(m, i) for m, i in sizes if i != 1.0]
     names = {"ff_day": "ff_1x3600", "ff_10": "ff_10x360", "ff_publish": "ff_publish_1x3600",
-             "ids": "ids_200", "start": "start_200"}
+             "site": "site_1x3600", "ids": "ids_200", "start": "start_200"}
     if hz:
         names["rt_2000"] = names["rt_5000"] = rt_name(max(hz), 1.0)
     if slow:
@@ -158,6 +172,9 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[Env], object]]]:
     # The stream is the service's output, the same in either layout: measured in the first.
     each_layout(f"ff_publish_1x{int(day)}", _ff, first_only=True, meters=1, interval_s=1.0,
                 duration_s=day, service_args=("--publish",))
+    # The site's cost: a battery in self-consumption and control on, against the same day.
+    each_layout(f"site_1x{int(day)}", _ff_site, first_only=True, repeats=args.repeats,
+                meters=1, interval_s=1.0, duration_s=day)
     # A year of one meter at 60 s, end to end (quick: a hundredth of it).
     year = QUICK_YEAR_READINGS if quick else YEAR_READINGS
     each_layout("year_60", _ff, meters=1, interval_s=60.0, duration_s=year * 60.0)

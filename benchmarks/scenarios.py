@@ -93,12 +93,14 @@ class _Setup:
     layout: BenchLayout
 
 
-def _scenario(env: Env, name: str, vhost: str, layout: BenchLayout) -> _Setup:
+def _scenario(env: Env, name: str, vhost: str, layout: BenchLayout,
+              extra_config: dict[str, dict[str, str]] | None = None) -> _Setup:
     work = env.work / name
     work.mkdir(parents=True)
     sampler = ProcSampler()
     sampler.add("broker", broker_pid())
-    return _Setup(name, work, write_config(env.source_conf, work / "bench.ini", vhost, layout),
+    return _Setup(name, work, write_config(env.source_conf, work / "bench.ini", vhost, layout,
+                                           extra_config),
                   work / "out", vhost, sampler, layout)
 
 
@@ -133,14 +135,17 @@ def _percentiles(values: list[float]) -> dict[str, float | int | None]:
 
 def fast_forward(env: Env, name: str, meters: int, interval_s: float,
                  duration_s: float, service_args: tuple[str, ...] = (),
-                 layout: BenchLayout | None = None) -> Result:
+                 layout: BenchLayout | None = None,
+                 extra_config: dict[str, dict[str, str]] | None = None) -> Result:
     """One simulated stretch as fast as possible through both CLIs, all guarantees on.
 
-    ``service_args``: more options of the PV service (``--publish`` costs the results stream).
+    ``service_args``: more options of the PV service (``--publish`` costs the results stream);
+    ``extra_config``: INI keys the scenario adds (a battery).
     """
     with virtual_host(name) as vhost, env.processes:
-        return _fast_forward(env, _scenario(env, name, vhost, layout or BenchLayout()), meters,
-                             interval_s, duration_s, service_args)
+        return _fast_forward(env, _scenario(env, name, vhost, layout or BenchLayout(),
+                                            extra_config),
+                             meters, interval_s, duration_s, service_args)
 
 
 def _fast_forward(env: Env, s: _Setup, meters: int, interval_s: float,

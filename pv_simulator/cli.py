@@ -286,6 +286,9 @@ def service_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--home-assistant", action="store_true",
                         help="Home Assistant MQTT discovery, retained states and energy counters "
                              "(as [output] home_assistant = true)")
+    parser.add_argument("--control", action="store_true",
+                        help="take commands on amq.topic, routing key pv.control.<METER_ID> (as "
+                             "[control] enabled = true; see docs/site.md for who may send them)")
     args, stopper = _parse_and_prepare(parser, argv)
 
     def body() -> None:
@@ -296,7 +299,7 @@ def service_main(argv: Sequence[str] | None = None) -> int:
             meter_ids=meter_ids, queues=queues, output_dir=args.output_dir,
             exit_when_idle_s=args.exit_when_idle, stats_interval_s=args.stats_interval,
             publish=args.publish, metrics=args.metrics_port is not None,
-            home_assistant=args.home_assistant), stopper)
+            home_assistant=args.home_assistant, control=args.control), stopper)
         _log_layout(layout, queues)
         if pv.metrics is not None:
             _serve_metrics(pv.metrics, args.metrics_host, args.metrics_port)

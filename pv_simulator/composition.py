@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pv_simulator.config import BrokerConfig, Config, ConfigError, schema_key
+from pv_simulator.config import BrokerConfig, Config, ConfigError, battery_problem, schema_key
 from pv_simulator.fleet import FleetError, FleetMember, read_fleet
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.mqtt import MqttPublisher
@@ -36,6 +36,7 @@ from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy
 from pv_simulator.models import household, pv_plant
 from pv_simulator.models.random_walk import MeterModel, RandomWalkModel
 from pv_simulator.models.seeds import meter_stream
+from pv_simulator.models.site import Site
 from pv_simulator.models.sky import CloudySky, VariableSky
 from pv_simulator.models.sky_climate import (
     ClimateSky,
@@ -76,6 +77,8 @@ _FLEET_BOUNDS = {
     "losses_pct": ("pv", "losses_pct"),
     "annual_energy_kwh": ("meter", "annual_energy_kwh"),
     "sky_seed": ("pv", "seed"),
+    "battery_kwh": ("battery", "capacity_kwh"),
+    "battery_kw": ("battery", "max_charge_kw"),
 }
 
 
@@ -118,6 +121,10 @@ def load_fleet(config: Config) -> list[FleetMember] | None:
         if member.sky_climate is not None:
             member = replace(member, sky_climate=str(
                 path.parent / Path(member.sky_climate).expanduser()))
+        problem = battery_problem(config.battery) if member.battery_kwh else None
+        if problem is not None:
+            raise ConfigError(f"{config.where}: [battery] {problem[0]}: {problem[1]} (meter "
+                              f"{member.meter_id} of {path} has a battery)")
         checked.append(member)
     return checked
 
@@ -417,6 +424,40 @@ class PvModels:
         return source
 
 
+def site_of(config: Config, member: FleetMember | None) -> Site | None:
+    """One house's site (docs/site.md), its fleet row's battery over [battery]'s; None for a plain
+    meter, one without battery, export limit and control, whose rows keep the five columns."""
+    battery, pv = config.battery, config.pv
+    row = member or FleetMember("")
+    capacity_kwh = battery.capacity_kwh if row.battery_kwh is None else row.battery_kwh
+    if capacity_kwh == 0.0 and config.site.export_limit_w is None and not config.control.enabled:
+        return None
+    peak_kw = pv.peak_power_kw if row.peak_power_kw is None else row.peak_power_kw
+    dc_ac_ratio = pv.dc_ac_ratio if row.dc_ac_ratio is None else row.dc_ac_ratio
+    half_capacity_kw = capacity_kwh / 2.0
+    max_charge_kw = row.battery_kw or battery.max_charge_kw or half_capacity_kw
+    max_discharge_kw = row.battery_kw or battery.max_discharge_kw or half_capacity_kw
+    return Site(inverter_ac_kw=peak_kw / dc_ac_ratio, capacity_kwh=capacity_kwh,
+                max_charge_kw=max_charge_kw, max_discharge_kw=max_discharge_kw,
+                round_trip_efficiency=battery.round_trip_efficiency,
+                soc_min_pct=battery.soc_min_pct, soc_max_pct=battery.soc_max_pct,
+                initial_soc_pct=battery.initial_soc_pct, mode=battery.mode,
+                export_limit_w=config.site.export_limit_w)
+
+
+def build_sites(config: Config, meter_ids: Sequence[str] | None) -> tuple[Site | None,
+                                                                         dict[str, Site | None]]:
+    """The configuration's site, and each fleet meter's own (as :meth:`PvModels.for_meters`)."""
+    default = site_of(config, None)
+    fleet = load_fleet(config)
+    if fleet is None:
+        return default, {}
+    rows = {member.meter_id: member for member in fleet}
+    wanted = list(rows) if meter_ids is None else meter_ids
+    return default, {meter_id: site_of(config, rows[meter_id]) for meter_id in wanted
+                     if meter_id in rows}
+
+
 Connect = Callable[[BrokerConfig, str], Connection]
 """Builds a service's broker connection from [broker] and the client's name."""
 
@@ -528,6 +569,8 @@ class PvServiceOptions:
     publish: bool = False
     metrics: bool = False
     home_assistant: bool = False
+    control: bool = False
+    """``--control``: take commands whatever [control] enabled says."""
 
 
 @dataclass(frozen=True)
@@ -549,6 +592,8 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
     """The PV service of ``config``'s plants over ``options``' queues, unconnected; raises
     ConfigError naming the [pv] problem, OutputError for an unusable output folder."""
     validate(config)
+    if options.control:
+        config = replace(config, control=replace(config.control, enabled=True))
     try:
         model, fleet_models = PvModels(config).for_meters(options.meter_ids)
     except ValueError as exc:
@@ -557,13 +602,19 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
     # with fewer handles than meters, every tick would reopen each file (a cycle through
     # all meters is an LRU's worst case).
     max_open_files = max(16, raise_open_file_limit() // 2 - 64)
+    site, sites = build_sites(config, options.meter_ids)
+
+    def site_meters(meter_id: str) -> bool:
+        return sites.get(meter_id, site) is not None
+
     home_assistant = options.home_assistant or config.output.home_assistant
     # Energy counters read every existing row at start, so only where something shows them.
     energy = EnergyCounters() if home_assistant or options.metrics else None
-    output = (CsvOutput(options.output_dir, config.site.timezone, config.output.fsync, max_open_files)
+    output = (CsvOutput(options.output_dir, config.site.timezone, config.output.fsync, max_open_files,
+                        site_meters)
               if energy is None else
               EnergyCsvOutput(energy, options.output_dir, config.site.timezone, config.output.fsync,
-                              max_open_files))
+                              max_open_files, site_meters))
     output.check_existing(options.meter_ids)
     if energy is not None:
         energy.seed(options.output_dir, options.meter_ids)
@@ -574,7 +625,8 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
     service = PvService(connection, options.queues, model, output, config.meter.max_power_w,
                         should_stop, exit_when_idle_s=options.exit_when_idle_s,
                         stats_interval_s=options.stats_interval_s, pv_models=fleet_models,
-                        results=results, metrics=metrics, layout=layout_of(config.broker))
+                        results=results, metrics=metrics, layout=layout_of(config.broker),
+                        site=site, sites=sites, control=config.control.enabled)
     if metrics is not None:
         count_pv_service(metrics, service)
         if energy is not None:
@@ -631,3 +683,9 @@ def count_pv_service(metrics: Metrics, service: PvService) -> None:
     metrics.counter("results_published", "result messages the broker confirmed, repeats included",
                     lambda: service.results.published if service.results else 0)
     metrics.counter("reconnects", "connections opened after the first", lambda: service.connection.reconnects)
+    control = service.control
+    if control is not None:
+        metrics.counter("commands_applied", "valid commands taken for a site",
+                        lambda: control.applied)
+        metrics.counter("commands_rejected", "commands that changed nothing (invalid, unknown "
+                        "meter)", lambda: control.rejected)

@@ -7,7 +7,9 @@ depend on it.  All powers are drawn in kW on one axis: PV, consumption and
 their sum are then directly comparable, which two axes would hide.  The x axis
 is real time labelled with the site's local clock (a DST day is 23 or 25 h
 long), as in the challenge chart;
-``--reference`` overlays that chart's curve for comparison.
+``--reference`` overlays that chart's curve for comparison. Files of a site (battery, export
+limit or control) add the grid's and the battery's power on the same axis (they take both
+signs) and, for one meter, the state of charge on a second axis.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ INSTALL_HINT = "matplotlib is not installed: pip install -r requirements-plot.tx
 MEAN_WINDOW_S = 900.0
 DENSE_INTERVAL_S = 300.0
 
-COLORS = {"pv": "#e69f00", "meter": "#0072b2", "sum": "#009e73", "reference": "black"}
+COLORS = {"pv": "#e69f00", "meter": "#0072b2", "sum": "#009e73", "reference": "black",
+          "grid": "#cc79a7", "battery": "#56b4e9", "soc": "#999999"}
+LINE_STYLES = {"pv": "-", "meter": "--", "sum": ":", "grid": "-.", "battery": (0, (1, 3))}
 
 
 class MatplotlibMissingError(ImportError):
@@ -113,7 +117,17 @@ def plot_day(
     axes.xaxis.set_major_locator(mdates.HourLocator(byhour=range(0, 24, 2), tz=tz))
     axes.xaxis.set_minor_locator(mdates.HourLocator(tz=tz))
     axes.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=tz))
-    axes.set_ylim(bottom=0.0)
+    sites = [meter_rows for meter_rows in by_meter.values() if meter_rows[0].grid_power_w is not None]
+    if not sites:
+        axes.set_ylim(bottom=0.0)
+    elif single:
+        soc_axes = axes.twinx()
+        soc_axes.plot(_date_numbers([row.time_s for row in sites[0]]),
+                      [row.battery_soc_pct for row in sites[0]], color=COLORS["soc"], linewidth=1.0,
+                      label="battery state of charge")
+        soc_axes.set_ylim(0.0, 100.0)
+        soc_axes.set_ylabel("state of charge [%]")
+        soc_axes.legend(loc="upper right", fontsize=9, framealpha=0.9)
     axes.set_xlabel(f"local time ({tz.key})")
     axes.set_ylabel("power [kW]")
     axes.grid(True, which="major", alpha=0.35)
@@ -142,7 +156,7 @@ def _draw_meter(axes: Axes, rows: list[Row], labels: dict[str, str], color: str 
     def style(quantity: str) -> dict[str, Any]:
         if color is None:
             return {"color": COLORS[quantity]}
-        return {"color": color, "linestyle": {"pv": "-", "meter": "--", "sum": ":"}[quantity]}
+        return {"color": color, "linestyle": LINE_STYLES[quantity]}
 
     if dense:
         if color is None:
@@ -154,6 +168,12 @@ def _draw_meter(axes: Axes, rows: list[Row], labels: dict[str, str], color: str 
         axes.plot(x, meter_kw, linewidth=1.4, label=labels["meter"], **style("meter"))
         axes.plot(x, sum_kw, linewidth=1.4, label=labels["sum"], **style("sum"))
     axes.plot(x, pv_kw, linewidth=2.2, label=labels["pv"], **style("pv"))
+    if rows[0].grid_power_w is not None:
+        prefix = labels["pv"].split(": ")[0] + ": " if color is not None else ""
+        axes.plot(x, [(row.grid_power_w or 0.0) / 1000.0 for row in rows], linewidth=1.2,
+                  label=prefix + "grid (+ drawn, - fed in)", **style("grid"))
+        axes.plot(x, [(row.battery_power_w or 0.0) / 1000.0 for row in rows], linewidth=1.2,
+                  label=prefix + "battery (+ charging)", **style("battery"))
 
 
 def _window_means(rows: list[Row]) -> tuple[list[float], list[float], list[float]]:

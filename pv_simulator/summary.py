@@ -1,4 +1,5 @@
-"""Per-meter energy and PV peak from the PV service's dated CSV files.
+"""Per-meter energy and PV peak from the PV service's dated CSV files; for sites also the grid,
+the battery and the self-consumption and autarky shares.
 
 Reads ``<METER_ID>-<YYYY>-<MM>-<DD>.csv`` files (stdlib only) so a run can be
 checked at a glance: did the meter draw a plausible daily energy, and did the
@@ -40,6 +41,42 @@ def timezone_or_local(name: str | None) -> ZoneInfo:
 
 
 @dataclass(frozen=True)
+class SiteSummary:
+    """A site's grid and battery energy and its shares (docs/site.md).
+
+    ``self_consumption_pct``: the share of the PV delivered used on site (not exported), None
+    without PV; ``autarky_pct``: the share of the household covered without the grid.
+    """
+
+    grid_import_kwh: float
+    grid_export_kwh: float
+    battery_charged_kwh: float
+    battery_discharged_kwh: float
+    self_consumption_pct: float | None
+    autarky_pct: float | None
+
+
+def summarize_site(rows: Sequence[Row], holds_s: Sequence[float]) -> SiteSummary | None:
+    """The site part of one meter's time-sorted rows, each held for ``holds_s``; None for a plain meter."""
+    if not rows or rows[0].grid_power_w is None:
+        return None
+    kwh = 1.0 / 3.6e6
+    grid = [(r.grid_power_w or 0.0) * s * kwh for r, s in zip(rows, holds_s, strict=True)]
+    battery = [(r.battery_power_w or 0.0) * s * kwh for r, s in zip(rows, holds_s, strict=True)]
+    pv_kwh = sum(r.pv_power_value_kw * 1000.0 * s * kwh for r, s in zip(rows, holds_s, strict=True))
+    household_kwh = sum(r.meter_power_value_w * s * kwh for r, s in zip(rows, holds_s, strict=True))
+    grid_import = sum(e for e in grid if e > 0.0)
+    grid_export = -sum(e for e in grid if e < 0.0)
+    return SiteSummary(
+        grid_import_kwh=grid_import, grid_export_kwh=grid_export,
+        battery_charged_kwh=sum(e for e in battery if e > 0.0),
+        battery_discharged_kwh=-sum(e for e in battery if e < 0.0),
+        self_consumption_pct=100.0 * (pv_kwh - grid_export) / pv_kwh if pv_kwh > 0.0 else None,
+        autarky_pct=(100.0 * max(0.0, household_kwh - grid_import) / household_kwh
+                     if household_kwh > 0.0 else None))
+
+
+@dataclass(frozen=True)
 class MeterSummary:
     """What one meter did over the rows given; pv_peak_time is local to the
     summary's zone, None when the PV never produced (a night-only file)."""
@@ -50,6 +87,7 @@ class MeterSummary:
     pv_energy_kwh: float
     pv_peak_kw: float
     pv_peak_time: datetime | None
+    site: SiteSummary | None = None
 
 
 def read_rows(paths: Iterable[Path | str]) -> list[Row]:
@@ -77,14 +115,14 @@ def _read_file(path: Path) -> list[Row]:
     lines = text.splitlines()
     if not lines:
         raise CsvFormatError(f"{path}: empty file, expected header {HEADER}")
-    check_header(lines[0], path)
+    columns = check_header(lines[0], path)
     rows: list[Row] = []
     last_line_complete = text.endswith(("\n", "\r"))
     for line_no, line in enumerate(lines[1:], start=2):
         if not line:
             continue
         try:
-            rows.append(parse_row(line, path, line_no))
+            rows.append(parse_row(line, path, line_no, columns))
         except CsvFormatError:
             if line_no == len(lines) and not last_line_complete:
                 break
@@ -117,6 +155,7 @@ def summarize(rows: Iterable[Row], tz: ZoneInfo) -> dict[str, MeterSummary]:
             pv_energy_kwh=pv_energy_kwh,
             pv_peak_kw=peak.pv_power_value_kw,
             pv_peak_time=datetime.fromtimestamp(peak.time_s, tz) if has_pv else None,
+            site=summarize_site(meter_rows, holds_s),
         )
     return summaries
 
@@ -136,14 +175,30 @@ def format_summary(summaries: Mapping[str, MeterSummary] | Iterable[MeterSummary
     """A plain-text table, one line per meter, for a terminal or a log."""
     items = list(summaries.values() if isinstance(summaries, Mapping) else summaries)
     id_width = max([len("meter_id"), *(len(s.meter_id) for s in items)])
-    lines = [f"{'meter_id':<{id_width}}  {'rows':>7}  {'meter_kWh':>9}  {'pv_kWh':>8}  {'pv_peak_kW':>10}  peak_at"]
+    sites = any(s.site is not None for s in items)
+    site_head = ("  grid_in_kWh  grid_out_kWh  batt_in_kWh  batt_out_kWh  self_cons_%  autarky_%"
+                 if sites else "")
+    lines = [f"{'meter_id':<{id_width}}  {'rows':>7}  {'meter_kWh':>9}  {'pv_kWh':>8}  {'pv_peak_kW':>10}  "
+             f"peak_at{site_head}"]
     for s in sorted(items, key=lambda summary: summary.meter_id):
         peak_at = s.pv_peak_time.strftime("%H:%M") if s.pv_peak_time is not None else "-"
         lines.append(
             f"{s.meter_id:<{id_width}}  {s.rows:>7d}  {s.meter_energy_kwh:>9.3f}  {s.pv_energy_kwh:>8.3f}"
-            f"  {s.pv_peak_kw:>10.3f}  {peak_at}"
+            f"  {s.pv_peak_kw:>10.3f}  {peak_at:<7}" + (_site_columns(s.site) if sites else "")
         )
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _site_columns(site: SiteSummary | None) -> str:
+    if site is None:
+        return ""
+
+    def share(value: float | None, width: int) -> str:
+        return f"{'-':>{width}}" if value is None else f"{value:>{width}.1f}"
+
+    return (f"  {site.grid_import_kwh:>11.3f}  {site.grid_export_kwh:>12.3f}  "
+            f"{site.battery_charged_kwh:>11.3f}  {site.battery_discharged_kwh:>12.3f}  "
+            f"{share(site.self_consumption_pct, 11)}  {share(site.autarky_pct, 9)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,7 +23,17 @@ from pv_simulator.config.keys import InvalidValue, Key, Kind
 from pv_simulator.config.loading import DEFAULT_CONFIG_FILE, load_config
 from pv_simulator.config.schema import AMQPS_PORT, PASSWORD_ENV, SCHEMA, SECTIONS, schema_key
 from pv_simulator.config.section import ConfigError
-from pv_simulator.config.settings import Config, FleetConfig, MeterConfig, OutputConfig, PvConfig, SiteConfig
+from pv_simulator.config.settings import (
+    BatteryConfig,
+    Config,
+    ControlConfig,
+    FleetConfig,
+    MeterConfig,
+    OutputConfig,
+    PvConfig,
+    SiteConfig,
+    battery_problem,
+)
 from pv_simulator.config.timezone import local_timezone
 
 __all__ = [
@@ -34,9 +44,11 @@ __all__ = [
     "SECTIONS",
     "TABLES_END",
     "TABLES_START",
+    "BatteryConfig",
     "BrokerConfig",
     "Config",
     "ConfigError",
+    "ControlConfig",
     "FleetConfig",
     "InvalidValue",
     "Key",
@@ -46,6 +58,7 @@ __all__ = [
     "PvConfig",
     "SiteConfig",
     "TlsConfig",
+    "battery_problem",
     "load_config",
     "local_timezone",
     "main",

@@ -10,7 +10,17 @@ from pathlib import Path
 from pv_simulator.config.broker import resolve_broker
 from pv_simulator.config.schema import SECTIONS
 from pv_simulator.config.section import ConfigError, Section
-from pv_simulator.config.settings import Config, FleetConfig, MeterConfig, OutputConfig, PvConfig, SiteConfig
+from pv_simulator.config.settings import (
+    BatteryConfig,
+    Config,
+    ControlConfig,
+    FleetConfig,
+    MeterConfig,
+    OutputConfig,
+    PvConfig,
+    SiteConfig,
+    battery_problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,4 +101,14 @@ def _build(where: str, parser: configparser.ConfigParser, file: Path | None) -> 
         fleet=FleetConfig(**fleet_settings),
         given=frozenset((name, key) for name, section in sections.items()
                         for key in section.given_keys()),
+        battery=_battery(sections["battery"]),
+        control=ControlConfig(**sections["control"].attributes()),
     )
+
+
+def _battery(s: Section) -> BatteryConfig:
+    battery = BatteryConfig(**s.attributes())
+    problem = battery_problem(battery) if battery.capacity_kwh > 0.0 else None
+    if problem is not None:
+        raise s.error(*problem)
+    return battery

@@ -12,6 +12,7 @@ from pv_simulator.config import parsers
 from pv_simulator.config.keys import Key, Kind
 from pv_simulator.config.timezone import local_timezone
 from pv_simulator.models import household, pv_plant, random_walk
+from pv_simulator.models.site import MODES, SELF_CONSUMPTION
 
 PASSWORD_ENV = "PV_BROKER_PASSWORD"
 
@@ -186,6 +187,34 @@ SCHEMA: tuple[Key, ...] = (
     Key("output", "expire_after", Kind.INTEGER, 300,
         "s without a new row after which Home Assistant shows a meter's sensors unavailable",
         low=1, high=86400, attribute="expire_after_s"),
+    # The site: docs/site.md.
+    Key("site", "export_limit_w", Kind.NUMBER, None,
+        "the most the grid may take from the site, W; the PV is curtailed after the battery took "
+        "what it can; 0 = zero feed-in", low=0.0, high=1e7),
+    Key("battery", "capacity_kwh", Kind.NUMBER, 0.0,
+        "usable capacity of the home battery, kWh; 0 = none (fleet column `battery_kwh`)",
+        low=0.0, high=1e5),
+    Key("battery", "max_charge_kw", Kind.NUMBER, None,
+        "largest charging power, kW (fleet column `battery_kw`)", low=0.0, high=1e4,
+        low_exclusive=True, shown_default="capacity_kwh / 2 h"),
+    Key("battery", "max_discharge_kw", Kind.NUMBER, None,
+        "largest discharging power, kW (fleet column `battery_kw`)", low=0.0, high=1e4,
+        low_exclusive=True, shown_default="capacity_kwh / 2 h"),
+    Key("battery", "round_trip_efficiency", Kind.NUMBER, 0.9,
+        "share of the energy charged that a discharge gives back; sqrt of it each way",
+        low=0.0, high=1.0, low_exclusive=True),
+    Key("battery", "soc_min_pct", Kind.NUMBER, 5.0, "the state of charge it never discharges below, %",
+        low=0.0, high=100.0),
+    Key("battery", "soc_max_pct", Kind.NUMBER, 100.0, "the state of charge it never charges above, %",
+        low=0.0, high=100.0),
+    Key("battery", "initial_soc_pct", Kind.NUMBER, 50.0,
+        "state of charge of a site's first row; after that the last row's", low=0.0, high=100.0),
+    Key("battery", "mode", Kind.CHOICE, SELF_CONSUMPTION,
+        "`self_consumption`: charge from surplus PV, discharge to cover the household; `idle`; "
+        "`setpoint`: follow the commanded `battery_setpoint_w`", choices=MODES),
+    Key("control", "enabled", Kind.BOOLEAN, False,
+        "take commands on `amq.topic`, routing key `pv.control.<METER_ID>` (docs/site.md: only "
+        "with a broker only trusted users can write to); `--control` turns it on too"),
 )
 """Every key of every section, in the order the README lists them.
 

@@ -23,6 +23,46 @@ class SiteConfig:
     altitude_m: float = default("site", "altitude_m")
     country: str = default("site", "country")
     subdivision: str | None = default("site", "subdivision")
+    export_limit_w: float | None = default("site", "export_limit_w")
+
+
+@dataclass(frozen=True)
+class BatteryConfig:
+    """Every house's home battery, unless its fleet row says otherwise; ``capacity_kwh`` 0: none.
+
+    ``max_charge_kw`` and ``max_discharge_kw`` None: half the capacity per hour.
+    """
+
+    capacity_kwh: float = default("battery", "capacity_kwh")
+    max_charge_kw: float | None = default("battery", "max_charge_kw")
+    max_discharge_kw: float | None = default("battery", "max_discharge_kw")
+    round_trip_efficiency: float = default("battery", "round_trip_efficiency")
+    soc_min_pct: float = default("battery", "soc_min_pct")
+    soc_max_pct: float = default("battery", "soc_max_pct")
+    initial_soc_pct: float = default("battery", "initial_soc_pct")
+    mode: str = default("battery", "mode")
+
+
+def battery_problem(battery: BatteryConfig) -> tuple[str, str] | None:
+    """(key, message) when a battery could not work with these state-of-charge bounds, else None.
+
+    Checked for ``capacity_kwh`` > 0 when the file is read, and by the fleet's reader when only
+    its rows give batteries.
+    """
+    if battery.soc_min_pct >= battery.soc_max_pct:
+        return "soc_min_pct", (f"{battery.soc_min_pct:g} must be below soc_max_pct "
+                               f"({battery.soc_max_pct:g})")
+    if not battery.soc_min_pct <= battery.initial_soc_pct <= battery.soc_max_pct:
+        return "initial_soc_pct", (f"{battery.initial_soc_pct:g} must lie within soc_min_pct "
+                                   f"{battery.soc_min_pct:g} and soc_max_pct {battery.soc_max_pct:g}")
+    return None
+
+
+@dataclass(frozen=True)
+class ControlConfig:
+    """Whether the PV service takes commands."""
+
+    enabled: bool = default("control", "enabled")
 
 
 @dataclass(frozen=True)
@@ -95,6 +135,8 @@ class Config:
     output: OutputConfig
     fleet: FleetConfig = FleetConfig()
     given: frozenset[tuple[str, str]] = frozenset()
+    battery: BatteryConfig = BatteryConfig()
+    control: ControlConfig = ControlConfig()
 
     def is_given(self, section: str, key: str) -> bool:
         """Whether the file set ``[section] key`` rather than leaving it to its default."""

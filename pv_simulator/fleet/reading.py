@@ -49,6 +49,8 @@ class FleetMember:
     weather: str | None = None
     sky_seed: int | None = None
     sky_climate: str | None = None
+    battery_kwh: float | None = None  # 0: no battery in this house
+    battery_kw: float | None = None  # its largest charging and discharging power
 
 
 # Each column's type; the names are FleetMember's fields (a test keeps them in step).
@@ -67,6 +69,8 @@ COLUMNS: dict[str, type] = {
     "weather": str,
     "sky_seed": int,
     "sky_climate": str,
+    "battery_kwh": float,
+    "battery_kw": float,
 }
 
 

@@ -99,7 +99,7 @@ class ResultsSource:
     def _subscribe(self, session: Session) -> None:
         self._node_answered = True
         try:
-            session.subscribe(self.exchange, ROUTING_KEY, self.on_body)
+            session.subscribe(self.exchange, ROUTING_KEY, lambda _key, body: self.on_body(body))
         except AccessRefused:
             raise
         except BrokerRefused as exc:

@@ -108,6 +108,11 @@ class FakeBroker:
         """Messages delivered on open sessions and not yet settled."""
         return sum(len(session._unacked) for session in self._sessions)
 
+    def publish_topic(self, exchange: str, routing_key: str, body: bytes) -> None:
+        """Publish on a topic exchange as another client does: a copy to each matching subscription."""
+        for session in self._sessions:
+            session._route(exchange, [(routing_key, body)])
+
     def drop_connections(self) -> None:
         """Close every session, as a broker restart does; unacknowledged messages return."""
         for session in list(self._sessions):
@@ -206,8 +211,8 @@ class FakeSession:
         self._prefetch = 0
         self._unacked: dict[int, tuple[_Consumer, StoredMessage]] = {}
         self._next_tag = 1
-        self._subscriptions: list[tuple[str, str, Callable[[bytes], None]]] = []
-        self._subscribed: list[tuple[Callable[[bytes], None], bytes]] = []
+        self._subscriptions: list[tuple[str, str, Callable[[str, bytes], None]]] = []
+        self._subscribed: list[tuple[Callable[[str, bytes], None], str, bytes]] = []
         self._results_exchange: str | None = None
 
     @property
@@ -272,8 +277,8 @@ class FakeSession:
         self._check("waiting for deliveries")
         delivered = bool(self._subscribed)
         while self._subscribed:
-            on_body, body = self._subscribed.pop(0)
-            on_body(body)
+            on_message, routing_key, body = self._subscribed.pop(0)
+            on_message(routing_key, body)
         progress = True
         while progress and self._open:
             progress = False
@@ -294,12 +299,13 @@ class FakeSession:
         if not delivered and time_limit_s > 0:
             time.sleep(min(time_limit_s, _IDLE_STEP_S))
 
-    def _route(self, exchange: str, messages: Sequence[ResultMessage]) -> None:
-        """Copies for this session's subscriptions, delivered at its next :meth:`process_events`."""
-        for subscribed_exchange, prefix, on_body in self._subscriptions:
+    def _route(self, exchange: str, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Copies of (routing key, body) for this session's subscriptions, delivered at its next
+        :meth:`process_events`."""
+        for subscribed_exchange, pattern, on_message in self._subscriptions:
             if subscribed_exchange == exchange:
-                self._subscribed.extend((on_body, m.body) for m in messages
-                                        if m.routing_key.startswith(prefix))
+                self._subscribed.extend((on_message, key, body) for key, body in messages
+                                        if _topic_matches(pattern, key))
 
     def ack(self, delivery_tag: int, multiple: bool = False) -> None:
         self._check("acknowledging")
@@ -349,14 +355,15 @@ class FakeSession:
         self.broker.acked_at_results.append(self.broker.acked_messages)
         self.broker.results.extend((exchange, message) for message in messages)
         for session in self.broker._sessions:
-            session._route(exchange, messages)
+            session._route(exchange, [(m.routing_key, m.body) for m in messages])
         if lose_confirms:
             raise self._lose("waiting for result confirms")
 
-    def subscribe(self, exchange: str, routing_pattern: str, on_body: Callable[[bytes], None]) -> None:
-        """Only ``#`` and ``prefix.#`` patterns: what the live view binds."""
+    def subscribe(self, exchange: str, routing_pattern: str,
+                  on_message: Callable[[str, bytes], None]) -> None:
+        """Topic patterns with ``*`` words and a final ``#``: what the live view and control bind."""
         self._check_topic_exchange(exchange, f"exchange {exchange!r}")
-        self._subscriptions.append((exchange, routing_pattern.removesuffix("#"), on_body))
+        self._subscriptions.append((exchange, routing_pattern, on_message))
 
     def close(self) -> None:
         """Return what was delivered but not acknowledged to the head of its queue, as redelivered."""
@@ -370,3 +377,15 @@ class FakeSession:
         self._unacked.clear()
         self._consumers = []
         self.broker._forget(self)
+
+
+def _topic_matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic matching: ``*`` is one word, ``#`` (here only last) any number of words."""
+    words = routing_key.split(".")
+    parts = pattern.split(".")
+    if parts[-1] == "#":
+        parts = parts[:-1]
+        if len(words) < len(parts):
+            return False
+        words = words[:len(parts)]
+    return len(words) == len(parts) and all(p in ("*", w) for p, w in zip(parts, words, strict=True))

@@ -204,8 +204,10 @@ class Session(Protocol):
         """Reject without requeue: the broker dead-letters the message."""
         ...
 
-    def subscribe(self, exchange: str, routing_pattern: str, on_body: Callable[[bytes], None]) -> None:
-        """Receive a copy of every message published to topic ``exchange`` under ``routing_pattern``.
+    def subscribe(self, exchange: str, routing_pattern: str,
+                  on_message: Callable[[str, bytes], None]) -> None:
+        """Receive a copy of every message published to topic ``exchange`` under ``routing_pattern``,
+        as ``on_message(routing_key, body)``.
 
         Through an exclusive, auto-deleted, server-named queue of this session's own, acknowledged
         on delivery: a watcher (the live view) takes nothing from other consumers and leaves

@@ -358,10 +358,11 @@ class RabbitSession:
             for queue in queues:
                 channel.basic_consume(queue, callback(queue), auto_ack=False)
 
-    def subscribe(self, exchange: str, routing_pattern: str, on_body: Callable[[bytes], None]) -> None:
-        def deliver(_ch: BlockingChannel, _method: Basic.Deliver, _props: BasicProperties,
+    def subscribe(self, exchange: str, routing_pattern: str,
+                  on_message: Callable[[str, bytes], None]) -> None:
+        def deliver(_ch: BlockingChannel, method: Basic.Deliver, _props: BasicProperties,
                     body: bytes) -> None:
-            on_body(body)
+            on_message(method.routing_key or "", body)
 
         self._check_topic_exchange(exchange, f"exchange {exchange!r}")
         with self._guard(f"subscribing to {routing_pattern} on exchange {exchange!r}") as channel:

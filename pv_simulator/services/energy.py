@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pv_simulator.storage.csv_format import CsvFormatError, file_glob, parse_file_name, parse_row
+from pv_simulator.storage.csv_format import CsvFormatError, check_header, file_glob, parse_file_name, parse_row
 from pv_simulator.storage.csv_store import CsvOutput
 
 log = logging.getLogger(__name__)
@@ -44,19 +44,18 @@ class MeterEnergy:
     last_time_s: float = float("-inf")
     meter_power_w: float = 0.0
     pv_power_kw: float = 0.0
+    grid_power_w: float = 0.0
+    """What the last row drew from (positive) or fed into (negative) the grid."""
 
-    @property
-    def grid_power_w(self) -> float:
-        """What the last row drew from (positive) or fed into (negative) the grid."""
-        return self.meter_power_w - self.pv_power_kw * 1000.0
-
-    def add(self, time_s: float, meter_power_w: float, pv_power_kw: float) -> None:
-        """Integrate one row over the interval since the previous one."""
+    def add(self, time_s: float, meter_power_w: float, pv_power_kw: float,
+            grid_power_w: float | None = None) -> None:
+        """Integrate one row over the interval since the previous one; a site's row brings its
+        grid power (the battery's share in it), a plain row's is meter - PV."""
         interval_s = time_s - self.last_time_s
         if 0.0 < interval_s <= MAX_INTERVAL_S:
             scale = interval_s / _WS_PER_KWH
             pv_w = pv_power_kw * 1000.0
-            grid_w = meter_power_w - pv_w
+            grid_w = meter_power_w - pv_w if grid_power_w is None else grid_power_w
             self.consumption_kwh += max(0.0, meter_power_w) * scale
             self.pv_kwh += max(0.0, pv_w) * scale
             if grid_w > 0.0:
@@ -66,6 +65,8 @@ class MeterEnergy:
         self.last_time_s = time_s
         self.meter_power_w = meter_power_w
         self.pv_power_kw = pv_power_kw
+        self.grid_power_w = (meter_power_w - pv_power_kw * 1000.0 if grid_power_w is None
+                             else grid_power_w)
 
 
 class EnergyCounters:
@@ -102,27 +103,32 @@ class EnergyCounters:
         rows = 0
         try:
             with path.open(encoding="utf-8", errors="replace") as handle:
-                handle.readline()
+                try:
+                    header = check_header(handle.readline(), path)
+                except CsvFormatError:
+                    return 0  # not a file of ours: the writer refuses it too
                 for line in handle:
                     if not line.endswith("\n"):
                         break
                     try:
-                        row = parse_row(line, path)
+                        row = parse_row(line, path, columns=header)
                     except CsvFormatError:
                         continue
-                    energy.add(row.time_s, row.meter_power_value_w, row.pv_power_value_kw)
+                    energy.add(row.time_s, row.meter_power_value_w, row.pv_power_value_kw,
+                               row.grid_power_w)
                     rows += 1
         except OSError as exc:
             log.warning("%s: cannot read for the energy counters (%s): they leave it out",
                         path, exc.strerror)
         return rows
 
-    def add(self, meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: float) -> MeterEnergy:
+    def add(self, meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: float,
+            grid_power_w: float | None = None) -> MeterEnergy:
         """Integrate a row just written; the meter's counters."""
         energy = self.meters.get(meter_id)
         if energy is None:
             energy = self.meters[meter_id] = MeterEnergy()
-        energy.add(round(time_s, 3), meter_power_w, pv_power_kw)
+        energy.add(round(time_s, 3), meter_power_w, pv_power_kw, grid_power_w)
         return energy
 
     def fleet(self) -> MeterEnergy:
@@ -135,6 +141,7 @@ class EnergyCounters:
             total.grid_export_kwh += energy.grid_export_kwh
             total.meter_power_w += energy.meter_power_w
             total.pv_power_kw += energy.pv_power_kw
+            total.grid_power_w += energy.grid_power_w
         return total
 
 
@@ -157,8 +164,9 @@ class EnergyCsvOutput(CsvOutput):
     """
 
     def __init__(self, energy: EnergyCounters, output_dir: Path, tz: ZoneInfo, fsync: str = "batch",
-                 max_open_files: int = 256) -> None:
-        super().__init__(output_dir, tz, fsync, max_open_files)
+                 max_open_files: int = 256,
+                 site_meters: Callable[[str], bool] | None = None) -> None:
+        super().__init__(output_dir, tz, fsync, max_open_files, site_meters)
         self.energy = energy
         self.on_flushed: Callable[[list[str]], None] | None = None
         self._touched: dict[str, None] = {}
@@ -167,6 +175,16 @@ class EnergyCsvOutput(CsvOutput):
         if not super().write(meter_id, time_s, meter_power_w, pv_power_kw):
             return False
         self.energy.add(meter_id, time_s, meter_power_w, pv_power_kw)
+        self._touched[meter_id] = None
+        return True
+
+    def write_site(self, meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: float,
+                   grid_power_w: float, battery_power_w: float, soc_pct: float,
+                   pv_available_kw: float) -> bool:
+        if not super().write_site(meter_id, time_s, meter_power_w, pv_power_kw, grid_power_w,
+                                  battery_power_w, soc_pct, pv_available_kw):
+            return False
+        self.energy.add(meter_id, time_s, meter_power_w, pv_power_kw, grid_power_w)
         self._touched[meter_id] = None
         return True
 

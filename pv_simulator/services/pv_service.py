@@ -10,6 +10,12 @@ are written, so no row is ever without its result. Readings that fail :func:`wir
 rejected without requeue, which dead-letters them to ``<queue>.dlq``.
 Reconnecting is the :class:`Connection`'s; on a loss the service only drops the
 batch it had not acknowledged.
+
+A meter with a site (battery, export limit or control, :mod:`pv_simulator.models.site`)
+gets its row from the site's balance instead; the site's state advances only with rows
+the writer will write, so a redelivered reading changes nothing, and after a restart it
+continues from the meter's last written row. With control on, the service also takes
+commands (:mod:`pv_simulator.services.control`) on every (re)connection.
 """
 
 from __future__ import annotations
@@ -21,14 +27,18 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.port import QUEUE_PER_METER, ConnectionLost, Delivery, Layout, Session
 from pv_simulator.messaging.wire import BadReading, Reading, decode
+from pv_simulator.models.site import Site, site_step
+from pv_simulator.services.control import EXCHANGE, ROUTING_PATTERN, Control, ControlBoard
 from pv_simulator.services.metrics_sink import MetricsSink, NoMetrics
-from pv_simulator.services.results import ResultStream
+from pv_simulator.services.results import Accepted, ResultStream, SiteResult
 from pv_simulator.services.stats import StatsLog
+from pv_simulator.storage.csv_format import SOC_DECIMALS
 from pv_simulator.storage.csv_store import CsvOutput
 
 if TYPE_CHECKING:
@@ -87,6 +97,8 @@ class PvResult:
     reconnects: int
     outside_weather: int = 0
     published_results: int = 0
+    commands_applied: int = 0
+    commands_rejected: int = 0
 
 
 
@@ -118,6 +130,24 @@ class _Plant:
         self.kw = 0.0 if self.outside else self._power_kw(time_s)
 
 
+class _SiteState:
+    """A site's state between readings: the state of charge and time of its last row.
+
+    ``horizon_s`` is the latest row time of the meter known to be written (or planned), so
+    a reading after it is certainly new and needs no question to the writer.
+    """
+
+    __slots__ = ("control", "horizon_s", "site", "soc_pct", "started", "time_s")
+
+    def __init__(self, site: Site, control: Control | None) -> None:
+        self.site = site
+        self.control = control
+        self.soc_pct = site.initial_soc_pct
+        self.time_s: float | None = None
+        self.horizon_s = -math.inf
+        self.started = False
+
+
 class PvService:
     """Consumes reading queues and appends ``meter + PV`` rows to each meter's dated CSV.
 
@@ -137,6 +167,9 @@ class PvService:
         results: publishes each written row's result; None for no results stream.
         metrics: records the latency and backlog; :class:`NoMetrics` when off.
         layout: which queue holds which meter's readings; a reading on another is rejected.
+        site: the site of meters without their own; None: a plain meter.
+        sites: fleet meters' own sites (None: plain).
+        control: take commands for the served meters.
     """
 
     def __init__(self, connection: Connection, queues: Sequence[str], pv_model: PvModel,
@@ -145,7 +178,8 @@ class PvService:
                  batch_wait_s: float = 0.05, stats_interval_s: float = 10.0,
                  pv_models: Mapping[str, PvModel] | None = None,
                  results: ResultStream | None = None, metrics: MetricsSink | None = None,
-                 layout: Layout = QUEUE_PER_METER) -> None:
+                 layout: Layout = QUEUE_PER_METER, site: Site | None = None,
+                 sites: Mapping[str, Site | None] | None = None, control: bool = False) -> None:
         self.connection = connection
         self.queues = list(queues)
         self.layout = layout
@@ -177,6 +211,14 @@ class PvService:
         self._stats = StatsLog("written", stats_interval_s)
         self.results = results
         self.metrics: MetricsSink = metrics or NoMetrics()
+        self._default_site = site
+        self._sites = dict(sites or {})
+        self._any_site = site is not None or any(s is not None for s in self._sites.values())
+        self._site_states: dict[str, _SiteState | None] = {}
+        self._planned: dict[Path, float] = {}
+        served = set(self.queues)
+        self.control = (ControlBoard(lambda meter_id: layout.queue_of(meter_id) in served,
+                                     self._has_battery) if control else None)
         if results is not None:
             # First, so a refused results exchange stops the start before any consuming.
             connection.on_connect(results.open)
@@ -185,7 +227,9 @@ class PvService:
     def result(self) -> PvResult:
         return PvResult(self.output.rows_written, self.output.duplicates_skipped,
                         self.rejects.total, self.received, self.connection.reconnects,
-                        self.outside_weather, self.results.published if self.results else 0)
+                        self.outside_weather, self.results.published if self.results else 0,
+                        self.control.applied if self.control else 0,
+                        self.control.rejected if self.control else 0)
 
     def _start(self, session: Session) -> None:
         """Declare the queues and start consuming them, on every (re)connection.
@@ -194,6 +238,10 @@ class PvService:
         """
         self._batch.clear()
         session.declare_meter_queues(self.queues)
+        if self.control is not None:
+            # Again on every connection; commands sent while there was none are lost (docs/site.md).
+            session.subscribe(EXCHANGE, ROUTING_PATTERN, self.control.on_message)
+            log.info("taking commands on exchange %s, routing key %s", EXCHANGE, ROUTING_PATTERN)
         session.consume(self.queues, self._batch.append, self.prefetch)
         self._last_delivery = time.monotonic()
         if self._connected_before:
@@ -247,10 +295,12 @@ class PvService:
     def _handle(self, session: Session, batch: list[Delivery]) -> None:
         """Publish the batch's results (if asked), write its rows, flush, then settle every delivery."""
         rejected: list[int] = []
-        accepted: list[tuple[Reading, float]] = []
+        accepted: list[Accepted] = []
         last_accepted = 0
         plants = self._plants
         default_plant = self._default_plant
+        any_site = self._any_site
+        self._planned.clear()
         for delivery in batch:
             try:
                 reading = decode(delivery.body, delivery.queue, self.max_power_w, self.layout)
@@ -263,7 +313,15 @@ class PvService:
                 plant.at(reading.time_s)
             if plant.outside:
                 self._outside(plant, reading.time_s)
-            accepted.append((reading, plant.kw))
+            if any_site:
+                states = self._site_states
+                state = (states[reading.meter_id] if reading.meter_id in states
+                         else self._site_state(reading.meter_id))
+                if state is not None:
+                    accepted.append(self._site_row(state, reading, plant.kw))
+                    last_accepted = delivery.delivery_tag
+                    continue
+            accepted.append((reading, plant.kw, None))
             last_accepted = delivery.delivery_tag
         if self.results is not None:
             self.results.publish(session, accepted)
@@ -287,13 +345,70 @@ class PvService:
             log.warning("no weather in %s on %s (outside its span): PV written as 0 there",
                         plant.name, datetime.fromtimestamp(time_s, timezone.utc).date())
 
-    def _write(self, accepted: list[tuple[Reading, float]]) -> list[Reading]:
+    def _site_of(self, meter_id: str) -> Site | None:
+        return self._sites.get(meter_id, self._default_site)
+
+    def _has_battery(self, meter_id: str) -> bool:
+        site = self._site_of(meter_id)
+        return site is not None and site.has_battery
+
+    def _site_state(self, meter_id: str) -> _SiteState | None:
+        """A meter's site state on its first reading, continuing from its last written row."""
+        site = self._site_of(meter_id)
+        state = None
+        if site is not None:
+            state = _SiteState(site, self.control.control(meter_id) if self.control else None)
+            row = self.output.last_row(meter_id)
+            if row is not None:
+                state.time_s = state.horizon_s = round(row.time_s, 3)
+                if row.battery_soc_pct is not None and site.has_battery:
+                    state.soc_pct = row.battery_soc_pct
+                    log.info("%s: the battery continues at %.3f %% from the row at time_s %.3f",
+                             meter_id, state.soc_pct, row.time_s)
+        self._site_states[meter_id] = state
+        return state
+
+    def _site_row(self, state: _SiteState, reading: Reading, available_kw: float) -> Accepted:
+        """The reading's row values from its site's balance; the state advances if it will be written."""
+        time_s = round(reading.time_s, 3)
+        if time_s <= state.horizon_s:
+            path, last_s = self.output.written_up_to(reading.meter_id, time_s)
+            if time_s <= self._planned.get(path, last_s):
+                return reading, available_kw, None  # a duplicate the writer skips
+            self._planned[path] = time_s
+        site = state.site
+        mode, setpoint_w, pv_limit_pct, export_limit_w = site.mode, 0.0, None, site.export_limit_w
+        control = state.control
+        if control is not None:
+            control.at(time_s)
+            mode = control.battery_mode or mode
+            setpoint_w = control.battery_setpoint_w or 0.0
+            pv_limit_pct = control.pv_limit_pct
+            if control.export_limit_set:
+                export_limit_w = control.export_limit_w
+        interval_s = 0.0 if state.time_s is None else max(0.0, time_s - state.time_s)
+        step = site_step(site, reading.power_w, available_kw, interval_s, state.soc_pct, mode,
+                         setpoint_w, pv_limit_pct, export_limit_w, SOC_DECIMALS)
+        state.soc_pct = step.soc_pct
+        state.time_s = time_s
+        state.horizon_s = max(state.horizon_s, time_s)
+        return reading, step.pv_power_kw, SiteResult(
+            available_kw, step.battery_power_w, step.grid_power_w, step.soc_pct, pv_limit_pct,
+            export_limit_w, mode if site.has_battery else None, step.household_w)
+
+    def _write(self, accepted: list[Accepted]) -> list[Reading]:
         """Write the rows of the accepted readings; the readings actually written (not skipped)."""
         write = self.output.write
+        write_site = self.output.write_site
         debug = log.isEnabledFor(logging.DEBUG)
         written: list[Reading] = []
-        for reading, pv_kw in accepted:
-            is_new = write(reading.meter_id, reading.time_s, reading.power_w, pv_kw)
+        for reading, pv_kw, site in accepted:
+            if site is None:
+                is_new = write(reading.meter_id, reading.time_s, reading.power_w, pv_kw)
+            else:
+                is_new = write_site(reading.meter_id, reading.time_s, site.household_w, pv_kw,
+                                    site.grid_power_w, site.battery_power_w, site.soc_pct,
+                                    site.pv_available_kw)
             if is_new:
                 written.append(reading)
             if debug:

@@ -10,6 +10,14 @@ the CSV spells it), body::
 The numbers are the row's own text; ``grid_power_w`` = meter W - PV kW x 1000, what the
 household draws from (positive) or feeds into (negative) the grid.
 
+A site's result (battery, export limit or control; :mod:`pv_simulator.models.site`) has its
+row's grid power, which includes the battery, and adds the other site columns and the limits
+in force (null when none; ``battery_mode`` null without battery)::
+
+    {..., "grid_power_w":-12.500,"battery_power_w":2500.000,"battery_soc_pct":61.250000,
+     "pv_available_kw":3.212500,"pv_limit_pct":null,"export_limit_w":0.0,
+     "battery_mode":"self_consumption"}
+
 Order within a batch: results are published and confirmed *before* their rows are
 written, and the readings are acknowledged after both. A crash before the confirm
 leaves neither row nor acknowledgement, so the redelivered readings are written and
@@ -31,10 +39,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from pv_simulator.messaging.port import ResultMessage, Session
 from pv_simulator.messaging.wire import Reading
-from pv_simulator.storage.csv_format import row_numbers
+from pv_simulator.storage.csv_format import row_numbers, site_numbers
 from pv_simulator.storage.csv_store import CsvOutput
 
 ROUTING_PREFIX = "pv.results."
@@ -45,13 +54,42 @@ def routing_key(meter_id: str) -> str:
     return ROUTING_PREFIX + meter_id.replace(".", "%2E")
 
 
-def encode_result(meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: float) -> ResultMessage:
+class SiteResult(NamedTuple):
+    """A site row's values beyond the five columns, and the settings in force at it."""
+
+    pv_available_kw: float
+    battery_power_w: float
+    grid_power_w: float
+    soc_pct: float
+    pv_limit_pct: float | None
+    export_limit_w: float | None
+    battery_mode: str | None
+    #: The reading's power as the site's balance counts it (whole milliwatts), written in its row.
+    household_w: float
+
+
+def encode_result(meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: float,
+                  site: SiteResult | None = None) -> ResultMessage:
     """The result of one row, its numbers spelled as in the row."""
+    if site is not None:
+        meter_power_w = site.household_w
     time_text, meter_text, pv_text, total_text = row_numbers(round(time_s, 3), meter_power_w, pv_power_kw)
-    grid_text = f"{meter_power_w - pv_power_kw * 1000.0:.3f}"
-    body = (f'{{"meter_id":{json.dumps(meter_id)},"time_s":{time_text},"meter_power_w":{meter_text},'
-            f'"pv_power_kw":{pv_text},"sum_meter_pv_w":{total_text},"grid_power_w":{grid_text}}}')
+    head = (f'{{"meter_id":{json.dumps(meter_id)},"time_s":{time_text},"meter_power_w":{meter_text},'
+            f'"pv_power_kw":{pv_text},"sum_meter_pv_w":{total_text},')
+    if site is None:
+        body = head + f'"grid_power_w":{meter_power_w - pv_power_kw * 1000.0:.3f}}}'
+    else:
+        grid, battery, soc, available = site_numbers(site.grid_power_w, site.battery_power_w,
+                                                     site.soc_pct, site.pv_available_kw)
+        body = (head + f'"grid_power_w":{grid},"battery_power_w":{battery},"battery_soc_pct":{soc},'
+                f'"pv_available_kw":{available},"pv_limit_pct":{json.dumps(site.pv_limit_pct)},'
+                f'"export_limit_w":{json.dumps(site.export_limit_w)},'
+                f'"battery_mode":{json.dumps(site.battery_mode)}}}')
     return ResultMessage(routing_key(meter_id), body.encode(), f"{meter_id}:{time_text}")
+
+
+#: What the PV service hands on per accepted reading: the reading, PV delivered (kW), its site's values.
+Accepted = tuple[Reading, float, SiteResult | None]
 
 
 class ResultStream:
@@ -72,20 +110,20 @@ class ResultStream:
         """Connection hook: check the exchange and open the confirmed channel, on every (re)connection."""
         session.open_results(self.exchange)
 
-    def plan(self, readings: Sequence[tuple[Reading, float]]) -> list[ResultMessage]:
-        """The results of the (reading, PV kW) pairs the writer will write, in order; skips left out."""
+    def plan(self, readings: Sequence[Accepted]) -> list[ResultMessage]:
+        """The results of the accepted readings the writer will write, in order; skips left out."""
         messages: list[ResultMessage] = []
         planned: dict[Path, float] = {}
-        for reading, pv_kw in readings:
+        for reading, pv_kw, site in readings:
             time_s = round(reading.time_s, 3)
             path, last_s = self.output.written_up_to(reading.meter_id, time_s)
             if time_s <= planned.get(path, last_s):
                 continue
             planned[path] = time_s
-            messages.append(encode_result(reading.meter_id, time_s, reading.power_w, pv_kw))
+            messages.append(encode_result(reading.meter_id, time_s, reading.power_w, pv_kw, site))
         return messages
 
-    def publish(self, session: Session, readings: Sequence[tuple[Reading, float]]) -> None:
+    def publish(self, session: Session, readings: Sequence[Accepted]) -> None:
         """Publish the results of the rows ``readings`` will write; return once confirmed.
 
         Raises:

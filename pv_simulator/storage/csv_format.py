@@ -1,7 +1,10 @@
 """The PV service's CSV format, in one place: columns, rows and file names.
 
 Files are ``<METER_ID>-<YYYY>-<MM>-<DD>.csv``, one per meter and local day, with the
-header line :data:`HEADER` and one :func:`format_row` line per reading. The writer
+header line :data:`HEADER` and one :func:`format_row` line per reading. A site with a
+battery, an export limit or control (:mod:`pv_simulator.models.site`) has the
+:data:`SITE_HEADER` instead: the same five columns first, then :data:`SITE_EXTRA`
+(:func:`format_site_row`). The writer
 (:mod:`pv_simulator.storage.csv_store`), the summary, the plot, the benchmarks and the
 tests all build and read them through this module, so the format cannot drift apart.
 Fields are never quoted: a meter id is a routing key without commas.
@@ -20,7 +23,16 @@ from pv_simulator.numbers import NotAFiniteNumber, finite_float
 COLUMNS: tuple[str, ...] = (
     "meter_id", "time_s", "meter_power_value_w", "pv_power_value_kw", "sum_meter_pv_w")
 HEADER = ",".join(COLUMNS)
-"""The first line of every file, without its newline."""
+"""The first line of every file of a meter without site columns, without its newline."""
+
+SITE_EXTRA: tuple[str, ...] = ("grid_power_w", "battery_power_w", "battery_soc_pct", "pv_available_kw")
+"""After the five: grid W (positive drawn), battery W (positive charging), state of charge %,
+and the PV the plant could deliver, kW (``pv_power_value_kw`` is what it delivered)."""
+SITE_COLUMNS: tuple[str, ...] = COLUMNS + SITE_EXTRA
+SITE_HEADER = ",".join(SITE_COLUMNS)
+
+SOC_DECIMALS = 6
+"""``battery_soc_pct``'s decimals: the site continues from the value as written."""
 
 _DATE_GLOB = "-[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9].csv"
 _FILE_NAME = re.compile(r"(?P<meter_id>.+)-(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})\.csv")
@@ -38,6 +50,10 @@ class Row(NamedTuple):
     meter_power_value_w: float
     pv_power_value_kw: float
     sum_meter_pv_w: float
+    grid_power_w: float | None = None
+    battery_power_w: float | None = None
+    battery_soc_pct: float | None = None
+    pv_available_kw: float | None = None
 
 
 def row_numbers(time_s: float, meter_power_w: float, pv_power_kw: float) -> tuple[str, str, str, str]:
@@ -56,21 +72,37 @@ def format_row(meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: 
     return f"{meter_id},{time_text},{meter_text},{pv_text},{total_text}\n"
 
 
-def parse_row(line: str, path: Path | str, line_no: int | None = None) -> Row:
-    """The row of one line (with or without its newline) of file ``path``.
+def site_numbers(grid_power_w: float, battery_power_w: float, soc_pct: float,
+                 pv_available_kw: float) -> tuple[str, str, str, str]:
+    """The :data:`SITE_EXTRA` numbers as the file spells them; the results stream copies them."""
+    return (f"{grid_power_w:.3f}", f"{battery_power_w:.3f}", f"{soc_pct:.{SOC_DECIMALS}f}",
+            f"{pv_available_kw:.6f}")
+
+
+def format_site_row(meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: float,
+                    grid_power_w: float, battery_power_w: float, soc_pct: float,
+                    pv_available_kw: float) -> str:
+    """One line of a :data:`SITE_HEADER` file."""
+    extra = ",".join(site_numbers(grid_power_w, battery_power_w, soc_pct, pv_available_kw))
+    return format_row(meter_id, time_s, meter_power_w, pv_power_kw)[:-1] + "," + extra + "\n"
+
+
+def parse_row(line: str, path: Path | str, line_no: int | None = None,
+              columns: tuple[str, ...] = COLUMNS) -> Row:
+    """The row of one line (with or without its newline) of file ``path`` with ``columns``.
 
     Raises:
         CsvFormatError: ``<path>:<line_no>: <what is wrong>`` (no line number if None).
     """
     where = f"{path}" if line_no is None else f"{path}:{line_no}"
     fields = line.rstrip("\r\n").split(",")
-    if len(fields) != len(COLUMNS):
-        raise CsvFormatError(f"{where}: {len(fields)} fields, expected {len(COLUMNS)}")
+    if len(fields) != len(columns):
+        raise CsvFormatError(f"{where}: {len(fields)} fields, expected {len(columns)}")
     meter_id = fields[0].strip()
     if not meter_id:
         raise CsvFormatError(f"{where}: empty meter_id")
     values: list[float] = []
-    for name, field in zip(COLUMNS[1:], fields[1:], strict=True):
+    for name, field in zip(columns[1:], fields[1:], strict=True):
         try:
             values.append(finite_float(field))
         except NotAFiniteNumber as exc:
@@ -78,15 +110,18 @@ def parse_row(line: str, path: Path | str, line_no: int | None = None) -> Row:
     return Row(meter_id, *values)
 
 
-def check_header(line: str, path: Path | str) -> None:
-    """Accept the first line of ``path`` only if it is :data:`HEADER`.
+def check_header(line: str, path: Path | str) -> tuple[str, ...]:
+    """The columns of ``path`` whose first line is ``line``: :data:`COLUMNS` or :data:`SITE_COLUMNS`.
 
     Raises:
         CsvFormatError: ``<path>:1: header is ..., expected ...``.
     """
     header = line.rstrip("\r\n")
-    if tuple(name.strip() for name in header.split(",")) != COLUMNS:
-        raise CsvFormatError(f"{path}:1: header is {header!r}, expected {HEADER!r}")
+    names = tuple(name.strip() for name in header.split(","))
+    if names not in (COLUMNS, SITE_COLUMNS):
+        raise CsvFormatError(f"{path}:1: header is {header!r}, expected {HEADER!r} "
+                             f"or {SITE_HEADER!r}")
+    return names
 
 
 def file_name(meter_id: str, day: date) -> str:

@@ -5,6 +5,10 @@ order, so a reading whose time is not after the file's last row is already
 there (or older than it) and is skipped. That check is one comparison against a
 remembered time, read from the file's last line when the file is first opened.
 A last line torn by a crash is cut off at that moment too.
+
+Meters with a site (battery, export limit or control) get files with the longer
+``SITE_HEADER``; their last written row is where the site's state continues after a
+restart (:meth:`CsvOutput.last_row`).
 """
 
 from __future__ import annotations
@@ -22,11 +26,16 @@ from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from pv_simulator.storage.csv_format import (
+    COLUMNS,
     HEADER,
+    SITE_COLUMNS,
+    SITE_HEADER,
     CsvFormatError,
+    Row,
     csv_path,
     file_glob,
     format_row,
+    format_site_row,
     lock_path,
     parse_file_name,
     parse_row,
@@ -35,6 +44,7 @@ from pv_simulator.storage.csv_format import (
 log = logging.getLogger(__name__)
 
 _HEADER_LINE = (HEADER + "\n").encode()
+_SITE_HEADER_LINE = (SITE_HEADER + "\n").encode()
 _TAIL_CHUNK = 4096
 #: Write buffer per open file. A batch holds a row or two per meter in real time, and the
 #: default 8 KB each would cost ten thousand open files most of their memory; a longer batch
@@ -89,13 +99,15 @@ class CsvOutput:
         fsync: ``batch`` (to disk on each :meth:`flush`), ``always`` (after each row) or
             ``never`` (leave it to the OS).
         max_open_files: file handles kept open at once; the least recently used is closed.
+        site_meters: whether a meter's files have the site columns; None for no meter.
 
     Raises:
         OutputError: the directory cannot be created or written to.
     """
 
     def __init__(self, output_dir: Path, tz: ZoneInfo, fsync: str = "batch",
-                 max_open_files: int = 256) -> None:
+                 max_open_files: int = 256,
+                 site_meters: Callable[[str], bool] | None = None) -> None:
         self.output_dir = output_dir
         self.tz = tz
         self.fsync = fsync
@@ -108,6 +120,9 @@ class CsvOutput:
         self._unsynced = False
         self._skip_noted: set[Path] = set()
         self._locks: dict[str, int] = {}
+        self._site_meters = site_meters
+        #: The header line of each path seen, by whether its meter is a site's.
+        self._headers: dict[Path, bytes] = {}
         try:
             output_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -130,7 +145,7 @@ class CsvOutput:
             except CsvFormatError:
                 continue  # no file the service writes, such as an impossible date
             if wanted is None or meter_id in wanted:
-                _check_header(path)
+                _check_header(path, self._header_line(meter_id))
 
     def write(self, meter_id: str, time_s: float, meter_power_w: float,
               pv_power_kw: float) -> bool:
@@ -145,16 +160,65 @@ class CsvOutput:
         time_s = round(time_s, 3)
         path = self._path_for(meter_id, time_s)
         day_file = self._file(path)
-        last_time_s = self._last_time[path]
-        if time_s <= last_time_s:
-            self.duplicates_skipped += 1
-            if path not in self._skip_noted:
-                self._skip_noted.add(path)
-                log.info("%s already holds rows up to time_s %s: skipping readings not after it "
-                         "(redelivered, or from a meter started again at an earlier time)",
-                         path, f"{last_time_s:.3f}".rstrip("0").rstrip("."))
+        if self._is_duplicate(path, time_s):
             return False
-        line = format_row(meter_id, time_s, meter_power_w, pv_power_kw).encode()
+        return self._append(path, day_file, time_s,
+                            format_row(meter_id, time_s, meter_power_w, pv_power_kw).encode())
+
+    def write_site(self, meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: float,
+                   grid_power_w: float, battery_power_w: float, soc_pct: float,
+                   pv_available_kw: float) -> bool:
+        """:meth:`write` for a site's row, with the site columns.
+
+        Raises:
+            OutputError: the file has another header or cannot be written.
+        """
+        time_s = round(time_s, 3)
+        path = self._path_for(meter_id, time_s)
+        day_file = self._file(path)
+        if self._is_duplicate(path, time_s):
+            return False
+        return self._append(path, day_file, time_s, format_site_row(
+            meter_id, time_s, meter_power_w, pv_power_kw, grid_power_w, battery_power_w, soc_pct,
+            pv_available_kw).encode())
+
+    def last_row(self, meter_id: str) -> Row | None:
+        """The last row written of ``meter_id``, in its newest file; None if it has none.
+
+        A site continues its state of charge from it after a restart. Files of earlier days
+        are searched back when the newest holds no row yet (a crash just after midnight).
+
+        Raises:
+            OutputError: a file has another header or cannot be read.
+        """
+        if meter_id not in self._locks:
+            self._lock(meter_id)
+        dated = []
+        for path in self.output_dir.glob(file_glob(meter_id)):
+            try:
+                dated.append((parse_file_name(path)[1], path))
+            except CsvFormatError:
+                continue
+        header = self._header_line(meter_id)
+        for _day, path in sorted(dated, reverse=True):
+            row = _prepare(path, header)
+            if row is not None:
+                return row
+        return None
+
+    def _is_duplicate(self, path: Path, time_s: float) -> bool:
+        last_time_s = self._last_time[path]
+        if time_s > last_time_s:
+            return False
+        self.duplicates_skipped += 1
+        if path not in self._skip_noted:
+            self._skip_noted.add(path)
+            log.info("%s already holds rows up to time_s %s: skipping readings not after it "
+                     "(redelivered, or from a meter started again at an earlier time)",
+                     path, f"{last_time_s:.3f}".rstrip("0").rstrip("."))
+        return True
+
+    def _append(self, path: Path, day_file: _DayFile, time_s: float, line: bytes) -> bool:
         try:
             day_file.handle.write(line)
             if self.fsync == "always":
@@ -179,7 +243,7 @@ class CsvOutput:
         """
         path = self._path_for(meter_id, round(time_s, 3))
         if path not in self._last_time:
-            self._last_time[path] = _prepare(path)
+            self._last_time[path] = _last_time(_prepare(path, self._headers[path]))
         return path, self._last_time[path]
 
     def flush(self) -> None:
@@ -306,7 +370,12 @@ class CsvOutput:
             day = _Day(start.timestamp(), end.timestamp(),
                        csv_path(self.output_dir, meter_id, local))
             self._days[meter_id] = day
+            self._headers.setdefault(day.path, self._header_line(meter_id))
         return day.path
+
+    def _header_line(self, meter_id: str) -> bytes:
+        site = self._site_meters is not None and self._site_meters(meter_id)
+        return _SITE_HEADER_LINE if site else _HEADER_LINE
 
     def _file(self, path: Path) -> _DayFile:
         day_file = self._open.get(path)
@@ -316,13 +385,15 @@ class CsvOutput:
         if len(self._open) >= self.max_open_files:
             self._evict(self._open.popitem(last=False)[1])
         # A file this process wrote before needs no second check of header and tail.
-        last_time = self._last_time[path] if path in self._last_time else _prepare(path)
+        header = self._headers[path]
+        last_time = (self._last_time[path] if path in self._last_time
+                     else _last_time(_prepare(path, header)))
         try:
             handle = path.open("ab", buffering=_FILE_BUFFER)
             if handle.tell() == 0:
                 # Readable by the tools that consume the files, whatever the umask.
                 os.fchmod(handle.fileno(), FILE_MODE)
-                handle.write(_HEADER_LINE)
+                handle.write(header)
                 if self.fsync == "always":
                     handle.flush()
                     os.fsync(handle.fileno())
@@ -335,39 +406,45 @@ class CsvOutput:
         return day_file
 
 
-def _check_header(path: Path) -> None:
+def _check_header(path: Path, header_line: bytes) -> None:
     try:
         with path.open("rb") as handle:
             first = handle.readline()
     except OSError as exc:
         raise OutputError(f"{path}: cannot read: {exc.strerror}") from None
-    header = _HEADER_LINE.rstrip(b"\n")
+    header = header_line.rstrip(b"\n")
     # A first line without newline is a header torn by a crash, repaired on opening.
     matches = (first.rstrip(b"\r\n") == header if first.endswith(b"\n")
                else header.startswith(first))
     if not matches:
         raise OutputError(f"{path}: existing file has another header "
-                          f"({first.decode(errors='replace').strip()[:80]!r}); expected {HEADER!r}: "
-                          "move it away or choose another --output-dir")
+                          f"({first.decode(errors='replace').strip()[:80]!r}); expected "
+                          f"{header.decode()!r} (a site with battery, export limit or control "
+                          "has the longer one): move it away or choose another --output-dir")
 
 
-def _prepare(path: Path) -> float:
-    """Check an existing file's header, cut a torn last line, and return its last time_s.
+def _last_time(row: Row | None) -> float:
+    """A file's last time_s, -inf for a file without rows."""
+    return float("-inf") if row is None else round(row.time_s, 3)
+
+
+def _prepare(path: Path, header_line: bytes) -> Row | None:
+    """Check an existing file's header, cut a torn last line, and return its last row.
 
     Returns:
-        The time of the last row, or -inf when the file is new or has no rows.
+        The last row, or None when the file is new or has no rows.
 
     Raises:
         OutputError: the header differs or the file cannot be read.
     """
     if not path.exists():
-        return float("-inf")
-    _check_header(path)
+        return None
+    _check_header(path, header_line)
     try:
         with path.open("r+b") as handle:
             size = handle.seek(0, os.SEEK_END)
             if size == 0:
-                return float("-inf")
+                return None
             start = max(0, size - _TAIL_CHUNK)
             handle.seek(start)
             tail = handle.read()
@@ -384,10 +461,11 @@ def _prepare(path: Path) -> float:
     except OSError as exc:
         raise OutputError(f"{path}: cannot repair or read: {exc.strerror}") from None
     lines = tail.splitlines()
-    if not lines or lines[-1] + b"\n" == _HEADER_LINE:
-        return float("-inf")
+    if not lines or lines[-1] + b"\n" == header_line:
+        return None
     last = lines[-1].decode(errors="replace")
     try:
-        return round(parse_row(last, path).time_s, 3)
+        return parse_row(last, path, columns=SITE_COLUMNS if header_line == _SITE_HEADER_LINE
+                         else COLUMNS)
     except CsvFormatError as exc:
         raise OutputError(f"{exc}, in its last row {last[:80]!r}") from None

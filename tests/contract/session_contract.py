@@ -183,8 +183,8 @@ class SessionContract(ABC, unittest.TestCase):
 
     def test_results_reach_a_subscriber_of_their_pattern_only(self) -> None:
         watcher, publisher = self.session(), self.session()
-        seen: list[bytes] = []
-        watcher.subscribe("amq.topic", "pv.results.#", seen.append)
+        seen: list[tuple[str, bytes]] = []
+        watcher.subscribe("amq.topic", "pv.results.#", lambda key, body: seen.append((key, body)))
         publisher.open_results("amq.topic")
         publisher.publish_results("amq.topic", [
             ResultMessage("pv.results.Meter_0", b'{"a": 1}', "Meter_0:1"),
@@ -192,7 +192,20 @@ class SessionContract(ABC, unittest.TestCase):
             ResultMessage("pv.results.Meter_1", b'{"c": 3}', "Meter_1:1")])
         self.assertTrue(self.pump(watcher, lambda: len(seen) == 2))
         self.pump_for(watcher, 0.3)
-        self.assertEqual(seen, [b'{"a": 1}', b'{"c": 3}'])
+        self.assertEqual(seen, [("pv.results.Meter_0", b'{"a": 1}'), ("pv.results.Meter_1", b'{"c": 3}')])
+
+    def test_a_star_pattern_matches_one_word_and_hands_the_routing_key(self) -> None:
+        watcher, publisher = self.session(), self.session()
+        seen: list[tuple[str, bytes]] = []
+        watcher.subscribe("amq.topic", "pv.control.*", lambda key, body: seen.append((key, body)))
+        publisher.open_results("amq.topic")
+        publisher.publish_results("amq.topic", [
+            ResultMessage("pv.control.Meter_0", b"1", "a"),
+            ResultMessage("pv.control.Meter_0.extra", b"2", "b"),
+            ResultMessage("pv.control.Site%2EA", b"3", "c")])
+        self.assertTrue(self.pump(watcher, lambda: len(seen) == 2))
+        self.pump_for(watcher, 0.3)
+        self.assertEqual(seen, [("pv.control.Meter_0", b"1"), ("pv.control.Site%2EA", b"3")])
 
     def test_a_missing_results_exchange_is_refused(self) -> None:
         with self.assertRaises(BrokerRefused):
@@ -201,7 +214,7 @@ class SessionContract(ABC, unittest.TestCase):
     def test_an_exchange_that_is_not_a_topic_exchange_is_refused_for_results(self) -> None:
         self.declare_exchange("contract.direct", "direct")
         def subscribe(session: Session) -> None:
-            session.subscribe("contract.direct", "pv.results.#", lambda _body: None)
+            session.subscribe("contract.direct", "pv.results.#", lambda _key, _body: None)
 
         def open_results(session: Session) -> None:
             session.open_results("contract.direct")

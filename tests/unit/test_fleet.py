@@ -37,12 +37,13 @@ class ReadFleetTest(FleetFileTest):
     def test_all_columns_typed(self) -> None:
         path = self.write(
             ",".join(COLUMNS) + "\n"
-            "house-1,48.2,16.37,194,9.5,35,180,1.2,14,4000,household,tmy.csv,7,pvgis.csv\n"
+            "house-1,48.2,16.37,194,9.5,35,180,1.2,14,4000,household,tmy.csv,7,pvgis.csv,10,5\n"
         )
         self.assertEqual(read_fleet(path), [FleetMember(
             meter_id="house-1", latitude=48.2, longitude=16.37, altitude_m=194.0, peak_power_kw=9.5,
             tilt_deg=35.0, azimuth_deg=180.0, dc_ac_ratio=1.2, losses_pct=14.0, annual_energy_kwh=4000.0,
-            meter_model="household", weather="tmy.csv", sky_seed=7, sky_climate="pvgis.csv")])
+            meter_model="household", weather="tmy.csv", sky_seed=7, sky_climate="pvgis.csv",
+            battery_kwh=10.0, battery_kw=5.0)])
         self.assertIsInstance(read_fleet(path)[0].sky_seed, int)
 
     def test_empty_cells_and_missing_columns_are_none(self) -> None:

@@ -19,7 +19,14 @@ from zoneinfo import ZoneInfo
 
 from parameterized import parameterized
 
-from pv_simulator.storage.csv_format import HEADER, CsvFormatError, Row, format_row
+from pv_simulator.storage.csv_format import (
+    HEADER,
+    SITE_HEADER,
+    CsvFormatError,
+    Row,
+    format_row,
+    format_site_row,
+)
 from pv_simulator.summary import (
     MeterSummary,
     format_summary,
@@ -217,3 +224,33 @@ class SummaryCliTest(SummaryTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SiteSummaryTest(unittest.TestCase):
+    """A site file: two hours, one exporting 1 kW with the battery charging 1 kW, one drawing
+    0.5 kW with the battery discharging 0.5 kW; household 1 kW throughout."""
+
+    def test_grid_battery_and_shares(self) -> None:
+        lines = [format_site_row("S", DAY_START_S + 60.0 * i, 1000.0, 3.0, -1000.0, 1000.0, 50.0, 3.0)
+                 for i in range(60)]
+        lines += [format_site_row("S", DAY_START_S + 3600.0 + 60.0 * i, 1000.0, 0.0, 500.0, -500.0,
+                                  50.0, 0.0) for i in range(60)]
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "S-2026-06-21.csv"
+            path.write_text(SITE_HEADER + "\n" + "".join(lines), encoding="utf-8")
+            summary = summarize(read_rows([path]), VIENNA)["S"]
+        site = summary.site
+        assert site is not None
+        self.assertAlmostEqual(site.grid_export_kwh, 1.0)
+        self.assertAlmostEqual(site.grid_import_kwh, 0.5)
+        self.assertAlmostEqual(site.battery_charged_kwh, 1.0)
+        self.assertAlmostEqual(site.battery_discharged_kwh, 0.5)
+        self.assertAlmostEqual(site.self_consumption_pct or 0.0, 100.0 * (3.0 - 1.0) / 3.0)
+        self.assertAlmostEqual(site.autarky_pct or 0.0, 100.0 * (2.0 - 0.5) / 2.0)
+        table = format_summary([summary])
+        self.assertIn("autarky_%", table.splitlines()[0])
+        self.assertIn("75.0", table.splitlines()[1])
+
+    def test_plain_meters_have_no_site_part(self) -> None:
+        self.assertIsNone(MeterSummary("M", 1, 0.0, 0.0, 0.0, None).site)
+        self.assertNotIn("autarky", format_summary([MeterSummary("M", 1, 0.0, 0.0, 0.0, None)]))

@@ -12,6 +12,8 @@ from parameterized import parameterized
 from pv_simulator.storage.csv_format import (
     COLUMNS,
     HEADER,
+    SITE_COLUMNS,
+    SITE_HEADER,
     CsvFormatError,
     Row,
     check_header,
@@ -19,6 +21,7 @@ from pv_simulator.storage.csv_format import (
     file_glob,
     file_name,
     format_row,
+    format_site_row,
     parse_file_name,
     parse_row,
 )
@@ -32,7 +35,20 @@ class RowTest(unittest.TestCase):
 
     def test_header_is_the_columns(self) -> None:
         self.assertEqual(HEADER, "meter_id,time_s,meter_power_value_w,pv_power_value_kw,sum_meter_pv_w")
-        self.assertEqual(Row._fields, COLUMNS)
+        self.assertEqual(Row._fields, SITE_COLUMNS)
+        self.assertEqual(SITE_COLUMNS[:len(COLUMNS)], COLUMNS)
+
+    def test_site_row_keeps_the_five_columns_first(self) -> None:
+        line = format_site_row("M", 1781992800.0, 161.479, 0.6, -38.521, 400.0, 61.25, 0.75)
+        self.assertEqual(line, "M,1781992800,161.479,0.600000,761.479,-38.521,400.000,"
+                               "61.250000,0.750000\n")
+        row = parse_row(line, "f.csv", 2, columns=SITE_COLUMNS)
+        self.assertEqual((row.grid_power_w, row.battery_power_w, row.battery_soc_pct,
+                          row.pv_available_kw), (-38.521, 400.0, 61.25, 0.75))
+
+    def test_check_header_tells_the_columns(self) -> None:
+        self.assertEqual(check_header(HEADER + "\n", "f.csv"), COLUMNS)
+        self.assertEqual(check_header(SITE_HEADER + "\n", "f.csv"), SITE_COLUMNS)
 
     @parameterized.expand([("plain", "Meter_0"), ("dots_and_dashes", "site.a-b-2026-01-01")])
     def test_format_then_parse_round_trips(self, _: str, meter_id: str) -> None:
