@@ -48,6 +48,7 @@ BY_CLASS: tuple[str, ...] = ("tests.integration.test_faults",)
 LONGEST_FIRST: tuple[str, ...] = (
     "tests.integration.test_faults.StreamFaultTest",
     "tests.integration.test_faults.PartitionedStreamFaultTest",
+    "tests.integration.test_site",
     "tests.integration.test_weather_fleet",
     "tests.integration.test_households_sky",
     "tests.integration.test_misuse",
