@@ -158,12 +158,8 @@ class CsvOutput:
             OutputError: the file has another header or cannot be written.
         """
         time_s = round(time_s, 3)
-        path = self._path_for(meter_id, time_s)
-        day_file = self._file(path)
-        if self._is_duplicate(path, time_s):
-            return False
-        return self._append(path, day_file, time_s,
-                            format_row(meter_id, time_s, meter_power_w, pv_power_kw).encode())
+        return self._write_row(meter_id, time_s, lambda: format_row(meter_id, time_s, meter_power_w,
+                                                                   pv_power_kw))
 
     def write_site(self, meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: float,
                    grid_power_w: float, battery_power_w: float, soc_pct: float,
@@ -174,13 +170,17 @@ class CsvOutput:
             OutputError: the file has another header or cannot be written.
         """
         time_s = round(time_s, 3)
+        return self._write_row(meter_id, time_s, lambda: format_site_row(
+            meter_id, time_s, meter_power_w, pv_power_kw, grid_power_w, battery_power_w, soc_pct,
+            pv_available_kw))
+
+    def _write_row(self, meter_id: str, time_s: float, row: Callable[[], str]) -> bool:
+        """Append the line ``row()`` makes to the meter's file of ``time_s``, unless it has that time."""
         path = self._path_for(meter_id, time_s)
         day_file = self._file(path)
         if self._is_duplicate(path, time_s):
             return False
-        return self._append(path, day_file, time_s, format_site_row(
-            meter_id, time_s, meter_power_w, pv_power_kw, grid_power_w, battery_power_w, soc_pct,
-            pv_available_kw).encode())
+        return self._append(path, day_file, time_s, row().encode())
 
     def last_row(self, meter_id: str) -> Row | None:
         """The last row written of ``meter_id``, in its newest file; None if it has none.
