@@ -46,7 +46,8 @@ def rows_of(directory: Path, meter_id: str) -> list[dict[str, str]]:
 
 def energy_integral(rows: list[dict[str, str]], max_interval_s: float) -> dict[str, float]:
     """kWh of consumption, PV, grid import and export of a meter's rows, each row's power over
-    the interval since the previous row (intervals not in (0, max_interval_s] count nothing):
+    the interval since the previous row (intervals not in (0, max_interval_s] count nothing; a
+    site row's grid power is its own column, the battery in it, a plain row's meter - PV):
     the rule of pv_simulator.services.energy, written out again so the tests check it."""
     totals = {"consumption": 0.0, "pv": 0.0, "grid_import": 0.0, "grid_export": 0.0}
     previous: float | None = None
@@ -54,11 +55,12 @@ def energy_integral(rows: list[dict[str, str]], max_interval_s: float) -> dict[s
         time_s = float(row["time_s"])
         meter_w = float(row["meter_power_value_w"])
         pv_w = float(row["pv_power_value_kw"]) * 1000.0
+        grid_w = float(row["grid_power_w"]) if row.get("grid_power_w") else meter_w - pv_w
         if previous is not None and 0.0 < time_s - previous <= max_interval_s:
             hours = (time_s - previous) / 3600.0
             totals["consumption"] += meter_w * hours / 1000.0
             totals["pv"] += pv_w * hours / 1000.0
-            totals["grid_import"] += max(0.0, meter_w - pv_w) * hours / 1000.0
-            totals["grid_export"] += max(0.0, pv_w - meter_w) * hours / 1000.0
+            totals["grid_import"] += max(0.0, grid_w) * hours / 1000.0
+            totals["grid_export"] += max(0.0, -grid_w) * hours / 1000.0
         previous = time_s
     return totals
