@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pv_simulator.storage.csv_format import COLUMNS, check_header, file_glob, parse_row
+from pv_simulator.storage.csv_format import check_header, file_glob, parse_row
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str,
@@ -20,7 +20,8 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str,
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
-    """A PV service file's complete rows, each field as the file spells it, by column name.
+    """A PV service file's complete rows (a site's columns too), each field as the file spells it, by
+    column name.
 
     Header and rows must pass csv_format's checks. Text after the last newline is a row
     the service is still writing, so it is left out rather than read half.
@@ -28,11 +29,11 @@ def read_csv(path: Path) -> list[dict[str, str]]:
     lines = path.read_text(encoding="utf-8").split("\n")[:-1]
     if not lines:
         return []
-    check_header(lines[0], path)
+    columns = check_header(lines[0], path)
     rows: list[dict[str, str]] = []
     for line_no, line in enumerate(lines[1:], start=2):
-        parse_row(line, path, line_no)
-        rows.append(dict(zip(COLUMNS, line.split(","), strict=True)))
+        parse_row(line, path, line_no, columns)
+        rows.append(dict(zip(columns, line.split(","), strict=True)))
     return rows
 
 
