@@ -115,6 +115,11 @@ def availability_topic(service_id: str) -> str:
     return AVAILABILITY_PREFIX + service_id
 
 
+def config_topic(prefix: str, component: str, meter_id: str, key: str) -> str:
+    """HA's ``<prefix>/<component>/<node_id>/<object_id>/config`` of one entity of the meter."""
+    return f"{prefix}/{component}/{node_id(meter_id)}/{key}/config"
+
+
 def discovery_configs(meter_id: str, service_id: str, model: str, prefix: str = "homeassistant",
                       expire_after_s: int = 300, site: Site | None = None,
                       control: bool = False) -> list[tuple[str, dict[str, Any]]]:
@@ -146,13 +151,13 @@ def discovery_configs(meter_id: str, service_id: str, model: str, prefix: str = 
                         "state_class": sensor.state_class, "expire_after": expire_after_s})
         if sensor.unit == "kWh":
             payload["suggested_display_precision"] = 3
-        configs.append((f"{prefix}/sensor/{node}/{sensor.key}/config", payload))
+        configs.append((config_topic(prefix, "sensor", meter_id, sensor.key), payload))
     for component, key, name, fields in commands_of(site) if control else []:
         payload = entity(key, name)
         payload.update(fields)
         payload.update({"command_topic": command_topic(meter_id),
                         "command_template": f"{{{{ {{'{key}': value}} | to_json }}}}"})
-        configs.append((f"{prefix}/{component}/{node}/{key}/config", payload))
+        configs.append((config_topic(prefix, component, meter_id, key), payload))
     return configs
 
 
@@ -229,11 +234,16 @@ class HomeAssistantOutput:
                 self._publish_state(meter_id, energy)
 
     def _discover(self, meter_id: str) -> None:
+        """The meter's configs; with control off, an empty config for each command entity, which
+        removes one a run with control on left (retained on the broker, and in a running HA)."""
         model = self.models.get(meter_id, self.default_model)
+        site = self.site_of(meter_id)
         for topic, payload in discovery_configs(meter_id, self.service_id, model, self.prefix,
-                                                self.expire_after_s, self.site_of(meter_id),
-                                                self.control):
+                                                self.expire_after_s, site, self.control):
             self.publisher.publish(topic, json.dumps(payload, separators=(",", ":")))
+        if not self.control:
+            for component, key, _, _ in commands_of(site):
+                self.publisher.publish(config_topic(self.prefix, component, meter_id, key), "")
 
     def rows_written(self, meter_ids: Iterable[str]) -> None:
         """Publish the state of each meter that has new rows, once, after the batch's last row.

@@ -130,8 +130,8 @@ class HomeAssistantSiteTest(HomeAssistantTestCase):
         meter = self.run_cli("demo_meter.py", "-conf", str(conf), "--speed", "0", "--seed", "1",
                              "--start", "2026-06-21T11:00", "--interval", "10", "--duration", "1800")
         self.assert_clean_exit(meter.returncode, meter.stderr)
-        self.start("demo_pv_service.py", "-conf", str(conf), "-ids", "Meter_0", "--output-dir", str(out),
-                   "--control", log=True)
+        args = ("-conf", str(conf), "-ids", "Meter_0", "--output-dir", str(out))
+        service = self.start("demo_pv_service.py", *args, "--control", log=True)
         wait_until(lambda: len(self.site_rows(out)) == 180, 60, "the fast-forward half hour written")
         sensors = SENSORS + SITE_SENSORS + BATTERY_SENSORS
         commands = {entity("Meter_0", "pv_limit_pct", "number"), entity("Meter_0", "export_limit_w", "number"),
@@ -201,3 +201,10 @@ class HomeAssistantSiteTest(HomeAssistantTestCase):
         self.assertLessEqual(float(idle()[0]["time_s"]), before_s + 2 * INTERVAL_S)
         wait_until(lambda: self.ha.states()[entity("Meter_0", "battery_mode", "select")]["state"] == "idle", 10,
                    "HA's battery mode from the state topic")
+
+        service.send_signal(signal.SIGTERM)
+        self.assert_clean_exit(*self.finish(service, timeout=60)[::2])
+        self.start("demo_pv_service.py", *args, log=True)
+        wait_until(lambda: not commands & set(self.ha.states()), 30,
+                   "the command entities removed by a run without --control")
+        self.assertLessEqual({entity("Meter_0", s.key) for s in sensors}, set(self.ha.states()))

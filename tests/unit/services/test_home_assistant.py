@@ -167,6 +167,17 @@ class OutputTest(unittest.TestCase):
         self.assertIn("homeassistant/select/A/battery_mode/config", topics)
         self.assertIn("homeassistant/number/A/pv_limit_pct/config", topics)
 
+    def test_without_control_the_command_entities_of_an_earlier_run_are_removed(self) -> None:
+        recorder = Recorder()
+        HomeAssistantOutput(recorder, EnergyCounters(), ["A", "P"], "svc",
+                            site_of=lambda m: BATTERY_SITE if m == "A" else None).publish_discovery()
+        emptied = sorted(topic for topic, payload, retain in recorder.messages if payload == "" and retain)
+        self.assertEqual(emptied, ["homeassistant/number/A/battery_setpoint_w/config",
+                                   "homeassistant/number/A/export_limit_w/config",
+                                   "homeassistant/number/A/pv_limit_pct/config",
+                                   "homeassistant/select/A/battery_mode/config"])
+        self.assertIn("homeassistant/sensor/A/battery_soc_pct/config", {t for t, _, _ in recorder.messages})
+
 
     def test_states_once_per_meter_and_batch_with_the_counters(self) -> None:
         energy = EnergyCounters()
