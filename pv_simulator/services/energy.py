@@ -173,9 +173,12 @@ class EnergyCounters:
         return total
 
 
-def counter_fields(energy: MeterEnergy) -> list[tuple[str, str]]:
-    """Each counter's key and its value in kWh to the milliwatt-hour, as the results spell it."""
-    return [(key, f"{getattr(energy, key):.6f}") for key in COUNTERS]
+def counters_json(energy: MeterEnergy) -> str:
+    """The counters as JSON members, :data:`COUNTERS`' names, in kWh to the milliwatt-hour (as the
+    results spell them; one f-string, since every result pays for it)."""
+    return (f'"consumption_kwh":{energy.consumption_kwh:.6f},"pv_kwh":{energy.pv_kwh:.6f},'
+            f'"grid_import_kwh":{energy.grid_import_kwh:.6f},'
+            f'"grid_export_kwh":{energy.grid_export_kwh:.6f}')
 
 
 def energy_summary(energy: EnergyCounters | None) -> dict[str, dict[str, dict[str, float]]]:

@@ -43,7 +43,7 @@ from typing import NamedTuple
 
 from pv_simulator.messaging.port import ResultMessage, Session
 from pv_simulator.messaging.wire import Reading
-from pv_simulator.services.energy import EnergyCounters, MeterEnergy, counter_fields
+from pv_simulator.services.energy import EnergyCounters, MeterEnergy, counters_json
 from pv_simulator.storage.csv_format import row_numbers, site_numbers
 from pv_simulator.storage.csv_store import CsvOutput
 
@@ -90,14 +90,14 @@ class SiteResult(NamedTuple):
 def encode_result(meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: float,
                   site: SiteResult | None = None, energy: MeterEnergy | None = None) -> ResultMessage:
     """The result of one row, its numbers spelled as in the row; ``energy``: the meter's counters
-    with the row (:func:`pv_simulator.services.energy.counter_fields`)."""
+    with the row (:func:`pv_simulator.services.energy.counters_json`)."""
     if site is not None:
         meter_power_w = site.household_w
     time_text, meter_text, pv_text, total_text = row_numbers(round(time_s, 3), meter_power_w, pv_power_kw)
     head = (f'{{"meter_id":{json.dumps(meter_id)},"time_s":{time_text},"meter_power_w":{meter_text},'
             f'"pv_power_kw":{pv_text},"sum_meter_pv_w":{total_text},')
     if site is None:
-        body = head + f'"grid_power_w":{meter_power_w - pv_power_kw * 1000.0:.3f}}}'
+        body = head + f'"grid_power_w":{meter_power_w - pv_power_kw * 1000.0:.3f}'
     else:
         grid, battery, soc, available = site_numbers(site.grid_power_w, site.battery_power_w,
                                                      site.soc_pct, site.pv_available_kw)
@@ -105,9 +105,8 @@ def encode_result(meter_id: str, time_s: float, meter_power_w: float, pv_power_k
                 f'"pv_available_kw":{available},"pv_limit_pct":{json.dumps(site.pv_limit_pct)},'
                 f'"export_limit_w":{json.dumps(site.export_limit_w)},'
                 f'"battery_mode":{json.dumps(site.battery_mode)},'
-                f'"battery_setpoint_w":{json.dumps(site.battery_setpoint_w)}}}')
-    if energy is not None:
-        body = body[:-1] + "".join(f',"{key}":{value}' for key, value in counter_fields(energy)) + "}"
+                f'"battery_setpoint_w":{json.dumps(site.battery_setpoint_w)}')
+    body += "}" if energy is None else "," + counters_json(energy) + "}"
     return ResultMessage(routing_key(meter_id), body.encode(), f"{meter_id}:{time_text}")
 
 
