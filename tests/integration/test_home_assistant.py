@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import unittest
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,8 @@ from pv_simulator.services.energy import MAX_INTERVAL_S
 from pv_simulator.services.home_assistant import BATTERY_SENSORS, SENSORS, SITE_SENSORS
 from tests.helpers import energy_integral, rows_of, wait_until
 from tests.integration.home_assistant import HASS, HomeAssistant
-from tests.integration.support import HOST, BrokerTestCase
+from tests.integration.support import HOST, PYTHON, BrokerTestCase
+from tests.paths import ROOT
 
 MQTT_PORT = 1883
 METERS = ("Meter_0", "Meter_1")
@@ -41,9 +44,12 @@ class HomeAssistantTestCase(BrokerTestCase):
             raise AssertionError(f"no {HASS}: run scripts/ensure_home_assistant.sh (make test-ha does)")
         super().setUpClass()
 
+    #: Whether the test's HA runs its recorder (long-term statistics).
+    recorder = False
+
     def setUp(self) -> None:
         super().setUp()
-        self.ha = HomeAssistant(self.tmp / "ha")
+        self.ha = HomeAssistant(self.tmp / "ha", self.recorder)
         self.addCleanup(self.ha.stop)
         self.ha.start()
         self.ha.add_mqtt(HOST, MQTT_PORT, f"{self.vhost}:guest", "guest")
@@ -208,3 +214,40 @@ class HomeAssistantSiteTest(HomeAssistantTestCase):
         wait_until(lambda: not commands & set(self.ha.states()), 30,
                    "the command entities removed by a run without --control")
         self.assertLessEqual({entity("Meter_0", s.key) for s in sensors}, set(self.ha.states()))
+
+
+class HomeAssistantStatisticsTest(HomeAssistantTestCase):
+    recorder = True
+
+    def test_a_fast_forward_period_imported_as_statistics_at_its_simulated_hours(self) -> None:
+        conf = self.write_config("broker.ini", pv={"model": "solar", "sky": "clear", "peak_power_kw": 5},
+                                 meter={"model": "household", "annual_energy_kwh": 4000})
+        meter = self.run_cli("demo_meter.py", "-conf", str(conf), "--speed", "0", "--seed", "3",
+                             "--start", "2026-06-21T09:00", "--interval", "60", "--duration", str(4 * 3600))
+        self.assert_clean_exit(meter.returncode, meter.stderr)
+        service = self.run_cli("demo_pv_service.py", "-conf", str(conf), "-ids", "Meter_0", "--output-dir",
+                               "out", "--exit-when-idle", "1")
+        self.assert_clean_exit(service.returncode, service.stderr)
+        files = sorted(str(path) for path in (self.tmp / "out").glob("Meter_0-*.csv"))
+        imported = subprocess.run([PYTHON, "-m", "pv_simulator.ha_statistics", *files, "--url", self.ha.url],
+                                  env={**os.environ, "HA_TOKEN": self.ha.token}, cwd=ROOT,
+                                  capture_output=True, text=True, timeout=60)
+        self.assert_clean_exit(imported.returncode, imported.stderr)
+        ids = [f"pv_simulator:meter_0_{name}" for name in ("consumption", "pv", "grid_import", "grid_export")]
+        query = {"type": "recorder/statistics_during_period", "start_time": "2026-06-20T00:00:00+00:00",
+                 "end_time": "2026-06-22T00:00:00+00:00", "statistic_ids": ids, "period": "hour",
+                 "types": ["sum"]}
+        wait_until(lambda: len(self.ha.websocket(query).get(ids[0], [])) == 6, 30,
+                   "six hours of statistics (the hour of zeros, 06:00 to 10:00 UTC)")
+        statistics = self.ha.websocket(query)
+        rows = rows_of(self.tmp / "out", "Meter_0")
+        nine_utc_s = datetime(2026, 6, 21, 7, tzinfo=timezone.utc).timestamp()  # 09:00 in Vienna
+        for statistic_id, name in zip(ids, ("consumption", "pv", "grid_import", "grid_export"), strict=True):
+            hours = statistics[statistic_id]
+            self.assertEqual([hour["start"] / 1000 - nine_utc_s for hour in hours],
+                             [-7200.0, -3600.0, 0.0, 3600.0, 7200.0, 10800.0], statistic_id)
+            for hour in hours:
+                end_s = hour["start"] / 1000 + 3600.0
+                expected = energy_integral([r for r in rows if float(r["time_s"]) <= end_s], MAX_INTERVAL_S)[name]
+                self.assertAlmostEqual(hour["sum"], expected, delta=2e-6, msg=(statistic_id, hour))
+        self.assertGreater(statistics[ids[1]][-1]["sum"], 1.0, "a June morning's PV")
