@@ -30,8 +30,8 @@ from typing import Any
 import websocket
 
 from pv_simulator.services.energy import COUNTERS, MeterEnergy
-from pv_simulator.storage.csv_format import CsvFormatError, Row
-from pv_simulator.summary import read_rows
+from pv_simulator.storage.csv_format import Row
+from pv_simulator.summary import read_rows_or_say
 
 SOURCE = "pv_simulator"
 #: What each counter is called in HA.
@@ -146,16 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: set HA_TOKEN to a long-lived access token (HA: your profile, Security)",
               file=sys.stderr)
         return 2
-    try:
-        rows = read_rows(args.csv)
-    except OSError as exc:
-        print(f"error: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
-        return 2
-    except CsvFormatError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if not rows:
-        print(f"error: no rows in {', '.join(args.csv)}", file=sys.stderr)
+    rows = read_rows_or_say(args.csv)
+    if rows is None:
         return 2
     commands = import_commands(rows)
     try:

@@ -230,19 +230,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ZoneInfoNotFoundError, ValueError):
         print(f"error: unknown time zone {args.timezone!r}", file=sys.stderr)
         return 2
-    try:
-        rows = read_rows(args.csv)
-    except OSError as exc:
-        print(f"error: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
-        return 2
-    except CsvFormatError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if not rows:
-        print(f"error: no rows in {', '.join(map(str, args.csv))}", file=sys.stderr)
+    rows = read_rows_or_say(args.csv)
+    if rows is None:
         return 2
     print(format_summary(summarize(rows, tz)))
     return 0
+
+
+def read_rows_or_say(paths: Sequence[Path | str]) -> list[Row] | None:
+    """A command's CSV files' rows; None after one line on stderr saying what is wrong (the
+    command exits 2): a file it cannot read, one not in the format, or no rows at all."""
+    try:
+        rows = read_rows(paths)
+    except OSError as exc:
+        print(f"error: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return None
+    except CsvFormatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    if not rows:
+        print(f"error: no rows in {', '.join(map(str, paths))}", file=sys.stderr)
+        return None
+    return rows
 
 
 if __name__ == "__main__":
