@@ -27,7 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pv_simulator.config import BrokerConfig, Config, ConfigError, battery_problem, schema_key
+from pv_simulator.config import BrokerConfig, Config, ConfigError, schema_key
+from pv_simulator.config.settings import battery_problem
 from pv_simulator.fleet import FleetError, FleetMember, read_fleet
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.mqtt import MqttPublisher
