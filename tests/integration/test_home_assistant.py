@@ -229,9 +229,17 @@ class HomeAssistantStatisticsTest(HomeAssistantTestCase):
                                "out", "--exit-when-idle", "1")
         self.assert_clean_exit(service.returncode, service.stderr)
         files = sorted(str(path) for path in (self.tmp / "out").glob("Meter_0-*.csv"))
-        imported = subprocess.run([PYTHON, "-m", "pv_simulator.ha_statistics", *files, "--url", self.ha.url],
-                                  env={**os.environ, "HA_TOKEN": self.ha.token}, cwd=ROOT,
+
+        def import_with(token: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([PYTHON, "-m", "pv_simulator.ha_statistics", *files, "--url", self.ha.url],
+                                  env={**os.environ, "HA_TOKEN": token}, cwd=ROOT,
                                   capture_output=True, text=True, timeout=60)
+
+        refused = import_with("not-a-token")
+        self.assertEqual(refused.returncode, 1, refused.stderr)
+        self.assertEqual(len(refused.stderr.strip().splitlines()), 1, refused.stderr)
+        self.assertIn("refused the token", refused.stderr)
+        imported = import_with(self.ha.token)
         self.assert_clean_exit(imported.returncode, imported.stderr)
         ids = [f"pv_simulator:meter_0_{name}" for name in ("consumption", "pv", "grid_import", "grid_export")]
         query = {"type": "recorder/statistics_during_period", "start_time": "2026-06-20T00:00:00+00:00",
