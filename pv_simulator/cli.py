@@ -299,7 +299,8 @@ def service_main(argv: Sequence[str] | None = None) -> int:
             meter_ids=meter_ids, queues=queues, output_dir=args.output_dir,
             exit_when_idle_s=args.exit_when_idle, stats_interval_s=args.stats_interval,
             publish=args.publish, metrics=args.metrics_port is not None,
-            home_assistant=args.home_assistant, control=args.control), stopper)
+            home_assistant=args.home_assistant, control=args.control,
+            summary=args.summary_file is not None), stopper)
         _log_layout(layout, queues)
         if pv.metrics is not None:
             _serve_metrics(pv.metrics, args.metrics_host, args.metrics_port)

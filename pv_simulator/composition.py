@@ -572,6 +572,8 @@ class PvServiceOptions:
     home_assistant: bool = False
     control: bool = False
     """``--control``: take commands whatever [control] enabled says."""
+    summary: bool = False
+    """``--summary-file``: the energy counters go into it."""
 
 
 @dataclass(frozen=True)
@@ -609,8 +611,10 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
         return sites.get(meter_id, site) is not None
 
     home_assistant = options.home_assistant or config.output.home_assistant
+    publish = options.publish or config.output.publish
     # Energy counters read every existing row at start, so only where something shows them.
-    energy = EnergyCounters() if home_assistant or options.metrics else None
+    energy = (EnergyCounters() if home_assistant or options.metrics or publish or options.summary
+              else None)
     output = (CsvOutput(options.output_dir, config.site.timezone, config.output.fsync, max_open_files,
                         site_meters)
               if energy is None else
@@ -620,8 +624,7 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
     if energy is not None:
         energy.seed(options.output_dir, options.meter_ids)
     connection = connect(config.broker, "pv-simulator pv-service")
-    results = (ResultStream(config.output.results_exchange, output)
-               if options.publish or config.output.publish else None)
+    results = ResultStream(config.output.results_exchange, output, energy) if publish else None
     metrics = pv_service_metrics() if options.metrics else None
     service = PvService(connection, options.queues, model, output, config.meter.max_power_w,
                         should_stop, exit_when_idle_s=options.exit_when_idle_s,
@@ -632,13 +635,13 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
         count_pv_service(metrics, service)
         if energy is not None:
             count_energy(metrics, energy)
-    mqtt = (home_assistant_output(config, options, energy, output)
+    mqtt = (home_assistant_output(config, options, energy, output, service)
             if home_assistant and isinstance(output, EnergyCsvOutput) and energy is not None else None)
     return PvServiceParts(service, output, connection, results, metrics, energy, mqtt)
 
 
 def home_assistant_output(config: Config, options: PvServiceOptions, energy: EnergyCounters,
-                          output: EnergyCsvOutput) -> MqttPublisher:
+                          output: EnergyCsvOutput, service: PvService) -> MqttPublisher:
     """Home Assistant discovery and states of the served meters, published after each flush.
 
     The availability topic is named by the served queues, so a restarted service (same queues)
@@ -648,7 +651,9 @@ def home_assistant_output(config: Config, options: PvServiceOptions, energy: Ene
     mqtt = MqttPublisher(config.broker, config.output.mqtt_port, availability_topic(service_id),
                          birth_topic=f"{config.output.discovery_prefix}/status")
     ha = HomeAssistantOutput(mqtt, energy, options.meter_ids or [], service_id,
-                             config.output.discovery_prefix, config.output.expire_after_s)
+                             config.output.discovery_prefix, config.output.expire_after_s,
+                             site_of=service.site_of, limits_of=service.limits_in_force,
+                             control=config.control.enabled)
     mqtt.on_birth = ha.publish_discovery
     output.on_flushed = ha.rows_written
     return mqtt
