@@ -17,13 +17,16 @@ kind do:
   generated month has the climate's monthly K (as Meteonorm rescales its generated months to the
   monthly means: J. Remund and S. Kunz, "Meteonorm 8 handbook part II: theory", Meteotest 2020).
 * within a day: a two-state cloud field on a 1-minute grid driven by Gaussian AR(1) processes
-  (cloud cover from a cut of one latent process as in `sky.clear_sky_index_series`, the cloud
+  (cloud cover from a cut of one latent process, the cloud
   transmittance a log-normal AR(1) of its own), with brightened gaps and an enhancement bump
   outside cloud edges; its sunlit share and cloud level follow the day's K_d and the day is then
   scaled so its daylight mean is K_d exactly. The shape constants were fitted to one month of
   measured 1-minute GHI: BSRN Payerne, June 2016 (tests/data/sky/bsrn_payerne_2016-06_1min.csv).
 
-Everything is a pure function of (seed, day), like `sky.CloudySky`.
+Everything is a pure function of (seed, day) (`sky.DaySeries`).
+
+Without a file or 12 values, `default_sky` feeds the same machinery with a monthly K that
+follows latitude and the hemisphere's seasons (`latitude_monthly_clearness`).
 """
 
 from __future__ import annotations
@@ -199,6 +202,58 @@ def climate_from_monthly_clearness(values: tuple[float, ...]) -> SkyClimate:
                               f"{MAX_DAILY_CLEARNESS}), got {values!r}")
     return SkyClimate(tuple(logit_normal_days(value) for value in values),
                       DEFAULT_DAY_PERSISTENCE, "monthly_clearness")
+
+
+DEFAULT_CLEARNESS_AT_40_DEG = 0.677
+"""Annual mean of the default monthly K at 40 deg latitude (see `latitude_monthly_clearness`)."""
+
+DEFAULT_CLEARNESS_SLOPE_PER_DEG = -0.0052
+"""Change of that annual mean per degree of latitude poleward."""
+
+DEFAULT_WINTER_DIP_AT_40_DEG = 0.031
+"""Half the summer-minus-winter difference of monthly K at 40 deg (winter darker if positive)."""
+
+DEFAULT_WINTER_DIP_SLOPE_PER_DEG = 0.0033
+"""Change of that half difference per degree of latitude poleward."""
+
+DEFAULT_FIT_LATITUDES_DEG = (25.0, 55.0)
+"""The latitudes of the typical years fitted; outside, the nearest end's values are kept."""
+
+
+def latitude_monthly_clearness(latitude_deg: float) -> tuple[float, ...]:
+    """The default monthly clear-sky index K, January to December, at a latitude.
+
+    ``K = a(phi) - b(phi) cos(2 pi (m - m_w) / 12)``, m_w January north of the equator and July
+    south of it (the same months, six apart), ``a`` and ``b`` linear in |latitude| phi clamped
+    to DEFAULT_FIT_LATITUDES_DEG, ``b`` fading to 0 at the equator. The four coefficients are a
+    least-squares fit to the monthly K (Σ GHI / Σ clear-sky GHI with our clear sky, as
+    `tools/sky_clearness.py` measures it) of nine typical or single years, 108 months at
+    25.8-55.3 N:
+
+    * NREL TMY2 Miami 12839 (W. Marion and K. Urban, "User's manual for TMY2s", NREL 1995);
+    * NREL TMY3 Greensboro 723170, Chicago O'Hare 725300, Sand Point AK 703165 and Tokyo's
+      TMY3-format EPW (S. Wilcox and W. Marion, "Users manual for TMY3 data sets",
+      NREL/TP-581-43156, 2008);
+    * SolarAnywhere's 2021 satellite year of Burlington VT (Clean Power Research);
+    * PVGIS 5.3 TMY 45 N 8 E (SARAH3 + ERA5, European Commission JRC);
+    * the DWD/BBSR test reference year of Mannheim and ASHRAE's IWEC year of Amsterdam 062400.
+
+    Miami, Sand Point, Burlington and Amsterdam are pvlib 0.16.1's data; Tokyo, Chicago and
+    Mannheim ladybug-tools' test weather. The fit: 0.755 nearly all year at 25 deg, darker and
+    more seasonal poleward, 0.60 - 0.08 cos(...) at 55 deg; the zonal picture of sunshine
+    climatologies (dry subtropics, cloudy mid-latitude winters under the storm tracks). It knows
+    no coast, mountain, fog or monsoon: each file's misfit is in docs/sky.md, and a site's own
+    typical year (`sky_climate`) is the remedy.
+    """
+    low, high = DEFAULT_FIT_LATITUDES_DEG
+    poleward_deg = min(max(abs(latitude_deg), low), high) - 40.0
+    annual = DEFAULT_CLEARNESS_AT_40_DEG + DEFAULT_CLEARNESS_SLOPE_PER_DEG * poleward_deg
+    # Towards the equator the two hemispheres' seasons meet: the dip fades to 0 there.
+    dip = ((DEFAULT_WINTER_DIP_AT_40_DEG + DEFAULT_WINTER_DIP_SLOPE_PER_DEG * poleward_deg)
+           * min(1.0, abs(latitude_deg) / low))
+    darkest = 1 if latitude_deg >= 0.0 else 7
+    return tuple(annual - dip * math.cos(2.0 * math.pi * ((month - darkest) % 12) / 12.0)
+                 for month in range(1, 13))
 
 
 def quantile(sorted_values: tuple[float, ...], probability: float) -> float:
@@ -380,6 +435,17 @@ class ClimateSky:
     def clear_sky_index(self, day_ordinal: int, minute_of_day: float) -> float:
         """Clear-sky index at a (fractional) minute of the day, linear between grid minutes."""
         return self._series.at(day_ordinal, minute_of_day)
+
+
+def default_sky(*, seed: int | None, latitude_deg: float, cache_days: int = 4) -> ClimateSky:
+    """The variable sky without `sky_climate` or `monthly_clearness`: the latitude's default
+    monthly K through the same days and minutes as `monthly_clearness`.
+
+    The latitude is taken to the whole degree, so that neighbours' skies are the same.
+    """
+    latitude = float(round(latitude_deg))
+    return ClimateSky(climate_from_monthly_clearness(latitude_monthly_clearness(latitude)),
+                      seed=seed, latitude_deg=latitude, cache_days=cache_days)
 
 
 def clear_sky_samples(site: SiteClearSky, year: int, utc_offset_s: float,
