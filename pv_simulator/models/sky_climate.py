@@ -297,20 +297,39 @@ def daylight_weights(day_of_year: int, latitude_deg: float) -> tuple[float, ...]
     declination = math.radians(23.45) * math.sin(2.0 * math.pi * (284 + day_of_year) / 365.0)
     product = -math.tan(math.radians(latitude_deg)) * math.tan(declination)
     cos_sunset = min(max(product, -1.0), 1.0 - 1e-6)
-    return tuple(max(math.cos(math.radians((minute - _NOON_MINUTE) / 4.0)) - cos_sunset, 0.0)
-                 for minute in range(MINUTES_PER_DAY + 1))
+    return tuple(value - cos_sunset if value > cos_sunset else 0.0
+                 for value in _COS_HOUR_ANGLE)
+
+
+_COS_HOUR_ANGLE = tuple(math.cos(math.radians((minute - _NOON_MINUTE) / 4.0))
+                        for minute in range(MINUTES_PER_DAY + 1))
+"""cos(hour angle) of each grid minute, the same every day."""
 
 
 def _ar1(rng: random.Random, correlation_minutes: float) -> list[float]:
-    """A unit-variance Gaussian AR(1) series on the minute grid."""
+    """A unit-variance Gaussian AR(1) series on the minute grid.
+
+    The normal deviates are Box-Muller pairs drawn from ``rng.random()`` as `random.gauss` makes
+    them, inline because a day needs thousands and the method call was most of their cost.
+    """
     persistence = math.exp(-1.0 / correlation_minutes)
     innovation = math.sqrt(1.0 - persistence * persistence)
-    value = rng.gauss(0.0, 1.0)
-    values = []
-    for _ in range(MINUTES_PER_DAY + 1):
+    draw, cos, sin, log, sqrt = rng.random, math.cos, math.sin, math.log, math.sqrt
+    deviates = []
+    for _ in range((MINUTES_PER_DAY + 2) // 2):
+        angle = draw() * _TWO_PI
+        radius = sqrt(-2.0 * log(1.0 - draw()))
+        deviates.append(cos(angle) * radius)
+        deviates.append(sin(angle) * radius)
+    value = deviates[0]
+    values = [value]
+    for deviate in deviates[1:MINUTES_PER_DAY + 1]:
+        value = persistence * value + innovation * deviate
         values.append(value)
-        value = persistence * value + innovation * rng.gauss(0.0, 1.0)
     return values
+
+
+_TWO_PI = 2.0 * math.pi
 
 
 def _weighted_quantile(values: list[float], weights: tuple[float, ...], share: float) -> float:
@@ -324,12 +343,6 @@ def _weighted_quantile(values: list[float], weights: tuple[float, ...], share: f
         if running >= target:
             return value
     return pairs[-1][0]
-
-
-def _logistic(value: float) -> float:
-    if value < -60.0:
-        return 0.0
-    return 1.0 / (1.0 + math.exp(-value))
 
 
 def clearness_day_series(daily_clearness: float, rng: random.Random,
@@ -350,26 +363,35 @@ def clearness_day_series(daily_clearness: float, rng: random.Random,
     threshold = _weighted_quantile(cover, weights, 1.0 - sunlit_share)
     half_variance = _TRANSMITTANCE_SPREAD * _TRANSMITTANCE_SPREAD / 2.0
     broken = 0.0 < sunlit_share < 1.0
+    exp = math.exp
     clouds, bright = [], []
-    for latent, thickness in zip(cover, transmittance, strict=True):
-        distance = latent - threshold
-        sunlit = (1.0 if sunlit_share >= 1.0 else 0.0 if sunlit_share <= 0.0
-                  else _logistic(distance / (_EDGE_WIDTH / 4.0)))
-        clouds.append(cloud_level * math.exp(_TRANSMITTANCE_SPREAD * thickness - half_variance)
-                      * (1.0 - sunlit))
-        edge = (distance - _EDGE_WIDTH / 2.0) / _ENHANCEMENT_WIDTH
-        bright.append(gap_level * sunlit
-                      + (_ENHANCEMENT * math.exp(-edge * edge) if broken else 0.0))
+    if broken:
+        edge_scale, edge_offset = _EDGE_WIDTH / 4.0, _EDGE_WIDTH / 2.0
+        for latent, thickness in zip(cover, transmittance, strict=True):
+            distance = latent - threshold
+            cut = distance / edge_scale
+            sunlit = 0.0 if cut < -60.0 else 1.0 / (1.0 + exp(-cut))
+            clouds.append(cloud_level * exp(_TRANSMITTANCE_SPREAD * thickness - half_variance)
+                          * (1.0 - sunlit))
+            edge = (distance - edge_offset) / _ENHANCEMENT_WIDTH
+            bright.append(gap_level * sunlit + _ENHANCEMENT * exp(-edge * edge))
+    else:
+        sunlit = 1.0 if sunlit_share >= 1.0 else 0.0
+        for thickness in transmittance:
+            clouds.append(cloud_level * exp(_TRANSMITTANCE_SPREAD * thickness - half_variance)
+                          * (1.0 - sunlit))
+            bright.append(gap_level * sunlit)
     total = sum(weights)
     cloud_sum = sum(c * w for c, w in zip(clouds, weights, strict=True))
     bright_sum = sum(b * w for b, w in zip(bright, weights, strict=True))
+    low, high = _MIN_INDEX, MAX_CLEAR_SKY_INDEX
     if cloud_sum > 1e-9 * total:
         scale = max((daily_clearness * total - bright_sum) / cloud_sum, 0.0)
         series = [c * scale + b for c, b in zip(clouds, bright, strict=True)]
     else:
         scale = daily_clearness * total / bright_sum
         series = [b * scale for b in bright]
-    return tuple(min(max(value, _MIN_INDEX), MAX_CLEAR_SKY_INDEX) for value in series)
+    return tuple(low if value < low else high if value > high else value for value in series)
 
 
 class ClimateSky:
