@@ -173,9 +173,10 @@ class SeasonalSkyThroughClisTest(BrokerTestCase):
     MARGIN = 0.2
     SOUTH_MARGIN = 0.15
 
-    def month_ratios(self, site: dict[str, object], azimuth_deg: float
+    def month_ratios(self, site: dict[str, object], azimuth_deg: float, where: str
                      ) -> tuple[dict[str, dict[int, float]], dict[int, float]]:
-        """Each month's PV energy per sky, and variable over clear, through both CLIs."""
+        """Each month's PV energy per sky, and variable over clear, through both CLIs (printed)."""
+        began = time.monotonic()
         conf = {sky: self.write_config(f"{sky}.ini", site=site, meter={"model": "household"},
                                        pv={"model": "solar", "sky": sky, "seed": 7, **SKY_PLANT,
                                            "azimuth_deg": azimuth_deg})
@@ -206,29 +207,22 @@ class SeasonalSkyThroughClisTest(BrokerTestCase):
             self.assertEqual(set(months), set(SKY_MONTHS), sky)
         ratio = {month: energy_kwh["variable"][month] / energy_kwh["clear"][month]
                  for month in SKY_MONTHS}
+        print(f"\nsky through both CLIs, 4 kWp facing the equator at 30 deg, {where}, 5-minute "
+              f"readings: January {energy_kwh['variable'][1]:.1f} of {energy_kwh['clear'][1]:.1f} "
+              f"kWh clear ({ratio[1]:.3f}), July {energy_kwh['variable'][7]:.1f} of "
+              f"{energy_kwh['clear'][7]:.1f} kWh ({ratio[7]:.3f}); {time.monotonic() - began:.0f} s")
         for month, value in ratio.items():
             self.assertGreater(value, 0.1, month)
             self.assertLess(value, 1.0, month)
         return energy_kwh, ratio
 
-    def report(self, where: str, energy_kwh: dict[str, dict[int, float]],
-               ratio: dict[int, float], began: float) -> None:
-        print(f"\nsky through both CLIs, 4 kWp facing the equator at 30 deg, {where}, 5-minute "
-              f"readings: January {energy_kwh['variable'][1]:.1f} of {energy_kwh['clear'][1]:.1f} "
-              f"kWh clear ({ratio[1]:.3f}), July {energy_kwh['variable'][7]:.1f} of "
-              f"{energy_kwh['clear'][7]:.1f} kWh ({ratio[7]:.3f}); {time.monotonic() - began:.0f} s")
-
     def test_january_keeps_clearly_less_of_its_clear_sky_energy_than_july(self) -> None:
-        began = time.monotonic()
-        energy_kwh, ratio = self.month_ratios(SKY_SITE, 180.0)
+        energy_kwh, ratio = self.month_ratios(SKY_SITE, 180.0, "48 N")
         self.assertGreater(ratio[7] - ratio[1], self.MARGIN)
         # Clear skies alone already give January less than July (lower sun, shorter days).
         self.assertLess(energy_kwh["clear"][1], energy_kwh["clear"][7])
-        self.report("48 N", energy_kwh, ratio, began)
 
     def test_in_the_south_july_is_the_dark_winter(self) -> None:
-        began = time.monotonic()
-        energy_kwh, ratio = self.month_ratios(SOUTH_SITE, 0.0)
+        energy_kwh, ratio = self.month_ratios(SOUTH_SITE, 0.0, "46 S")
         self.assertGreater(ratio[1] - ratio[7], self.SOUTH_MARGIN)
         self.assertLess(energy_kwh["clear"][7], energy_kwh["clear"][1])
-        self.report("46 S", energy_kwh, ratio, began)
