@@ -225,23 +225,26 @@ def latitude_monthly_clearness(latitude_deg: float) -> tuple[float, ...]:
 
     ``K = a(phi) - b(phi) cos(2 pi (m - m_w) / 12)``, m_w January north of the equator and July
     south of it (the same months, six apart), ``a`` and ``b`` linear in |latitude| phi clamped
-    to DEFAULT_FIT_LATITUDES_DEG, ``b`` fading to 0 at the equator. The four coefficients are a
+    to DEFAULT_FIT_LATITUDES_DEG, ``b`` fading to 0 at the equator and negative below 31 deg
+    (the subtropics' wet summers are the cloudier season). The four coefficients are a
     least-squares fit to the monthly K (Σ GHI / Σ clear-sky GHI with our clear sky, as
     `tools/sky_clearness.py` measures it) of nine typical or single years, 108 months at
     25.8-55.3 N:
 
     * NREL TMY2 Miami 12839 (W. Marion and K. Urban, "User's manual for TMY2s", NREL 1995);
-    * NREL TMY3 Greensboro 723170, Chicago O'Hare 725300, Sand Point AK 703165 and Tokyo's
-      TMY3-format EPW (S. Wilcox and W. Marion, "Users manual for TMY3 data sets",
-      NREL/TP-581-43156, 2008);
+    * NREL TMY3 Greensboro 723170, Chicago O'Hare 725300 and Sand Point AK 703165 (S. Wilcox
+      and W. Marion, "Users manual for TMY3 data sets", NREL/TP-581-43156, 2008);
+    * a typical-year EPW of Tokyo (labelled TMY3, its source not stated);
     * SolarAnywhere's 2021 satellite year of Burlington VT (Clean Power Research);
     * PVGIS 5.3 TMY 45 N 8 E (SARAH3 + ERA5, European Commission JRC);
     * the DWD/BBSR test reference year of Mannheim and ASHRAE's IWEC year of Amsterdam 062400.
 
     Miami, Sand Point, Burlington and Amsterdam are pvlib 0.16.1's data; Tokyo, Chicago and
-    Mannheim ladybug-tools' test weather. The fit: 0.755 nearly all year at 25 deg, darker and
-    more seasonal poleward, 0.60 - 0.08 cos(...) at 55 deg; the zonal picture of sunshine
-    climatologies (dry subtropics, cloudy mid-latitude winters under the storm tracks). It knows
+    Mannheim ladybug-tools' test weather. The fit: 0.755 + 0.019 cos(...) at 25 deg, darker and
+    more seasonal poleward, 0.60 - 0.08 cos(...) at 55 deg, as the zonal means of satellite
+    cloud cover go (clear subtropics, cloudy mid-latitude storm tracks, most in winter: W. B.
+    Rossow and R. A. Schiffer, "Advances in understanding clouds from ISCCP", Bull. Amer.
+    Meteor. Soc. 80 (1999) 2261-2287). It knows
     no coast, mountain, fog or monsoon: each file's misfit is in docs/sky.md, and a site's own
     typical year (`sky_climate`) is the remedy.
     """
