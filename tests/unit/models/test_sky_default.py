@@ -29,8 +29,8 @@ MONTH_TOLERANCE = 0.25
 default knows latitude only: Sand Point's foggy Aleutian August (0.44) is 0.22 below it, PVGIS
 45 N 8 E's June (0.88) 0.19 above."""
 
-ANNUAL_TOLERANCE = 0.11
-"""The mean of the 12 monthly K within this (PVGIS 45 N 8 E is 0.10 brighter than 45 deg's)."""
+ANNUAL_TOLERANCE = 0.12
+"""The mean of the 12 monthly K within this (PVGIS 45 N 8 E is 0.11 brighter than 45 deg's)."""
 
 GENERATED_TOLERANCE = 0.03
 """The generated sky's monthly K (3 seeds pooled) within this of the climatology it is given."""
