@@ -239,9 +239,9 @@ class SolarPvModel:
 
     Sun position and Ineichen-Perez clear sky (`SiteClearSky`) -> for sky="variable": clear-sky
     index from the variable sky (`sky_climate.default_sky` unless one is given; day of the local
-    calendar, wall-clock minute) and Erbs split of the
-    cloudy GHI (`pv_chain.cloudy_sky_irradiance`) -> `PlantChain` (Perez 1990 transposition, IAM,
-    SAPM cell temperature, PVWatts DC and inverter).
+    calendar, wall-clock minute) and Erbs split of the cloudy GHI
+    (`pv_chain.cloudy_sky_irradiance`) -> `PlantChain` (Perez 1990 transposition, IAM, SAPM cell
+    temperature, PVWatts DC and inverter).
 
     The expensive, slowly varying parts (SPA's periodic terms, extraterrestrial irradiance, the
     day's Linke turbidity, the day's cloud series) are computed once per day and cached; one
