@@ -77,6 +77,8 @@ def measure(quick: bool = False) -> dict[str, float]:
         model.power_kw(day[0])  # the day's constants, cached per day in the service too
         results[f"pv_solar_{sky}_day_us"] = _best_us(_over(day, model.power_kw), repeats)
         results[f"pv_solar_{sky}_daylight_us"] = _best_us(_over(daylight, model.power_kw), repeats)
+    results["pv_solar_variable_day_x_clear"] = round(
+        results["pv_solar_variable_day_us"] / results["pv_solar_clear_day_us"], 2)
     # The variable sky with a climate (sky_climate = the shared PVGIS year) against the default.
     climate_sky = pv_plant.SolarPvModel(
         latitude_deg=48.2, longitude_deg=16.37, altitude_m=194.0, tz=TZ, peak_power_kw=4.0,
