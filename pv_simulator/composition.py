@@ -7,8 +7,8 @@ the file, key or fleet line and column, raised before either service connects.
 
 PV plants are built once per distinct set of parameters, so meters with the same plant share
 one model object (and the PV service computes it once per timestamp for all of them). Meters
-of one site share more than that even with different plants: one `CloudySky` per seed and
-whole degree of latitude (same clouds; the latitude only sets the seasons) and one
+of one site share more than that even with different plants: one variable sky per seed,
+whole degree of latitude and climate (same clouds; the latitude sets the default climate) and one
 `WeatherSource` per weather file and site (one parse, one cache, the same weather).
 
 `build_meter_service` and `build_pv_service` wire a whole service (models, connection,
@@ -38,13 +38,14 @@ from pv_simulator.models import household, pv_plant
 from pv_simulator.models.random_walk import MeterModel, RandomWalkModel
 from pv_simulator.models.seeds import meter_stream
 from pv_simulator.models.site import Site, default_power_kw
-from pv_simulator.models.sky import CloudySky, VariableSky
+from pv_simulator.models.sky import VariableSky
 from pv_simulator.models.sky_climate import (
     ClimateSky,
     SkyClimate,
     SkyClimateError,
     climate_from_monthly_clearness,
     climate_from_weather,
+    default_sky,
 )
 from pv_simulator.models.weather import WeatherSource
 from pv_simulator.models.weather_checks import weather_warnings
@@ -352,7 +353,7 @@ class PvModels:
         if sky is not None:
             return sky
         if climate_key is None:
-            sky = CloudySky(seed=plant.seed, latitude_deg=plant.latitude_deg)
+            sky = default_sky(seed=plant.seed, latitude_deg=plant.latitude_deg)
         else:
             climate = self._climates.get(climate_key)
             if climate is None:
