@@ -26,12 +26,14 @@ from pv_simulator.composition import (
     PvServiceOptions,
     build_meter_service,
     build_pv_service,
+    build_sites,
     layout_of,
 )
 from pv_simulator.config import BrokerConfig, Config
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.fake import FakeBroker
 from pv_simulator.messaging.rabbitmq import retry_policy
+from pv_simulator.storage.csv_store import CsvOutput
 
 #: Readings per batch the meter hands over: a batch is one write, flush and acknowledgement, so
 #: at the default ``[output] fsync = batch`` one sync of the file system per this many rows.
@@ -95,6 +97,22 @@ def resume_tick(last_times: Mapping[str, float], meter_ids: Sequence[str], span:
         written = math.floor((last_s - span.start_s) / span.interval_s + 1e-6) + 1
         first = min(first, written)
     return max(0, first)
+
+
+def check_output(config: Config, output_dir: Path, meter_ids: Sequence[str]) -> None:
+    """What every share would refuse of the output, refused once before they start: a folder
+    that cannot be made or written, a meter's file with another header.
+
+    Raises:
+        OutputError: naming the folder or file.
+    """
+    site, sites = build_sites(config, meter_ids)
+    output = CsvOutput(output_dir, config.site.timezone,
+                       site_meters=lambda meter_id: sites.get(meter_id, site) is not None)
+    try:
+        output.check_existing(list(meter_ids))
+    finally:
+        output.close()
 
 
 def memory_connect(broker: FakeBroker) -> Callable[[BrokerConfig, str], Connection]:

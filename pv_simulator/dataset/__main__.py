@@ -45,7 +45,7 @@ from pv_simulator.cli import (
 )
 from pv_simulator.composition import meter_members
 from pv_simulator.config import Config, ConfigError, load_config
-from pv_simulator.dataset import ShareResult, Span, run_share, split_meters
+from pv_simulator.dataset import ShareResult, Span, check_output, run_share, split_meters
 from pv_simulator.dataset.progress import Progress
 from pv_simulator.storage.csv_store import OutputError, OutputFailed
 
@@ -107,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         span = Span(count, args.seed, time.time() if start_s is None else start_s, args.interval,
                     args.duration)
         ids = [member.meter_id for member in meter_members(config, count)]
+        check_output(config, args.output_dir, ids)
         shares = split_meters(ids, args.processes)
         log.info("dataset: %d meter(s), %d reading(s) each every %g s, in %d process(es), into %s",
                  len(ids), span.tick_count, span.interval_s, len(shares), args.output_dir)
