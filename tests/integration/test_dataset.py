@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import unittest
 from pathlib import Path
 
@@ -73,8 +75,6 @@ class DatasetKillTest(unittest.TestCase):
     and the same command continues to the files of an uninterrupted run."""
 
     def setUp(self) -> None:
-        import shutil
-        import tempfile
         self.tmp = Path(tempfile.mkdtemp(prefix="pvtest-dataset-kill-"))
         self.addCleanup(shutil.rmtree, self.tmp, True)
         (self.tmp / "fleet.csv").write_text(FLEET)
@@ -98,7 +98,7 @@ class DatasetKillTest(unittest.TestCase):
             process = subprocess.Popen(dataset_command(
                 "-conf", str(self.conf), *self.span, "--output-dir", str(out), "--processes", "2"),
                 cwd=self.tmp, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.addCleanup(lambda: process.poll() is None and os.killpg(process.pid, signal.SIGKILL))
+        self.addCleanup(self.kill_group, process)
         wait_until(lambda: len(list(out.glob("*.csv"))) >= 4 * 20, 300, "20 days of files")
         self.assertIsNone(process.poll(), "the run ended before the kill")
         process.kill()  # the parent only: its shares must die with it
@@ -118,6 +118,12 @@ class DatasetKillTest(unittest.TestCase):
             self.assertEqual(after[name], content, name)
 
     @staticmethod
+    def kill_group(process: subprocess.Popen[bytes]) -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    @staticmethod
     def unlocked(out: Path) -> bool:
         """Whether no process holds a meter's lock any more."""
         for lock in out.glob(".*.lock"):
@@ -133,8 +139,6 @@ class DatasetBadInputTest(unittest.TestCase):
     """A user's mistake: one line naming the option, file or key, exit 2, nothing written."""
 
     def setUp(self) -> None:
-        import shutil
-        import tempfile
         self.tmp = Path(tempfile.mkdtemp(prefix="pvtest-dataset-bad-"))
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.conf = self.tmp / "plain.ini"
