@@ -279,3 +279,33 @@ class LockTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DayOrderTest(unittest.TestCase):
+    """A meter's files reach the OS in time order, and its last rows are found in one listing."""
+
+    def setUp(self) -> None:
+        folder = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, folder, True)
+        self.dir = folder / "out"
+        self.out = CsvOutput(self.dir, VIENNA)
+        self.addCleanup(self.out.close)
+
+    def test_a_day_is_handed_to_the_os_before_the_next_days_rows(self) -> None:
+        self.out.write("Meter_0", epoch("2026-06-21T23:50"), 100.0, 0.0)
+        self.out.write("Meter_0", epoch("2026-06-22T00:00"), 200.0, 0.0)
+        # No flush yet: a kill now leaves the first day whole, never the second alone.
+        self.assertEqual(len(read_csv(self.dir / "Meter_0-2026-06-21.csv")), 1)
+
+    def test_last_rows_of_each_meter_from_its_newest_file_with_rows(self) -> None:
+        self.out.write("Meter_0", epoch("2026-06-21T10:00"), 100.0, 0.0)
+        self.out.write("Meter_0", epoch("2026-06-22T10:00"), 200.0, 0.0)
+        self.out.write("Meter_1", epoch("2026-06-21T11:00"), 300.0, 0.0)
+        self.out.close()
+        (self.dir / "Meter_1-2026-06-22.csv").write_text(HEADER + "\n")  # a crash after midnight
+        fresh = CsvOutput(self.dir, VIENNA)
+        self.addCleanup(fresh.close)
+        rows = fresh.last_rows(["Meter_0", "Meter_1", "Meter_2"])
+        self.assertEqual(sorted(rows), ["Meter_0", "Meter_1"])
+        self.assertEqual(rows["Meter_0"].time_s, epoch("2026-06-22T10:00"))
+        self.assertEqual(rows["Meter_1"].meter_power_value_w, 300.0)
