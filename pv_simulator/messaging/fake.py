@@ -31,7 +31,7 @@ from pv_simulator.messaging.port import (
 _IDLE_STEP_S = 0.002
 
 
-@dataclass
+@dataclass(slots=True)
 class StoredMessage:
     body: bytes
     time_s: float
