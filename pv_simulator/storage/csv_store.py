@@ -395,12 +395,20 @@ class CsvOutput:
         return day.path
 
     def _day_done(self, path: Path) -> None:
-        """Hand a meter's file of one day to the OS before its next day's rows: its files then
-        reach the OS in time order, so after a crash the newest row is where the meter stands,
-        with no gap in an earlier file (the dataset command resumes from there)."""
-        day_file = self._open.get(path)
-        if day_file is not None and day_file.dirty:
-            self._write_out(day_file)
+        """Close a meter's file of one day before its next day's rows, and forget it.
+
+        Its files then reach the OS in time order, so after a crash the newest row is where the
+        meter stands, with no gap in an earlier file (the dataset command resumes from there).
+        And what the writer keeps grows with the meters, not with the days: a year of 1,000
+        meters is 365,000 files. A reading of that day that comes again reopens the file and
+        reads its last row, as after a restart.
+        """
+        day_file = self._open.pop(path, None)
+        if day_file is not None:
+            self._evict(day_file)
+        self._last_time.pop(path, None)
+        self._headers.pop(path, None)
+        self._skip_noted.discard(path)
 
     def _header_line(self, meter_id: str) -> bytes:
         site = self._site_meters is not None and self._site_meters(meter_id)

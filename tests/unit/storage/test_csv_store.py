@@ -297,6 +297,18 @@ class DayOrderTest(unittest.TestCase):
         # No flush yet: a kill now leaves the first day whole, never the second alone.
         self.assertEqual(len(read_csv(self.dir / "Meter_0-2026-06-21.csv")), 1)
 
+    def test_what_it_keeps_grows_with_the_meters_not_the_days(self) -> None:
+        for day in range(1, 11):
+            for meter in range(3):
+                self.out.write(f"Meter_{meter}", epoch(f"2026-06-{day:02d}T12:00"), 100.0, 0.0)
+        self.assertEqual(len(self.out._open), 3)
+        self.assertEqual(len(self.out._last_time), 3)
+        # A late reading of a closed day is still judged against the file.
+        self.assertFalse(self.out.write("Meter_0", epoch("2026-06-04T12:00"), 100.0, 0.0))
+        self.assertTrue(self.out.write("Meter_0", epoch("2026-06-04T13:00"), 100.0, 0.0))
+        self.out.flush()
+        self.assertEqual(len(read_csv(self.dir / "Meter_0-2026-06-04.csv")), 2)
+
     def test_last_rows_of_each_meter_from_its_newest_file_with_rows(self) -> None:
         self.out.write("Meter_0", epoch("2026-06-21T10:00"), 100.0, 0.0)
         self.out.write("Meter_0", epoch("2026-06-22T10:00"), 200.0, 0.0)
