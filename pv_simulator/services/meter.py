@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.port import QUEUE_PER_METER, ConnectionLost, Layout, Message, Session
@@ -183,7 +184,7 @@ class MeterService:
             return
         while self.pending:
             count = min(self.batch_size, len(self.pending))
-            batch = [self.pending[i] for i in range(count)]
+            batch = list(islice(self.pending, count))  # a deque's index walks its blocks
             try:
                 self.connection.session.publish_batch(batch)
             except ConnectionLost as exc:

@@ -27,7 +27,9 @@ def epoch(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=VIENNA).timestamp()
 
 
-class OutTest(unittest.TestCase):
+class _WriterCase(unittest.TestCase):
+    """A writer on a fresh folder, closed after the test."""
+
     def setUp(self) -> None:
         folder = Path(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, folder, True)
@@ -35,6 +37,8 @@ class OutTest(unittest.TestCase):
         self.out = CsvOutput(self.dir, VIENNA)
         self.addCleanup(self.out.close)
 
+
+class OutTest(_WriterCase):
     def test_new_file_gets_header_and_row(self) -> None:
         self.assertTrue(self.out.write("Meter_0", epoch("2026-06-21T12:00"), 1500.0, 2.5))
         self.out.flush()
@@ -281,15 +285,8 @@ if __name__ == "__main__":
     unittest.main()
 
 
-class DayOrderTest(unittest.TestCase):
+class DayOrderTest(_WriterCase):
     """A meter's files reach the OS in time order, and its last rows are found in one listing."""
-
-    def setUp(self) -> None:
-        folder = Path(tempfile.mkdtemp())
-        self.addCleanup(shutil.rmtree, folder, True)
-        self.dir = folder / "out"
-        self.out = CsvOutput(self.dir, VIENNA)
-        self.addCleanup(self.out.close)
 
     def test_a_day_is_handed_to_the_os_before_the_next_days_rows(self) -> None:
         self.out.write("Meter_0", epoch("2026-06-21T23:50"), 100.0, 0.0)
