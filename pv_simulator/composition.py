@@ -23,7 +23,7 @@ import hashlib
 import logging
 import math
 import resource
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -159,23 +159,28 @@ def check_holidays(config: Config) -> None:
             raise ConfigError(f"{config.where}: [site] {key}: {exc}") from None
 
 
-def build_meter_models(config: Config, count: int | None,
-                       seed: int | None) -> tuple[list[str], list[MeterModel]]:
-    """The meters to publish and their consumption models.
+def meter_members(config: Config, count: int | None) -> list[FleetMember]:
+    """The meters to publish, in order.
 
     Without a fleet: ``count`` meters (None: 1) named Meter_0.. of the configuration's house.
-    With one: the fleet's meters in file order, the first ``count`` (None: all), each with its
-    row's annual_energy_kwh and meter_model.
+    With one: the fleet's meters in file order, the first ``count`` (None: all).
     """
     validate(config)
     fleet = load_fleet(config)
     if fleet is None:
-        members = [FleetMember(f"Meter_{i}") for i in range(1 if count is None else count)]
-    else:
-        if count is not None and count > len(fleet):
-            log.warning("--nb-meter %d: the fleet %s holds %d meter(s); publishing those",
-                        count, config.fleet.file, len(fleet))
-        members = fleet if count is None else fleet[:count]
+        return [FleetMember(f"Meter_{i}") for i in range(1 if count is None else count)]
+    if count is not None and count > len(fleet):
+        log.warning("--nb-meter %d: the fleet %s holds %d meter(s); publishing those",
+                    count, config.fleet.file, len(fleet))
+    return fleet if count is None else fleet[:count]
+
+
+def build_meter_models(config: Config, count: int | None, seed: int | None,
+                       only: Collection[str] | None = None) -> tuple[list[str], list[MeterModel]]:
+    """The meters to publish (:func:`meter_members`; of those, ``only`` these when given) and
+    their consumption models, each with its fleet row's annual_energy_kwh and meter_model."""
+    members = [member for member in meter_members(config, count)
+               if only is None or member.meter_id in only]
     models = [build_meter_model(config, meter_stream(member.meter_id), seed, member)
               for member in members]
     return [member.meter_id for member in members], models
@@ -514,6 +519,10 @@ class MeterOptions:
     duration_s: float | None
     stats_interval_s: float
     metrics: bool = False
+    only: frozenset[str] | None = None
+    """Of the meters, only these (a dataset process's share); None: all."""
+    batch_size: int = 2000
+    """Readings per published batch in fast-forward."""
 
 
 @dataclass(frozen=True)
@@ -532,7 +541,7 @@ def build_meter_service(config: Config, options: MeterOptions, should_stop: Call
     """The meter service of ``config``'s meters, unconnected; raises ConfigError naming the
     [meter] problem."""
     try:
-        meter_ids, models = build_meter_models(config, options.count, options.seed)
+        meter_ids, models = build_meter_models(config, options.count, options.seed, options.only)
     except ValueError as exc:
         raise ConfigError(f"{config.path or 'defaults'}: [meter]: {exc}") from None
     clock = SimClock(start_s=options.start_s, interval_s=options.interval_s, speed=options.speed,
@@ -542,7 +551,8 @@ def build_meter_service(config: Config, options: MeterOptions, should_stop: Call
     connection = connect(config.broker, "pv-simulator meter")
     layout = layout_of(config.broker)
     service = MeterService(connection, meter_ids, models, clock, buffered, should_stop,
-                           stats_interval_s=options.stats_interval_s, layout=layout)
+                           batch_size=options.batch_size, stats_interval_s=options.stats_interval_s,
+                           layout=layout)
     metrics = meter_metrics(service) if options.metrics else None
     return MeterParts(service, connection, meter_ids, layout, metrics)
 

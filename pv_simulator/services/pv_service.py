@@ -281,6 +281,20 @@ class PvService:
                 break
         self._stop()
 
+    def serve_ready(self) -> None:
+        """Write and acknowledge every reading the broker holds now, on the connected session.
+
+        The embedded pipeline's step (:mod:`pv_simulator.dataset`): the meter hands over a batch
+        and the batch's rows are written before it takes the next.
+        """
+        session = self.connection.session
+        while True:
+            session.process_events(0)
+            if not self._batch:
+                return
+            self._handle(session, self._batch)
+            self._batch.clear()
+
     def _serve_batch(self, session: Session) -> None:
         session.process_events(0.2)
         if not self._batch:
