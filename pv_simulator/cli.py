@@ -316,8 +316,9 @@ def service_main(argv: Sequence[str] | None = None) -> int:
                 if pv.mqtt is not None:
                     pv.mqtt.close()
             result = pv.service.result()
-            log.info("wrote %d row(s); %d duplicate(s) skipped, %d rejected, %d reconnect(s)%s",
-                     result.written, result.duplicates_skipped, result.rejected, result.reconnects,
+            log.info("wrote %d row(s); %d duplicate(s) skipped, %d out of order (dead-lettered), "
+                     "%d rejected, %d reconnect(s)%s", result.written, result.duplicates_skipped,
+                     result.out_of_order, result.rejected, result.reconnects,
                      f"; published results {result.published_results}" if pv.results else "")
             _write_summary(args.summary_file, {**dataclasses.asdict(result), **energy_summary(pv.energy)})
 

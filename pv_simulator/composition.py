@@ -679,6 +679,8 @@ def count_pv_service(metrics: Metrics, service: PvService) -> None:
     metrics.counter("rows_written", "rows appended to the CSV files", lambda: output.rows_written)
     metrics.counter("duplicates_skipped", "readings skipped as already written",
                     lambda: output.duplicates_skipped)
+    metrics.counter("readings_out_of_order", "readings dead-lettered as older than their file's last "
+                    "row and not in it", lambda: output.out_of_order)
     metrics.counter("readings_rejected", "readings dead-lettered as invalid", lambda: service.rejects.total)
     metrics.counter("results_published", "result messages the broker confirmed, repeats included",
                     lambda: service.results.published if service.results else 0)

@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,6 +99,8 @@ class PvResult:
     published_results: int = 0
     commands_applied: int = 0
     commands_rejected: int = 0
+    #: Readings older than their file's last row and not in it: dead-lettered, not written.
+    out_of_order: int = 0
 
 
 
@@ -192,7 +194,8 @@ class PvService:
                         for meter_id, model in (pv_models or {}).items()}
         self._weather_bounded = any(plant.bounded for plant in plants.values())
         self.outside_weather = 0
-        self._outside_logged: set[tuple[str, int]] = set()
+        self._outside_logged: set[tuple[str, date]] = set()
+        self._out_of_order_logged: set[str] = set()
         self.output = output
         self.max_power_w = max_power_w
         self.should_stop = should_stop
@@ -229,7 +232,7 @@ class PvService:
                         self.rejects.total, self.received, self.connection.reconnects,
                         self.outside_weather, self.results.published if self.results else 0,
                         self.control.applied if self.control else 0,
-                        self.control.rejected if self.control else 0)
+                        self.control.rejected if self.control else 0, self.output.out_of_order)
 
     def _start(self, session: Session) -> None:
         """Declare the queues and start consuming them, on every (re)connection.
@@ -296,7 +299,7 @@ class PvService:
         """Publish the batch's results (if asked), write its rows, flush, then settle every delivery."""
         rejected: list[int] = []
         accepted: list[Accepted] = []
-        last_accepted = 0
+        tags: list[int] = []
         plants = self._plants
         default_plant = self._default_plant
         any_site = self._any_site
@@ -319,17 +322,22 @@ class PvService:
                          else self._site_state(reading.meter_id))
                 if state is not None:
                     accepted.append(self._site_row(state, reading, plant.kw))
-                    last_accepted = delivery.delivery_tag
+                    tags.append(delivery.delivery_tag)
                     continue
             accepted.append((reading, plant.kw, None))
-            last_accepted = delivery.delivery_tag
+            tags.append(delivery.delivery_tag)
         if self.results is not None:
             self.results.publish(session, accepted)
-        written = self._write(accepted)
+        written, out_of_order = self._write(accepted)
         self.output.flush()
         self.metrics.rows_written(written, time.time())
+        for index in out_of_order:
+            self._out_of_order(batch, tags[index], accepted[index][0])
+        rejected.extend(tags[index] for index in out_of_order)
         for tag in rejected:
             session.reject(tag)
+        settled = set(out_of_order)
+        last_accepted = max((tag for index, tag in enumerate(tags) if index not in settled), default=0)
         if last_accepted:
             # Rejected tags are settled already, so one multiple ack covers the rest.
             session.ack(last_accepted, multiple=True)
@@ -337,13 +345,14 @@ class PvService:
         self._last_delivery = time.monotonic()
 
     def _outside(self, plant: _Plant, time_s: float) -> None:
-        """Count a reading outside its weather file's span; log it once per UTC day and file."""
+        """Count a reading outside its weather file's span; log it once per weather file and
+        local day, the date of the file the row goes to."""
         self.outside_weather += 1
-        day = int(time_s // 86400)
+        day = datetime.fromtimestamp(time_s, self.output.tz).date()
         if (plant.name, day) not in self._outside_logged:
             self._outside_logged.add((plant.name, day))
             log.warning("no weather in %s on %s (outside its span): PV written as 0 there",
-                        plant.name, datetime.fromtimestamp(time_s, timezone.utc).date())
+                        plant.name, day)
 
     def _site_of(self, meter_id: str) -> Site | None:
         return self._sites.get(meter_id, self._default_site)
@@ -396,13 +405,17 @@ class PvService:
             available_kw, step.battery_power_w, step.grid_power_w, step.soc_pct, pv_limit_pct,
             export_limit_w, mode if site.has_battery else None, step.household_w)
 
-    def _write(self, accepted: list[Accepted]) -> list[Reading]:
-        """Write the rows of the accepted readings; the readings actually written (not skipped)."""
-        write = self.output.write
-        write_site = self.output.write_site
+    def _write(self, accepted: list[Accepted]) -> tuple[list[Reading], list[int]]:
+        """Write the rows of the accepted readings: the readings written (not skipped), and the
+        indices of those out of order (neither written nor duplicates)."""
+        output = self.output
+        write = output.write
+        write_site = output.write_site
         debug = log.isEnabledFor(logging.DEBUG)
         written: list[Reading] = []
-        for reading, pv_kw, site in accepted:
+        out_of_order: list[int] = []
+        for index, (reading, pv_kw, site) in enumerate(accepted):
+            before = output.out_of_order
             if site is None:
                 is_new = write(reading.meter_id, reading.time_s, reading.power_w, pv_kw)
             else:
@@ -411,10 +424,25 @@ class PvService:
                                     site.pv_available_kw)
             if is_new:
                 written.append(reading)
+            elif output.out_of_order != before:
+                out_of_order.append(index)
             if debug:
                 log.debug("%s %s at %.3f: %.3f W + %.6f kW", "wrote" if is_new else "skipped",
                           reading.meter_id, reading.time_s, reading.power_w, pv_kw)
-        return written
+        return written, out_of_order
+
+    def _out_of_order(self, batch: Sequence[Delivery], tag: int, reading: Reading) -> None:
+        """Log the first out-of-order reading of each meter; the count says the rest."""
+        if reading.meter_id in self._out_of_order_logged:
+            return
+        self._out_of_order_logged.add(reading.meter_id)
+        queue = next(delivery.queue for delivery in batch if delivery.delivery_tag == tag)
+        path, last_s = self.output.written_up_to(reading.meter_id, reading.time_s)
+        log.warning("%s: reading at time_s %.3f is older than the last row of %s (time_s %.3f) "
+                    "and not in it: dead-lettered to %s.dlq as out of order, not written (a meter "
+                    "started again at an earlier time, or readings left in queues of another "
+                    "layout); the rest of this meter's are only counted (out_of_order)",
+                    reading.meter_id, reading.time_s, path, last_s, queue)
 
     def _report_stats(self) -> None:
         """Log the stats line; the backlog is asked of the broker only for a few queues."""
@@ -430,7 +458,8 @@ class PvService:
             backlog = "not counted"
         published = f", published results {self.results.published}" if self.results else ""
         self._stats.report(self.output.rows_written,
-                           f"duplicates {self.output.duplicates_skipped}, rejected "
+                           f"duplicates {self.output.duplicates_skipped}, out of order "
+                           f"{self.output.out_of_order}, rejected "
                            f"{self.rejects.total}, backlog {backlog}, "
                            f"reconnects {self.connection.reconnects}{published}"
                            + (f", outside weather {self.outside_weather}"
