@@ -51,6 +51,7 @@ from pv_simulator.models.weather_files import WeatherFile, WeatherFileError, rea
 from pv_simulator.services.clock import SimClock
 from pv_simulator.services.energy import EnergyCounters, EnergyCsvOutput
 from pv_simulator.services.home_assistant import HomeAssistantOutput, availability_topic
+from pv_simulator.services.layouts import other_layout, queues_of, stranded_check
 from pv_simulator.services.meter import MeterService
 from pv_simulator.services.metrics import Metrics, pv_service_metrics
 from pv_simulator.services.pv_service import PvService
@@ -539,6 +540,8 @@ def build_meter_service(config: Config, options: MeterOptions, should_stop: Call
                                 config.meter.buffer_max_readings)
     connection = connect(config.broker, "pv-simulator meter")
     layout = layout_of(config.broker)
+    other = other_layout(layout, config.broker.partitions)
+    connection.on_connect(stranded_check(layout, other, queues_of(other, meter_ids)))
     service = MeterService(connection, meter_ids, models, clock, buffered, should_stop,
                            stats_interval_s=options.stats_interval_s, layout=layout)
     metrics = meter_metrics(service) if options.metrics else None
@@ -619,13 +622,21 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
     if energy is not None:
         energy.seed(options.output_dir, options.meter_ids)
     connection = connect(config.broker, "pv-simulator pv-service")
+    layout = layout_of(config.broker)
+    other = other_layout(layout, config.broker.partitions)
+    served = set(options.queues)
+    known = (options.meter_ids if options.meter_ids is not None
+             else [meter_id for meter_id in {*fleet_models, *output.meters_with_files()}
+                   if layout.queue_of(meter_id) in served])
+    # First, so nothing is consumed before the other layout's queues were looked at.
+    connection.on_connect(stranded_check(layout, other, queues_of(other, known)))
     results = (ResultStream(config.output.results_exchange, output)
                if options.publish or config.output.publish else None)
     metrics = pv_service_metrics() if options.metrics else None
     service = PvService(connection, options.queues, model, output, config.meter.max_power_w,
                         should_stop, exit_when_idle_s=options.exit_when_idle_s,
                         stats_interval_s=options.stats_interval_s, pv_models=fleet_models,
-                        results=results, metrics=metrics, layout=layout_of(config.broker),
+                        results=results, metrics=metrics, layout=layout,
                         site=site, sites=sites, control=config.control.enabled)
     if metrics is not None:
         count_pv_service(metrics, service)
