@@ -39,7 +39,7 @@ from pv_simulator.services.metrics_sink import MetricsSink, NoMetrics
 from pv_simulator.services.results import Accepted, ResultStream, SiteResult
 from pv_simulator.services.stats import StatsLog
 from pv_simulator.storage.csv_format import SOC_DECIMALS
-from pv_simulator.storage.csv_store import CsvOutput
+from pv_simulator.storage.csv_store import CsvOutput, MeterLocked, OutputError
 
 if TYPE_CHECKING:
     from pv_simulator.models.pv_plant import PvModel
@@ -49,6 +49,12 @@ log = logging.getLogger(__name__)
 
 #: Above this many meters the stats line does not ask the broker for every queue's depth.
 STATS_BACKLOG_QUEUES = 100
+
+#: How long a service that met another's lock waits for that one to consume the queue again (it
+#: reconnects within the 5 s backoff cap): past it, the other is a second writer by mistake.
+STANDBY_GRACE_S = 15.0
+#: How often a service that gave a queue back looks again.
+STANDBY_POLL_S = 0.5
 
 
 def prefetch_for(queue_count: int) -> int:
@@ -209,6 +215,10 @@ class PvService:
         self.rejects = RejectLog()
         self.received = 0
         self._batch: list[Delivery] = []
+        #: A standby that gave its queues back declares, but does not consume, on reconnecting.
+        self._paused = False
+        #: The pid of the service this one waits behind as standby, once it said so; else None.
+        self._standby_of: int | None = None
         self._connected_before = False
         self._last_delivery = time.monotonic()
         self._stats = StatsLog("written", stats_interval_s)
@@ -245,9 +255,10 @@ class PvService:
             # Again on every connection; commands sent while there was none are lost (docs/site.md).
             session.subscribe(EXCHANGE, ROUTING_PATTERN, self.control.on_message)
             log.info("taking commands on exchange %s, routing key %s", EXCHANGE, ROUTING_PATTERN)
-        session.consume(self.queues, self._batch.append, self.prefetch)
+        if not self._paused:
+            session.consume(self.queues, self._batch.append, self.prefetch)
         self._last_delivery = time.monotonic()
-        if self._connected_before:
+        if self._connected_before and not self._paused:
             log.info("reconnected; consuming %d queue(s) again", len(self.queues))
         self._connected_before = True
 
@@ -275,12 +286,86 @@ class PvService:
                 if not self.connection.ensure(self.should_stop):
                     break
                 continue
+            except MeterLocked as locked:
+                if not self._give_back(locked):
+                    break
+                continue
             if self._stats.due():
                 self._report_stats()
             if self._idle_for_too_long():
                 log.info("no reading for %.1f s: stopping", self.exit_when_idle_s)
                 break
         self._stop()
+
+    def _give_back(self, locked: MeterLocked) -> bool:
+        """Another live process writes a meter of the batch here: hand the queues back and wait.
+
+        The broker gave this service the queue because the other's connection dropped for a
+        moment; it is the active writer still, and reconnects. So this one lets go of everything
+        (files, locks, what it knew of the files), closes its connection (the batch's deliveries
+        return), and consumes again only once the other consumes the queue (it then lines up
+        behind it, a standby again) or is gone (it takes over). A holder that consumes no such
+        queue of this broker within :data:`STANDBY_GRACE_S` is a second writer started by
+        mistake (another virtual host or broker): that is the configuration error it was.
+
+        Returns:
+            False when a stop was asked meanwhile.
+
+        Raises:
+            OutputError: the holder is a second writer (or the system does not tell who holds it).
+        """
+        if locked.holder is None:
+            raise locked
+        queue = self.layout.queue_of(locked.meter_id)
+        log.warning("%s: pid %d writes its files in %s: giving queue %s back to it and waiting",
+                    locked.meter_id, locked.holder, self.output.output_dir, queue)
+        self._batch.clear()
+        self._site_states.clear()
+        self.output.release()
+        self._paused = True
+        self.connection.close()
+        deadline = time.monotonic() + STANDBY_GRACE_S
+        while not self.should_stop():
+            if not self.connection.ensure(self.should_stop):
+                return False
+            try:
+                if self.output.lock_holder(locked.meter_id) is None:
+                    break  # the other is gone: take over
+                found = self.connection.session.queue_status([queue]).get(queue)
+                if found is not None and found.consumers > 0:
+                    self._waiting_as_standby(locked.holder)
+                    break
+            except ConnectionLost as exc:
+                self.connection.lost(exc)
+                continue
+            if time.monotonic() > deadline:
+                raise OutputError(f"{locked} (pid {locked.holder} holds the lock but no consumer "
+                                  f"took queue {queue} from this broker within "
+                                  f"{STANDBY_GRACE_S:g} s: a second writer, of another virtual "
+                                  "host or broker?)")
+            time.sleep(STANDBY_POLL_S)
+        self._paused = False
+        try:
+            self.connection.session.consume(self.queues, self._batch.append, self.prefetch)
+        except ConnectionLost as exc:
+            self.connection.lost(exc)  # the next ensure() consumes on its new session
+        self._last_delivery = time.monotonic()
+        return not self.should_stop()
+
+    def _waiting_as_standby(self, holder: int) -> None:
+        """Say once that this service waits behind ``holder``; idle time starts anew."""
+        if self._standby_of is None:
+            log.info("waiting as standby of the PV service with pid %d, which writes the files "
+                     "in %s; taking over when it goes (idle time counts from then)", holder,
+                     self.output.output_dir)
+        self._standby_of = holder
+        self._last_delivery = time.monotonic()
+
+    def _took_over(self) -> None:
+        log.info("took over from pid %s: now the active PV service of %d queue(s)",
+                 self._standby_of, len(self.queues))
+        self._standby_of = None
+        self._last_delivery = time.monotonic()
 
     def _serve_batch(self, session: Session) -> None:
         session.process_events(0.2)
@@ -343,6 +428,8 @@ class PvService:
             session.ack(last_accepted, multiple=True)
         self.received += len(batch)
         self._last_delivery = time.monotonic()
+        if self._standby_of is not None:
+            self._took_over()
 
     def _outside(self, plant: _Plant, time_s: float) -> None:
         """Count a reading outside its weather file's span; log it once per weather file and
@@ -466,8 +553,25 @@ class PvService:
                               if self._weather_bounded else ""))
 
     def _idle_for_too_long(self) -> bool:
-        return (self.exit_when_idle_s is not None
-                and time.monotonic() - self._last_delivery >= self.exit_when_idle_s)
+        """No reading for ``exit_when_idle_s`` while this service is the active one.
+
+        A standby gets nothing while the active service runs, so idle time counts only while
+        no other live process holds the lock of a served meter in the output directory.
+        """
+        if (self.exit_when_idle_s is None
+                or time.monotonic() - self._last_delivery < self.exit_when_idle_s):
+            return False
+        served = set(self.queues)
+        writer = self.output.other_writer(
+            None if self.layout.partitioned else self.queues,
+            lambda meter_id: self.layout.queue_of(meter_id) in served)
+        if writer is not None:
+            self._waiting_as_standby(writer[1])
+            return False
+        if self._standby_of is not None:
+            self._took_over()
+            return False
+        return True
 
     def _stop(self) -> None:
         """Stop taking deliveries, then write and acknowledge what was received."""
@@ -478,7 +582,7 @@ class PvService:
                 session.process_events(0)
                 if self._batch:
                     self._handle(session, self._batch)
-        except ConnectionLost as exc:
+        except (ConnectionLost, MeterLocked) as exc:
             log.warning("%s while stopping; unacknowledged readings stay queued", exc)
         finally:
             self._batch.clear()

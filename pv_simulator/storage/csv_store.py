@@ -24,7 +24,7 @@ import logging
 import os
 import stat
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from pv_simulator.storage.csv_format import (
     COLUMNS,
     HEADER,
+    LOCK_SUFFIX,
     SITE_COLUMNS,
     SITE_HEADER,
     CsvFormatError,
@@ -225,6 +226,23 @@ class CsvOutput:
         if meter_id in self._locks:
             return None
         return _flock_holder(lock_path(self.output_dir, meter_id))
+
+    def other_writer(self, meter_ids: Iterable[str] | None,
+                     wanted: Callable[[str], bool] = lambda _meter_id: True) -> tuple[str, int] | None:
+        """A meter of ``meter_ids`` (None: of every lock file here that ``wanted`` accepts) whose
+        lock another live process holds, and that process's pid; None if there is none."""
+        holders = _flock_holders()
+        if not holders:
+            return None
+        if meter_ids is None:
+            meter_ids = [path.name[1:-len(LOCK_SUFFIX)] for path in self.output_dir.glob(f".*{LOCK_SUFFIX}")]
+        for meter_id in meter_ids:
+            if meter_id in self._locks or not wanted(meter_id):
+                continue
+            pid = holders.get(_device_key(lock_path(self.output_dir, meter_id)) or "")
+            if pid is not None:
+                return meter_id, pid
+        return None
 
     def release(self) -> None:
         """Flush and close every file, give up every meter's lock and forget what the files held.
@@ -497,26 +515,41 @@ def _kind_of(path: Path) -> str:
     return "no directory"
 
 
-def _flock_holder(path: Path) -> int | None:
-    """The pid holding a flock(2) lock on ``path``, from Linux's /proc/locks; None if none or unknown."""
+def _device_key(path: Path) -> str | None:
+    """``path``'s device and inode as /proc/locks spells them; None if it does not exist."""
     try:
         info = os.stat(path)
+    except OSError:
+        return None
+    return f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+
+
+def _flock_holders() -> dict[str, int]:
+    """The pid holding each flock(2) lock of other processes, by device key, from Linux's
+    /proc/locks (empty elsewhere)."""
+    try:
         with open("/proc/locks", encoding="ascii", errors="replace") as handle:
             table = handle.read()
     except OSError:
-        return None
-    device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+        return {}
+    holders: dict[str, int] = {}
     for line in table.splitlines():
         fields = line.split()
-        # "1: FLOCK  ADVISORY  WRITE 15645 fe:00:2146456 0 EOF"; blocked waiters have "->".
-        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == device:
+        # "1: FLOCK  ADVISORY  WRITE 15645 fe:00:2146456 0 EOF"; a blocked waiter's has "->".
+        if len(fields) >= 6 and fields[1] == "FLOCK":
             try:
                 pid = int(fields[4])
             except ValueError:
                 continue
             if pid != os.getpid():
-                return pid
-    return None
+                holders[fields[5]] = pid
+    return holders
+
+
+def _flock_holder(path: Path) -> int | None:
+    """The pid of another process holding a flock(2) lock on ``path``; None if none or unknown."""
+    key = _device_key(path)
+    return None if key is None else _flock_holders().get(key)
 
 
 def _sorted_file_holds(handle: BinaryIO, time_s: float) -> bool:

@@ -5,11 +5,24 @@ standby in the same output directory after a connection blip, a standby with --e
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from pathlib import Path
 
 from pv_simulator.messaging.port import Layout
-from tests.helpers import rows_of
-from tests.integration.support import BrokerTestCase
+from tests.helpers import rows_of, wait_until
+from tests.integration.support import PORT, BrokerTestCase, rabbitmqctl
+from tests.integration.test_faults import (
+    DAWN,
+    METER,
+    PACED_SPEED,
+    READINGS,
+    FaultTestCase,
+    Proc,
+    analyse,
+    row_count,
+    tick_keys,
+)
 
 START = "2026-06-21T10:00+00:00"
 IDS = ("Meter_0", "Meter_1")
@@ -103,3 +116,80 @@ class OutOfOrderTest(BrokerTestCase):
         self.assertIn("dead-lettered to Meter_0.dlq", warnings[0])
         self.assertIn("10 out of order (dead-lettered)", service.stderr)
         self.assertEqual(len(rows_of(self.tmp / "out", "Meter_0")), 15)
+
+
+def close_connections_of(vhost: str, pid: int) -> int:
+    """Close, from the broker's side, every AMQP connection of process ``pid`` in ``vhost``
+    (a blip of that process alone); how many were closed."""
+    sockets = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True,
+                             text=True, check=True).stdout
+    ports = {int(fields[2].rsplit(":", 1)[1]) for fields in map(str.split, sockets.splitlines())
+             if len(fields) >= 5 and f"pid={pid}," in fields[4] and fields[3].endswith(f":{PORT}")}
+    closed = 0
+    for line in rabbitmqctl("list_connections", "-p", vhost, "pid", "peer_port").splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[1].isdigit() and int(fields[1]) in ports:
+            rabbitmqctl("close_connection", fields[0], "test: a blip of one PV service")
+            closed += 1
+    return closed
+
+
+class StandbyTest(FaultTestCase):
+    """Two PV services of one meter in one output directory: the second is the standby."""
+
+    def start_pair(self, conf: Path, *standby_args: str) -> tuple[Proc, Proc]:
+        active = self.start_pv(conf, "--stats-interval", "0")
+        wait_until(lambda: "PV service consuming" in active.err, 60, "the first to consume")
+        standby = self.start_pv(conf, "--stats-interval", "0", *standby_args)
+        wait_until(lambda: "PV service consuming" in standby.err, 60, "the second to consume")
+        return active, standby
+
+    def check_once(self, name: str, **figures: object) -> None:
+        verdict = analyse(rows_of(self.out, METER), tick_keys(DAWN, READINGS), self.reference(DAWN))
+        print(f"\nSTANDBY {name}: {verdict.figures()}"
+              + "".join(f" {key}={value}" for key, value in figures.items()), flush=True)
+        self.assertEqual({k: v for k, v in verdict.faults.items() if v}, {}, verdict.figures())
+        self.assertEqual(verdict.rows, READINGS)
+
+    def test_a_standby_given_the_queue_by_a_blip_gives_it_back_and_stays_standby(self) -> None:
+        self.reference(DAWN)
+        conf = self.config()
+        active, standby = self.start_pair(conf)
+        meter = self.start_meter(conf, DAWN, speed=PACED_SPEED)
+        blips = []
+        for moment in (READINGS // 5, READINGS // 2):
+            self.wait_rows(moment, 60, alive=[active, standby])
+            self.assertEqual(close_connections_of(self.vhost, active.popen.pid), 1)
+            blips.append(row_count(self.out))
+            wait_until(lambda: not standby.running or active.err.count("reconnected") >= len(blips),
+                       60, "the active one to reconnect")
+        self.published(meter)
+        self.wait_rows(READINGS, 60, alive=[active, standby])
+        self.assertTrue(standby.running, standby.tail)
+        gave_back = standby.err.count("giving queue Meter_0 back")
+        self.stop_pv(standby)
+        self.stop_pv(active)
+        self.assertEqual(standby.summary()["written"], 0)
+        self.assertIn("waiting as standby of the PV service with pid", standby.err)
+        self.check_once("blip", blips=blips, gave_back=gave_back,
+                        standby_reconnects=standby.summary()["reconnects"])
+
+    def test_a_standby_with_exit_when_idle_waits_while_the_active_one_writes(self) -> None:
+        self.reference(DAWN)
+        conf = self.config()
+        active, standby = self.start_pair(conf, "--exit-when-idle", "1")
+        meter = self.start_meter(conf, DAWN, speed=PACED_SPEED // 4)
+        wait_until(lambda: "waiting as standby" in standby.err or not standby.running, 60,
+                   "the standby to say it waits")
+        began = time.monotonic()
+        self.wait_rows(READINGS // 2, 120, alive=[active, standby])
+        idle_s = time.monotonic() - began
+        self.assertGreater(idle_s, 2, "the stream ended too soon to show the standby waiting")
+        active.kill9()
+        self.published(meter)
+        self.assertEqual(standby.wait(90), 0, standby.tail)
+        self.assertEqual(standby.err.count("waiting as standby"), 1, standby.tail)
+        self.assertEqual(standby.err.count("took over from pid"), 1, standby.tail)
+        self.assertEqual(self.queue_depth(self.queue), 0)
+        self.check_once("exit_when_idle", standby_idle_s=round(idle_s, 1),
+                        standby_written=standby.summary()["written"])
