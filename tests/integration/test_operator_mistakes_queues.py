@@ -193,3 +193,12 @@ class StandbyTest(FaultTestCase):
         self.assertEqual(self.queue_depth(self.queue), 0)
         self.check_once("exit_when_idle", standby_idle_s=round(idle_s, 1),
                         standby_written=standby.summary()["written"])
+
+
+class OutputDirTest(BrokerTestCase):
+    def test_an_output_dir_that_is_no_directory_is_one_line(self) -> None:
+        result = self.run_cli("demo_pv_service.py", "-conf", str(self.write_config()), "-ids", METER,
+                              "--output-dir", "/dev/null", "--exit-when-idle", "1")
+        self.assert_one_line_error(result.returncode, result.stderr, 2,
+                                   "/dev/null: --output-dir is not a directory (it is a character device)")
+        self.assertNotIn("File exists", result.stderr)
