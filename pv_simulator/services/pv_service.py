@@ -344,13 +344,15 @@ class PvService:
                                   f"{STANDBY_GRACE_S:g} s: a second writer, of another virtual "
                                   "host or broker?)")
             time.sleep(STANDBY_POLL_S)
+        if self.should_stop():
+            return False
         self._paused = False
         try:
             self.connection.session.consume(self.queues, self._batch.append, self.prefetch)
         except ConnectionLost as exc:
             self.connection.lost(exc)  # the next ensure() consumes on its new session
         self._last_delivery = time.monotonic()
-        return not self.should_stop()
+        return True
 
     def _waiting_as_standby(self, holder: int) -> None:
         """Say once that this service waits behind ``holder``; idle time starts anew."""
