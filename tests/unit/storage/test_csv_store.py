@@ -305,6 +305,11 @@ class LockTest(unittest.TestCase):
         expected = holder.pid if sys.platform.startswith("linux") else 999999
         self.assertIn(f"another process (pid {expected})", str(caught.exception))
         self.assertEqual(caught.exception.meter_id, "Meter_0")
+        if sys.platform.startswith("linux"):  # what a standby asks before it counts idle time
+            self.assertEqual(out.other_writer(None), ("Meter_0", holder.pid))
+            self.assertEqual(out.other_writer(["Meter_1", "Meter_0"]), ("Meter_0", holder.pid))
+            self.assertIsNone(out.other_writer(["Meter_1"]))
+            self.assertIsNone(out.other_writer(None, lambda meter_id: meter_id != "Meter_0"))
 
     def test_release_gives_up_the_locks_and_forgets_the_files(self) -> None:
         first, second = CsvOutput(self.dir, VIENNA), CsvOutput(self.dir, VIENNA)
