@@ -423,8 +423,12 @@ class PvService:
         rejected.extend(tags[index] for index in out_of_order)
         for tag in rejected:
             session.reject(tag)
-        settled = set(out_of_order)
-        last_accepted = max((tag for index, tag in enumerate(tags) if index not in settled), default=0)
+        if out_of_order:
+            settled = set(out_of_order)
+            last_accepted = max((tag for index, tag in enumerate(tags) if index not in settled),
+                                default=0)
+        else:
+            last_accepted = tags[-1] if tags else 0
         if last_accepted:
             # Rejected tags are settled already, so one multiple ack covers the rest.
             session.ack(last_accepted, multiple=True)
