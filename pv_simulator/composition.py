@@ -57,7 +57,7 @@ from pv_simulator.services.meter import MeterService
 from pv_simulator.services.metrics import Metrics, pv_service_metrics
 from pv_simulator.services.pv_service import PvService
 from pv_simulator.services.results import ResultStream
-from pv_simulator.storage.csv_store import CsvOutput
+from pv_simulator.storage.csv_store import CsvOutput, check_output_dir
 
 log = logging.getLogger(__name__)
 
@@ -596,6 +596,7 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
     """The PV service of ``config``'s plants over ``options``' queues, unconnected; raises
     ConfigError naming the [pv] problem, OutputError for an unusable output folder."""
     validate(config)
+    check_output_dir(options.output_dir)
     if options.control:
         config = replace(config, control=replace(config.control, enabled=True))
     try:

@@ -146,9 +146,7 @@ class CsvOutput:
         self._site_meters = site_meters
         #: The header line of each path seen, by whether its meter is a site's.
         self._headers: dict[Path, bytes] = {}
-        if output_dir.exists() and not output_dir.is_dir():
-            raise OutputError(f"{output_dir}: --output-dir is not a directory (it is "
-                              f"{_kind_of(output_dir)}): name a directory, or a path to create one at")
+        check_output_dir(output_dir)
         try:
             output_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -503,6 +501,19 @@ class CsvOutput:
         self._open[path] = day_file
         self._last_time.setdefault(path, last_time)
         return day_file
+
+
+def check_output_dir(output_dir: Path) -> None:
+    """Refuse an output directory that exists as something else (``/dev/null``, a file).
+
+    Cheap and creating nothing, so the PV service says it before it reads a large weather file.
+
+    Raises:
+        OutputError: naming what it is.
+    """
+    if output_dir.exists() and not output_dir.is_dir():
+        raise OutputError(f"{output_dir}: --output-dir is not a directory (it is "
+                          f"{_kind_of(output_dir)}): name a directory, or a path to create one at")
 
 
 def _kind_of(path: Path) -> str:

@@ -196,8 +196,9 @@ class StandbyTest(FaultTestCase):
 
 
 class OutputDirTest(BrokerTestCase):
-    def test_an_output_dir_that_is_no_directory_is_one_line(self) -> None:
-        result = self.run_cli("demo_pv_service.py", "-conf", str(self.write_config()), "-ids", METER,
+    def test_an_output_dir_that_is_no_directory_is_one_line_said_before_the_weather_is_read(self) -> None:
+        conf = self.write_config(pv={"model": "solar", "weather": "no-such-weather.csv"})
+        result = self.run_cli("demo_pv_service.py", "-conf", str(conf), "-ids", METER,
                               "--output-dir", "/dev/null", "--exit-when-idle", "1")
         self.assert_one_line_error(result.returncode, result.stderr, 2,
                                    "/dev/null: --output-dir is not a directory (it is a character device)")
