@@ -217,8 +217,12 @@ class PvService:
         self._batch: list[Delivery] = []
         #: A standby that gave its queues back declares, but does not consume, on reconnecting.
         self._paused = False
-        #: The pid of the service this one waits behind as standby, once it said so; else None.
-        self._standby_of: int | None = None
+        #: Whom this service waits behind as standby ("the PV service with pid 4242"), once it
+        #: said so; else None.
+        self._standby_of: str | None = None
+        #: With --exit-when-idle: another consumer had the queues when this one began consuming,
+        #: so it is that one's standby (single active consumer) until it gets a reading.
+        self._others_first = False
         self._connected_before = False
         self._last_delivery = time.monotonic()
         self._stats = StatsLog("written", stats_interval_s)
@@ -256,6 +260,9 @@ class PvService:
             session.subscribe(EXCHANGE, ROUTING_PATTERN, self.control.on_message)
             log.info("taking commands on exchange %s, routing key %s", EXCHANGE, ROUTING_PATTERN)
         if not self._paused:
+            if self.exit_when_idle_s is not None:
+                found = session.queue_status(self.queues)
+                self._others_first = any(status.consumers > 0 for status in found.values())
             session.consume(self.queues, self._batch.append, self.prefetch)
         self._last_delivery = time.monotonic()
         if self._connected_before and not self._paused:
@@ -333,7 +340,8 @@ class PvService:
                     break  # the other is gone: take over
                 found = self.connection.session.queue_status([queue]).get(queue)
                 if found is not None and found.consumers > 0:
-                    self._waiting_as_standby(locked.holder)
+                    self._others_first = True
+                    self._waiting_as_standby(f"the PV service with pid {locked.holder}")
                     break
             except ConnectionLost as exc:
                 self.connection.lost(exc)
@@ -354,19 +362,19 @@ class PvService:
         self._last_delivery = time.monotonic()
         return True
 
-    def _waiting_as_standby(self, holder: int) -> None:
-        """Say once that this service waits behind ``holder``; idle time starts anew."""
+    def _waiting_as_standby(self, active: str) -> None:
+        """Say once that this service waits behind ``active``; idle time starts anew."""
         if self._standby_of is None:
-            log.info("waiting as standby of the PV service with pid %d, which writes the files "
-                     "in %s; taking over when it goes (idle time counts from then)", holder,
-                     self.output.output_dir)
-        self._standby_of = holder
+            log.info("waiting as standby of %s (output %s); taking over when it goes (idle time "
+                     "counts from then)", active, self.output.output_dir)
+        self._standby_of = active
         self._last_delivery = time.monotonic()
 
     def _took_over(self) -> None:
-        log.info("took over from pid %s: now the active PV service of %d queue(s)",
+        log.info("took over from %s: now the active PV service of %d queue(s)",
                  self._standby_of, len(self.queues))
         self._standby_of = None
+        self._others_first = False
         self._last_delivery = time.monotonic()
 
     def _serve_batch(self, session: Session) -> None:
@@ -434,6 +442,7 @@ class PvService:
             session.ack(last_accepted, multiple=True)
         self.received += len(batch)
         self._last_delivery = time.monotonic()
+        self._others_first = False
         if self._standby_of is not None:
             self._took_over()
 
@@ -561,8 +570,9 @@ class PvService:
     def _idle_for_too_long(self) -> bool:
         """No reading for ``exit_when_idle_s`` while this service is the active one.
 
-        A standby gets nothing while the active service runs, so idle time counts only while
-        no other live process holds the lock of a served meter in the output directory.
+        A standby gets nothing while the active service runs, so idle time does not count while
+        another live process holds the lock of a served meter in the output directory, nor while
+        the consumer that had the queues before this one (single active consumer) is still there.
         """
         if (self.exit_when_idle_s is None
                 or time.monotonic() - self._last_delivery < self.exit_when_idle_s):
@@ -572,12 +582,24 @@ class PvService:
             None if self.layout.partitioned else self.queues,
             lambda meter_id: self.layout.queue_of(meter_id) in served)
         if writer is not None:
-            self._waiting_as_standby(writer[1])
+            self._waiting_as_standby(f"the PV service with pid {writer[1]}")
+            return False
+        if self._others_first and self._another_consumer():
+            self._waiting_as_standby("the consumer that had its queues first")
             return False
         if self._standby_of is not None:
             self._took_over()
             return False
         return True
+
+    def _another_consumer(self) -> bool:
+        """A served queue counts a consumer besides this one's (classic queues count standbys too;
+        quorum queues only the active one, so there the answer is no)."""
+        try:
+            found = self.connection.session.queue_status(self.queues)
+        except ConnectionLost:
+            return True  # asked again once connected; a lost connection is no idleness
+        return any(status.consumers > 1 for status in found.values())
 
     def _stop(self) -> None:
         """Stop taking deliveries, then write and acknowledge what was received."""

@@ -189,7 +189,7 @@ class StandbyTest(FaultTestCase):
         self.published(meter)
         self.assertEqual(standby.wait(90), 0, standby.tail)
         self.assertEqual(standby.err.count("waiting as standby"), 1, standby.tail)
-        self.assertEqual(standby.err.count("took over from pid"), 1, standby.tail)
+        self.assertEqual(standby.err.count("took over from"), 1, standby.tail)
         self.assertEqual(self.queue_depth(self.queue), 0)
         self.check_once("exit_when_idle", standby_idle_s=round(idle_s, 1),
                         standby_written=standby.summary()["written"])
