@@ -39,6 +39,7 @@ from pv_simulator.messaging.port import (
 )
 from pv_simulator.services.clock import parse_start
 from pv_simulator.services.energy import energy_summary
+from pv_simulator.services.layouts import StrandedReadings
 from pv_simulator.services.metrics import Metrics
 from pv_simulator.storage.csv_store import OutputError, OutputFailed
 
@@ -51,7 +52,8 @@ EXIT_USAGE = 2
 EXIT_CODES = """exit codes:
   0  stopped (Ctrl-C, SIGTERM) or finished
   1  runtime failure: broker unreachable, a queue refused, output not writable
-  2  usage or configuration error, or the broker refused the login or virtual host"""
+  2  usage or configuration error, the broker refused the login or virtual host, or
+     queues of the other [broker] layout still hold readings"""
 
 
 WEATHER_HELP = """weather and fleet (configuration file):
@@ -170,7 +172,8 @@ def run_body(prog: str, body: Callable[[], None]) -> int:
     try:
         body()
     except (BrokerError, OutputFailed) as exc:
-        fail(prog, str(exc), EXIT_USAGE if isinstance(exc, AccessRefused) else EXIT_RUNTIME)
+        fail(prog, str(exc), EXIT_USAGE if isinstance(exc, (AccessRefused, StrandedReadings))
+             else EXIT_RUNTIME)
     except (ConfigError, UsageError, OutputError) as exc:
         fail(prog, str(exc), EXIT_USAGE)
     except OSError as exc:
@@ -351,8 +354,9 @@ def service_main(argv: Sequence[str] | None = None) -> int:
                 if pv.mqtt is not None:
                     pv.mqtt.close()
             result = pv.service.result()
-            log.info("wrote %d row(s); %d duplicate(s) skipped, %d rejected, %d reconnect(s)%s",
-                     result.written, result.duplicates_skipped, result.rejected, result.reconnects,
+            log.info("wrote %d row(s); %d duplicate(s) skipped, %d out of order (dead-lettered), "
+                     "%d rejected, %d reconnect(s)%s", result.written, result.duplicates_skipped,
+                     result.out_of_order, result.rejected, result.reconnects,
                      f"; published results {result.published_results}" if pv.results else "")
             write_summary(args.summary_file, {**dataclasses.asdict(result), **energy_summary(pv.energy)})
 

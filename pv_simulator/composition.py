@@ -53,11 +53,12 @@ from pv_simulator.models.weather_files import WeatherFile, WeatherFileError, rea
 from pv_simulator.services.clock import SimClock
 from pv_simulator.services.energy import EnergyCounters, EnergyCsvOutput
 from pv_simulator.services.home_assistant import HomeAssistantOutput, availability_topic
+from pv_simulator.services.layouts import other_layout, queues_of, stranded_check
 from pv_simulator.services.meter import MeterService
 from pv_simulator.services.metrics import Metrics, pv_service_metrics
 from pv_simulator.services.pv_service import PvService
 from pv_simulator.services.results import ResultStream
-from pv_simulator.storage.csv_store import CsvOutput
+from pv_simulator.storage.csv_store import CsvOutput, check_output_dir
 
 log = logging.getLogger(__name__)
 
@@ -550,6 +551,8 @@ def build_meter_service(config: Config, options: MeterOptions, should_stop: Call
                                 config.meter.buffer_max_readings)
     connection = connect(config.broker, "pv-simulator meter")
     layout = layout_of(config.broker)
+    other = other_layout(layout, config.broker.partitions)
+    connection.on_connect(stranded_check(layout, other, queues_of(other, meter_ids)))
     service = MeterService(connection, meter_ids, models, clock, buffered, should_stop,
                            batch_size=options.batch_size, stats_interval_s=options.stats_interval_s,
                            layout=layout)
@@ -606,6 +609,7 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
     """The PV service of ``config``'s plants over ``options``' queues, unconnected; raises
     ConfigError naming the [pv] problem, OutputError for an unusable output folder."""
     validate(config)
+    check_output_dir(options.output_dir)
     if options.control:
         config = replace(config, control=replace(config.control, enabled=True))
     try:
@@ -635,12 +639,20 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
     if energy is not None:
         energy.seed(options.output_dir, options.meter_ids)
     connection = connect(config.broker, "pv-simulator pv-service")
+    layout = layout_of(config.broker)
+    other = other_layout(layout, config.broker.partitions)
+    served = set(options.queues)
+    known = (options.meter_ids if options.meter_ids is not None
+             else [meter_id for meter_id in {*fleet_models, *output.meters_with_files()}
+                   if layout.queue_of(meter_id) in served])
+    # First, so nothing is consumed before the other layout's queues were looked at.
+    connection.on_connect(stranded_check(layout, other, queues_of(other, known)))
     results = ResultStream(config.output.results_exchange, output, energy) if publish else None
     metrics = pv_service_metrics() if options.metrics else None
     service = PvService(connection, options.queues, model, output, config.meter.max_power_w,
                         should_stop, exit_when_idle_s=options.exit_when_idle_s,
                         stats_interval_s=options.stats_interval_s, pv_models=fleet_models,
-                        results=results, metrics=metrics, layout=layout_of(config.broker),
+                        results=results, metrics=metrics, layout=layout,
                         site=site, sites=sites, control=config.control.enabled)
     if metrics is not None:
         count_pv_service(metrics, service)
@@ -696,6 +708,8 @@ def count_pv_service(metrics: Metrics, service: PvService) -> None:
     metrics.counter("rows_written", "rows appended to the CSV files", lambda: output.rows_written)
     metrics.counter("duplicates_skipped", "readings skipped as already written",
                     lambda: output.duplicates_skipped)
+    metrics.counter("readings_out_of_order", "readings dead-lettered as older than their file's last "
+                    "row and not in it", lambda: output.out_of_order)
     metrics.counter("readings_rejected", "readings dead-lettered as invalid", lambda: service.rejects.total)
     metrics.counter("results_published", "result messages the broker confirmed, repeats included",
                     lambda: service.results.published if service.results else 0)

@@ -52,6 +52,7 @@ LONGEST_FIRST: tuple[str, ...] = (
     "tests.integration.test_weather_fleet",
     "tests.integration.test_households_sky",
     "tests.integration.test_misuse",
+    "tests.integration.test_operator_mistakes_queues",
     "tests.integration.test_faults.RedeclareTest",
     "tests.integration.test_partitions",
     "tests.integration.test_pv_service",

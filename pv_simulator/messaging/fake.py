@@ -24,6 +24,7 @@ from pv_simulator.messaging.port import (
     ConnectionLost,
     Delivery,
     Message,
+    QueueStatus,
     ResultMessage,
 )
 
@@ -102,6 +103,11 @@ class FakeBroker:
 
     def depth(self, queue: str) -> int:
         return len(self.queues.get(queue, ()))
+
+    def consumers(self, queue: str) -> int:
+        """Consumers of ``queue`` on open sessions, standbys included (as a classic queue counts)."""
+        return sum(1 for session in self._sessions if session._open
+                   for consumer in session._consumers if consumer.queue == queue)
 
     @property
     def unacknowledged(self) -> int:
@@ -244,6 +250,11 @@ class FakeSession:
         if queue not in self.broker.queues:
             raise BrokerRefused(f"fake broker refused: 404 NOT_FOUND - no queue {queue!r}")
         return self.broker.depth(queue)
+
+    def queue_status(self, queues: Sequence[str]) -> dict[str, QueueStatus]:
+        self._check("checking queues")
+        return {queue: QueueStatus(self.broker.depth(queue), self.broker.consumers(queue))
+                for queue in queues if queue in self.broker.queues}
 
     def publish_batch(self, messages: Sequence[Message]) -> None:
         self._check("publishing")

@@ -16,7 +16,7 @@ instead of quietly changing behaviour.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pika
@@ -49,6 +49,58 @@ def declare_queue_nowait(channel: BlockingChannel, queue: str, arguments: dict[s
     one passive declare after them is the barrier (see ``RabbitSession.declare_meter_queues``).
     """
     channel._impl.queue_declare(queue, durable=True, arguments=arguments)
+
+
+def passive_declares(connection: pika.BlockingConnection, queues: Sequence[str],
+                     channels: int) -> tuple[dict[str, tuple[int, int]], list[BaseException]]:
+    """(message count, consumer count) of each of ``queues`` that exists, asked on up to
+    ``channels`` channels of the asynchronous connection at once; and the channel closures that
+    were no 404 (the caller raises the first).
+
+    The blocking channel asks one queue a round trip, and a missing queue costs a channel closed
+    by the broker and another opened (about 1 ms): 10,000 missing queues took 9 s. Here each
+    channel asks its next queue when the last answered, and a channel closed on a 404 is replaced
+    by a new one while the others go on.
+    """
+    impl = connection._impl
+    pending = deque(queues)
+    found: dict[str, tuple[int, int]] = {}
+    failures: list[BaseException] = []
+    open_channels = [0]
+
+    def start() -> None:
+        if pending and not failures:
+            open_channels[0] += 1
+            impl.channel(on_open_callback=work)
+
+    def work(channel: Any) -> None:
+        def closed(_channel: Any, reason: BaseException) -> None:
+            open_channels[0] -= 1
+            if isinstance(reason, pika.exceptions.ChannelClosedByBroker):
+                if reason.reply_code == 404:
+                    start()  # the queue asked is missing
+                else:
+                    failures.append(reason)
+
+        def ask() -> None:
+            if not pending or failures:
+                channel.close()
+                return
+            queue = pending.popleft()
+
+            def answered(frame: Any) -> None:
+                found[queue] = (int(frame.method.message_count), int(frame.method.consumer_count))
+                ask()
+
+            channel.queue_declare(queue, passive=True, callback=answered)
+
+        channel.add_on_close_callback(closed)
+        ask()
+
+    for _ in range(min(channels, len(pending))):
+        start()
+    connection._flush_output(lambda: open_channels[0] == 0)
+    return found, failures
 
 
 def publish_nowait(channel: BlockingChannel) -> Callable[..., None]:

@@ -128,6 +128,18 @@ class Delivery(NamedTuple):
 
 
 @dataclass(frozen=True)
+class QueueStatus:
+    """What a passive declare tells of an existing queue.
+
+    ``consumers``: classic queues count every consumer, a single active consumer's standbys
+    included; quorum queues only the active one.
+    """
+
+    messages: int
+    consumers: int
+
+
+@dataclass(frozen=True)
 class ResultMessage:
     """One PV result to publish: ``message_id`` is the same on every redelivery, so consumers can drop repeats."""
 
@@ -177,6 +189,15 @@ class Session(Protocol):
 
     def queue_depth(self, queue: str) -> int:
         """Messages ready in an existing queue."""
+        ...
+
+    def queue_status(self, queues: Sequence[str]) -> dict[str, QueueStatus]:
+        """The status of each of ``queues`` that exists; one that does not is left out.
+
+        Asks without declaring or consuming anything, and a missing queue breaks nothing: for
+        the start-up check of the other layout's queues and to tell whether another consumer
+        serves a queue.
+        """
         ...
 
     def publish_batch(self, messages: Sequence[Message]) -> None:

@@ -37,6 +37,7 @@ from pv_simulator.messaging.port import (
     ConnectionLost,
     Delivery,
     Message,
+    QueueStatus,
     ResultMessage,
     dead_letter_arguments,
     queue_arguments,
@@ -308,6 +309,18 @@ class RabbitSession:
     def queue_depth(self, queue: str) -> int:
         with self._guard(f"checking queue {queue!r}") as channel:
             return int(channel.queue_declare(queue, passive=True).method.message_count)
+
+    def queue_status(self, queues: Sequence[str]) -> dict[str, QueueStatus]:
+        """Passive declares pipelined over :data:`DECLARE_CHANNELS` channels of their own, each
+        replaced when the broker closes it on a missing queue (pika_internals.passive_declares)."""
+        with self._guard(f"checking {len(queues)} queue(s)"):
+            assert self._connection is not None
+            found, failures = pika_internals.passive_declares(self._connection, queues,
+                                                              DECLARE_CHANNELS)
+            if failures:
+                raise failures[0]
+        return {queue: QueueStatus(messages, consumers)
+                for queue, (messages, consumers) in found.items()}
 
     def publish_batch(self, messages: Sequence[Message]) -> None:
         with self._guard("publishing", timeout_s=self._publish_timeout_s) as channel:

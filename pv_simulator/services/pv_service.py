@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +39,7 @@ from pv_simulator.services.metrics_sink import MetricsSink, NoMetrics
 from pv_simulator.services.results import Accepted, Limits, ResultStream, SiteResult, limits
 from pv_simulator.services.stats import StatsLog
 from pv_simulator.storage.csv_format import SOC_DECIMALS
-from pv_simulator.storage.csv_store import CsvOutput
+from pv_simulator.storage.csv_store import CsvOutput, MeterLocked, OutputError
 
 if TYPE_CHECKING:
     from pv_simulator.models.pv_plant import PvModel
@@ -49,6 +49,12 @@ log = logging.getLogger(__name__)
 
 #: Above this many meters the stats line does not ask the broker for every queue's depth.
 STATS_BACKLOG_QUEUES = 100
+
+#: How long a service that met another's lock waits for that one to consume the queue again (it
+#: reconnects within the 5 s backoff cap): past it, the other is a second writer by mistake.
+STANDBY_GRACE_S = 15.0
+#: How often a service that gave a queue back looks again.
+STANDBY_POLL_S = 0.5
 
 
 def prefetch_for(queue_count: int) -> int:
@@ -99,6 +105,8 @@ class PvResult:
     published_results: int = 0
     commands_applied: int = 0
     commands_rejected: int = 0
+    #: Readings older than their file's last row and not in it: dead-lettered, not written.
+    out_of_order: int = 0
 
 
 
@@ -192,7 +200,8 @@ class PvService:
                         for meter_id, model in (pv_models or {}).items()}
         self._weather_bounded = any(plant.bounded for plant in plants.values())
         self.outside_weather = 0
-        self._outside_logged: set[tuple[str, int]] = set()
+        self._outside_logged: set[tuple[str, date]] = set()
+        self._out_of_order_logged: set[str] = set()
         self.output = output
         self.max_power_w = max_power_w
         self.should_stop = should_stop
@@ -206,6 +215,14 @@ class PvService:
         self.rejects = RejectLog()
         self.received = 0
         self._batch: list[Delivery] = []
+        #: A standby that gave its queues back declares, but does not consume, on reconnecting.
+        self._paused = False
+        #: Whom this service waits behind as standby ("the PV service with pid 4242"), once it
+        #: said so; else None.
+        self._standby_of: str | None = None
+        #: With --exit-when-idle: another consumer had the queues when this one began consuming,
+        #: so it is that one's standby (single active consumer) until it gets a reading.
+        self._others_first = False
         self._connected_before = False
         self._last_delivery = time.monotonic()
         self._stats = StatsLog("written", stats_interval_s)
@@ -231,7 +248,7 @@ class PvService:
                         self.rejects.total, self.received, self.connection.reconnects,
                         self.outside_weather, self.results.published if self.results else 0,
                         self.control.applied if self.control else 0,
-                        self.control.rejected if self.control else 0)
+                        self.control.rejected if self.control else 0, self.output.out_of_order)
 
     def _start(self, session: Session) -> None:
         """Declare the queues and start consuming them, on every (re)connection.
@@ -244,9 +261,13 @@ class PvService:
             # Again on every connection; commands sent while there was none are lost (docs/site.md).
             session.subscribe(EXCHANGE, ROUTING_PATTERN, self.control.on_message)
             log.info("taking commands on exchange %s, routing key %s", EXCHANGE, ROUTING_PATTERN)
-        session.consume(self.queues, self._batch.append, self.prefetch)
+        if not self._paused:
+            if self.exit_when_idle_s is not None:
+                found = session.queue_status(self.queues)
+                self._others_first = any(status.consumers > 0 for status in found.values())
+            session.consume(self.queues, self._batch.append, self.prefetch)
         self._last_delivery = time.monotonic()
-        if self._connected_before:
+        if self._connected_before and not self._paused:
             log.info("reconnected; consuming %d queue(s) again", len(self.queues))
         self._connected_before = True
 
@@ -274,6 +295,10 @@ class PvService:
                 if not self.connection.ensure(self.should_stop):
                     break
                 continue
+            except MeterLocked as locked:
+                if not self._give_back(locked):
+                    break
+                continue
             if self._stats.due():
                 self._report_stats()
             if self._idle_for_too_long():
@@ -295,6 +320,79 @@ class PvService:
             self._handle(session, self._batch)
             self._batch.clear()
 
+    def _give_back(self, locked: MeterLocked) -> bool:
+        """Another live process writes a meter of the batch here: hand the queues back and wait.
+
+        The broker gave this service the queue because the other's connection dropped for a
+        moment; it is the active writer still, and reconnects. So this one lets go of everything
+        (files, locks, what it knew of the files), closes its connection (the batch's deliveries
+        return), and consumes again only once the other consumes the queue (it then lines up
+        behind it, a standby again) or is gone (it takes over). A holder that consumes no such
+        queue of this broker within :data:`STANDBY_GRACE_S` is a second writer started by
+        mistake (another virtual host or broker): that is the configuration error it was.
+
+        Returns:
+            False when a stop was asked meanwhile.
+
+        Raises:
+            OutputError: the holder is a second writer (or the system does not tell who holds it).
+        """
+        if locked.holder is None:
+            raise locked
+        queue = self.layout.queue_of(locked.meter_id)
+        log.warning("%s: pid %d writes its files in %s: giving queue %s back to it and waiting",
+                    locked.meter_id, locked.holder, self.output.output_dir, queue)
+        self._batch.clear()
+        self._site_states.clear()
+        self.output.release()
+        self._paused = True
+        self.connection.close()
+        deadline = time.monotonic() + STANDBY_GRACE_S
+        while not self.should_stop():
+            if not self.connection.ensure(self.should_stop):
+                return False
+            try:
+                if self.output.lock_holder(locked.meter_id) is None:
+                    break  # the other is gone: take over
+                found = self.connection.session.queue_status([queue]).get(queue)
+                if found is not None and found.consumers > 0:
+                    self._others_first = True
+                    self._waiting_as_standby(f"the PV service with pid {locked.holder}")
+                    break
+            except ConnectionLost as exc:
+                self.connection.lost(exc)
+                continue
+            if time.monotonic() > deadline:
+                raise OutputError(f"{locked} (pid {locked.holder} holds the lock but no consumer "
+                                  f"took queue {queue} from this broker within "
+                                  f"{STANDBY_GRACE_S:g} s: a second writer, of another virtual "
+                                  "host or broker?)")
+            time.sleep(STANDBY_POLL_S)
+        if self.should_stop():
+            return False
+        self._paused = False
+        try:
+            self.connection.session.consume(self.queues, self._batch.append, self.prefetch)
+        except ConnectionLost as exc:
+            self.connection.lost(exc)  # the next ensure() consumes on its new session
+        self._last_delivery = time.monotonic()
+        return True
+
+    def _waiting_as_standby(self, active: str) -> None:
+        """Say once that this service waits behind ``active``; idle time starts anew."""
+        if self._standby_of is None:
+            log.info("waiting as standby of %s (output %s); taking over when it goes (idle time "
+                     "counts from then)", active, self.output.output_dir)
+        self._standby_of = active
+        self._last_delivery = time.monotonic()
+
+    def _took_over(self) -> None:
+        log.info("took over from %s: now the active PV service of %d queue(s)",
+                 self._standby_of, len(self.queues))
+        self._standby_of = None
+        self._others_first = False
+        self._last_delivery = time.monotonic()
+
     def _serve_batch(self, session: Session) -> None:
         session.process_events(0.2)
         if not self._batch:
@@ -312,7 +410,7 @@ class PvService:
         """Publish the batch's results (if asked), write its rows, flush, then settle every delivery."""
         rejected: list[int] = []
         accepted: list[Accepted] = []
-        last_accepted = 0
+        tags: list[int] = []
         plants = self._plants
         default_plant = self._default_plant
         any_site = self._any_site
@@ -335,31 +433,44 @@ class PvService:
                          else self._site_state(reading.meter_id))
                 if state is not None:
                     accepted.append(self._site_row(state, reading, plant.kw))
-                    last_accepted = delivery.delivery_tag
+                    tags.append(delivery.delivery_tag)
                     continue
             accepted.append((reading, plant.kw, None))
-            last_accepted = delivery.delivery_tag
+            tags.append(delivery.delivery_tag)
         if self.results is not None:
             self.results.publish(session, accepted)
-        written = self._write(accepted)
+        written, out_of_order = self._write(accepted)
         self.output.flush()
         self.metrics.rows_written(written, time.time())
+        for index in out_of_order:
+            self._out_of_order(batch, tags[index], accepted[index][0])
+        rejected.extend(tags[index] for index in out_of_order)
         for tag in rejected:
             session.reject(tag)
+        if out_of_order:
+            settled = set(out_of_order)
+            last_accepted = max((tag for index, tag in enumerate(tags) if index not in settled),
+                                default=0)
+        else:
+            last_accepted = tags[-1] if tags else 0
         if last_accepted:
             # Rejected tags are settled already, so one multiple ack covers the rest.
             session.ack(last_accepted, multiple=True)
         self.received += len(batch)
         self._last_delivery = time.monotonic()
+        self._others_first = False
+        if self._standby_of is not None:
+            self._took_over()
 
     def _outside(self, plant: _Plant, time_s: float) -> None:
-        """Count a reading outside its weather file's span; log it once per UTC day and file."""
+        """Count a reading outside its weather file's span; log it once per weather file and
+        local day, the date of the file the row goes to."""
         self.outside_weather += 1
-        day = int(time_s // 86400)
+        day = datetime.fromtimestamp(time_s, self.output.tz).date()
         if (plant.name, day) not in self._outside_logged:
             self._outside_logged.add((plant.name, day))
             log.warning("no weather in %s on %s (outside its span): PV written as 0 there",
-                        plant.name, datetime.fromtimestamp(time_s, timezone.utc).date())
+                        plant.name, day)
 
     def site_of(self, meter_id: str) -> Site | None:
         """The meter's site; None for a plain meter."""
@@ -425,13 +536,17 @@ class PvService:
             export_limit_w, mode if site.has_battery else None, step.household_w,
             control.battery_setpoint_w if control is not None and site.has_battery else None)
 
-    def _write(self, accepted: list[Accepted]) -> list[Reading]:
-        """Write the rows of the accepted readings; the readings actually written (not skipped)."""
-        write = self.output.write
-        write_site = self.output.write_site
+    def _write(self, accepted: list[Accepted]) -> tuple[list[Reading], list[int]]:
+        """Write the rows of the accepted readings: the readings written (not skipped), and the
+        indices of those out of order (neither written nor duplicates)."""
+        output = self.output
+        write = output.write
+        write_site = output.write_site
         debug = log.isEnabledFor(logging.DEBUG)
         written: list[Reading] = []
-        for reading, pv_kw, site in accepted:
+        out_of_order: list[int] = []
+        for index, (reading, pv_kw, site) in enumerate(accepted):
+            before = output.out_of_order
             if site is None:
                 is_new = write(reading.meter_id, reading.time_s, reading.power_w, pv_kw)
             else:
@@ -442,10 +557,25 @@ class PvService:
                     self._in_force[reading.meter_id] = site
             if is_new:
                 written.append(reading)
+            elif output.out_of_order != before:
+                out_of_order.append(index)
             if debug:
                 log.debug("%s %s at %.3f: %.3f W + %.6f kW", "wrote" if is_new else "skipped",
                           reading.meter_id, reading.time_s, reading.power_w, pv_kw)
-        return written
+        return written, out_of_order
+
+    def _out_of_order(self, batch: Sequence[Delivery], tag: int, reading: Reading) -> None:
+        """Log the first out-of-order reading of each meter; the count says the rest."""
+        if reading.meter_id in self._out_of_order_logged:
+            return
+        self._out_of_order_logged.add(reading.meter_id)
+        queue = next(delivery.queue for delivery in batch if delivery.delivery_tag == tag)
+        path, last_s = self.output.written_up_to(reading.meter_id, reading.time_s)
+        log.warning("%s: reading at time_s %.3f is older than the last row of %s (time_s %.3f) "
+                    "and not in it: dead-lettered to %s.dlq as out of order, not written (a meter "
+                    "started again at an earlier time, or readings left in queues of another "
+                    "layout); the rest of this meter's are only counted (out_of_order)",
+                    reading.meter_id, reading.time_s, path, last_s, queue)
 
     def _report_stats(self) -> None:
         """Log the stats line; the backlog is asked of the broker only for a few queues."""
@@ -461,15 +591,46 @@ class PvService:
             backlog = "not counted"
         published = f", published results {self.results.published}" if self.results else ""
         self._stats.report(self.output.rows_written,
-                           f"duplicates {self.output.duplicates_skipped}, rejected "
+                           f"duplicates {self.output.duplicates_skipped}, out of order "
+                           f"{self.output.out_of_order}, rejected "
                            f"{self.rejects.total}, backlog {backlog}, "
                            f"reconnects {self.connection.reconnects}{published}"
                            + (f", outside weather {self.outside_weather}"
                               if self._weather_bounded else ""))
 
     def _idle_for_too_long(self) -> bool:
-        return (self.exit_when_idle_s is not None
-                and time.monotonic() - self._last_delivery >= self.exit_when_idle_s)
+        """No reading for ``exit_when_idle_s`` while this service is the active one.
+
+        A standby gets nothing while the active service runs, so idle time does not count while
+        another live process holds the lock of a served meter in the output directory, nor while
+        the consumer that had the queues before this one (single active consumer) is still there.
+        """
+        if (self.exit_when_idle_s is None
+                or time.monotonic() - self._last_delivery < self.exit_when_idle_s):
+            return False
+        served = set(self.queues)
+        writer = self.output.other_writer(
+            None if self.layout.partitioned else self.queues,
+            lambda meter_id: self.layout.queue_of(meter_id) in served)
+        if writer is not None:
+            self._waiting_as_standby(f"the PV service with pid {writer[1]}")
+            return False
+        if self._others_first and self._another_consumer():
+            self._waiting_as_standby("the consumer that had its queues first")
+            return False
+        if self._standby_of is not None:
+            self._took_over()
+            return False
+        return True
+
+    def _another_consumer(self) -> bool:
+        """A served queue counts a consumer besides this one's (classic queues count standbys too;
+        quorum queues only the active one, so there the answer is no)."""
+        try:
+            found = self.connection.session.queue_status(self.queues)
+        except ConnectionLost:
+            return True  # asked again once connected; a lost connection is no idleness
+        return any(status.consumers > 1 for status in found.values())
 
     def _stop(self) -> None:
         """Stop taking deliveries, then write and acknowledge what was received."""
@@ -480,7 +641,7 @@ class PvService:
                 session.process_events(0)
                 if self._batch:
                     self._handle(session, self._batch)
-        except ConnectionLost as exc:
+        except (ConnectionLost, MeterLocked) as exc:
             log.warning("%s while stopping; unacknowledged readings stay queued", exc)
         finally:
             self._batch.clear()

@@ -134,12 +134,15 @@ def csv_path(output_dir: Path, meter_id: str, day: date) -> Path:
     return output_dir / file_name(meter_id, day)
 
 
+LOCK_SUFFIX = ".lock"
+
+
 def lock_path(output_dir: Path, meter_id: str) -> Path:
     """The lock file of the one process writing ``meter_id``'s files in ``output_dir``.
 
     Hidden, and outside :func:`file_glob`, so tools reading the CSVs never see it.
     """
-    return output_dir / f".{meter_id}.lock"
+    return output_dir / f".{meter_id}{LOCK_SUFFIX}"
 
 
 def parse_file_name(name: Path | str) -> tuple[str, date]:

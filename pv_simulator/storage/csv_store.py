@@ -1,10 +1,14 @@
 """Dated per-meter CSV output: ``<dir>/<METER_ID>-<YYYY>-<MM>-<DD>.csv`` (see ``csv_format``).
 
-The writer is what makes redelivery harmless: each file's rows are in time
-order, so a reading whose time is not after the file's last row is already
-there (or older than it) and is skipped. That check is one comparison against a
-remembered time, read from the file's last line when the file is first opened.
-A last line torn by a crash is cut off at that moment too.
+The writer is what makes redelivery harmless: each file's rows are in time order, and a
+reading is written only when its time is after the file's last row (one comparison against a
+remembered time, read from the file's last line when the file is first opened; a last line torn
+by a crash is cut off at that moment too). A reading not after it is a *duplicate* only if the
+file holds a row of that very ``time_s`` (a binary search of the sorted file): it was written
+before and came again (redelivered) and is skipped. Otherwise it is *out of order* (a meter
+started again at an earlier time, readings left in a queue of another layout): it is not
+written either, since the files only ever grow at their end (the live view and the energy
+counters read them so), and is counted in ``out_of_order`` for the PV service to dead-letter.
 
 Meters with a site (battery, export limit or control) get files with the longer
 ``SITE_HEADER``; their last written row is where the site's state continues after a
@@ -13,12 +17,14 @@ restart (:meth:`CsvOutput.last_row`).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import logging
 import os
+import stat
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -28,6 +34,7 @@ from zoneinfo import ZoneInfo
 from pv_simulator.storage.csv_format import (
     COLUMNS,
     HEADER,
+    LOCK_SUFFIX,
     SITE_COLUMNS,
     SITE_HEADER,
     CsvFormatError,
@@ -68,6 +75,20 @@ _SYNCFS = _syncfs()
 class OutputError(Exception):
     """An output file or directory the service cannot use as asked: the user must change something
     (another header, an unwritable directory)."""
+
+
+class MeterLocked(OutputError):
+    """Another live process holds a meter's lock in this output directory: it writes the files.
+
+    Attributes:
+        meter_id: the meter.
+        holder: the pid holding the lock, None where the system does not tell.
+    """
+
+    def __init__(self, message: str, meter_id: str, holder: int | None) -> None:
+        super().__init__(message)
+        self.meter_id = meter_id
+        self.holder = holder
 
 
 class OutputFailed(OutputError):
@@ -117,12 +138,15 @@ class CsvOutput:
         self._days: dict[str, _Day] = {}
         self.rows_written = 0
         self.duplicates_skipped = 0
+        #: Readings not written because they are older than their file's last row and not in it.
+        self.out_of_order = 0
         self._unsynced = False
         self._skip_noted: set[Path] = set()
         self._locks: dict[str, int] = {}
         self._site_meters = site_meters
         #: The header line of each path seen, by whether its meter is a site's.
         self._headers: dict[Path, bytes] = {}
+        check_output_dir(output_dir)
         try:
             output_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -175,12 +199,71 @@ class CsvOutput:
             pv_available_kw))
 
     def _write_row(self, meter_id: str, time_s: float, row: Callable[[], str]) -> bool:
-        """Append the line ``row()`` makes to the meter's file of ``time_s``, unless it has that time."""
+        """Append the line ``row()`` makes to the meter's file of ``time_s`` if it is after the
+        file's last row; count it a duplicate or out of order otherwise."""
         path = self._path_for(meter_id, time_s)
         day_file = self._file(path)
-        if self._is_duplicate(path, time_s):
+        if time_s <= self._last_time[path]:
+            self._not_after(path, day_file, time_s)
             return False
         return self._append(path, day_file, time_s, row().encode())
+
+    def meters_with_files(self) -> set[str]:
+        """The meter ids that have a file in the output directory."""
+        meters = set()
+        for path in self.output_dir.glob(file_glob()):
+            try:
+                meters.add(parse_file_name(path)[0])
+            except CsvFormatError:
+                continue
+        return meters
+
+    def lock_holder(self, meter_id: str) -> int | None:
+        """The pid of another live process holding ``meter_id``'s lock here; None if none does
+        (or the system does not tell: only Linux lists flock(2) holders)."""
+        if meter_id in self._locks:
+            return None
+        return _flock_holder(lock_path(self.output_dir, meter_id))
+
+    def other_writer(self, meter_ids: Iterable[str] | None,
+                     wanted: Callable[[str], bool] = lambda _meter_id: True) -> tuple[str, int] | None:
+        """A meter of ``meter_ids`` (None: of every lock file here that ``wanted`` accepts) whose
+        lock another live process holds, and that process's pid; None if there is none."""
+        holders = _flock_holders()
+        if not holders:
+            return None
+        if meter_ids is None:
+            meter_ids = [path.name[1:-len(LOCK_SUFFIX)] for path in self.output_dir.glob(f".*{LOCK_SUFFIX}")]
+        for meter_id in meter_ids:
+            if meter_id in self._locks or not wanted(meter_id):
+                continue
+            pid = holders.get(_device_key(lock_path(self.output_dir, meter_id)) or "")
+            if pid is not None:
+                return meter_id, pid
+        return None
+
+    def release(self) -> None:
+        """Flush and close every file, give up every meter's lock and forget what the files held.
+
+        For a standby that met the active service's lock: the other writes the files meanwhile,
+        so nothing remembered of them stays true.
+
+        Raises:
+            OutputFailed: a file could not be written (its rows were never acknowledged).
+        """
+        try:
+            self.flush()
+        finally:
+            for day_file in self._open.values():
+                with contextlib.suppress(OSError):  # flushed above, or that failure is raised
+                    day_file.handle.close()
+            self._open.clear()
+            for fd in self._locks.values():
+                os.close(fd)
+            self._locks.clear()
+            self._last_time.clear()
+            self._days.clear()
+            self._skip_noted.clear()
 
     def last_row(self, meter_id: str) -> Row | None:
         """The last row written of ``meter_id``, in its newest file; None if it has none.
@@ -225,17 +308,29 @@ class CsvOutput:
                     break
         return rows
 
-    def _is_duplicate(self, path: Path, time_s: float) -> bool:
-        last_time_s = self._last_time[path]
-        if time_s > last_time_s:
-            return False
-        self.duplicates_skipped += 1
-        if path not in self._skip_noted:
-            self._skip_noted.add(path)
-            log.info("%s already holds rows up to time_s %s: skipping readings not after it "
-                     "(redelivered, or from a meter started again at an earlier time)",
-                     path, f"{last_time_s:.3f}".rstrip("0").rstrip("."))
-        return True
+    def _not_after(self, path: Path, day_file: _DayFile, time_s: float) -> None:
+        """Count a reading not after its file's last row: a duplicate if the file holds its
+        time_s, out of order if not."""
+        if time_s == self._last_time[path] or self._holds(day_file, time_s):
+            self.duplicates_skipped += 1
+            if path not in self._skip_noted:
+                self._skip_noted.add(path)
+                log.info("%s already holds the row at time_s %s: skipping readings it holds "
+                         "(redelivered)", path, f"{time_s:.3f}".rstrip("0").rstrip("."))
+        else:
+            self.out_of_order += 1
+
+    def _holds(self, day_file: _DayFile, time_s: float) -> bool:
+        """Whether the file has a row at ``time_s``: a binary search of its time-ordered rows.
+
+        Only for a reading not after the last row, which is rare but for redelivery.
+        """
+        try:
+            day_file.handle.flush()
+            with day_file.path.open("rb") as handle:
+                return _sorted_file_holds(handle, time_s)
+        except OSError as exc:
+            raise OutputFailed(f"{day_file.path}: cannot read: {exc.strerror}") from None
 
     def _append(self, path: Path, day_file: _DayFile, time_s: float, line: bytes) -> bool:
         try:
@@ -363,11 +458,13 @@ class CsvOutput:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            holder = _flock_holder(path)
+            # The pid in the file is the last one to take the lock, which may be long gone.
+            written = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise OutputError(f"{path}: another process (pid {holder}) is writing {meter_id}'s "
-                              f"files in {self.output_dir}: serve each meter id from one PV "
-                              "service per output directory") from None
+            raise MeterLocked(f"{path}: another process (pid {holder or written}) is writing "
+                              f"{meter_id}'s files in {self.output_dir}: serve each meter id from "
+                              "one PV service per output directory", meter_id, holder) from None
         os.fchmod(fd, FILE_MODE)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -441,6 +538,98 @@ class CsvOutput:
         self._open[path] = day_file
         self._last_time.setdefault(path, last_time)
         return day_file
+
+
+def check_output_dir(output_dir: Path) -> None:
+    """Refuse an output directory that exists as something else (``/dev/null``, a file).
+
+    Cheap and creating nothing, so the PV service says it before it reads a large weather file.
+
+    Raises:
+        OutputError: naming what it is.
+    """
+    if output_dir.exists() and not output_dir.is_dir():
+        raise OutputError(f"{output_dir}: --output-dir is not a directory (it is "
+                          f"{_kind_of(output_dir)}): name a directory, or a path to create one at")
+
+
+def _kind_of(path: Path) -> str:
+    mode = path.stat().st_mode
+    for test, kind in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISREG, "a file")):
+        if test(mode):
+            return kind
+    return "no directory"
+
+
+def _device_key(path: Path) -> str | None:
+    """``path``'s device and inode as /proc/locks spells them; None if it does not exist."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+
+
+def _flock_holders() -> dict[str, int]:
+    """The pid holding each flock(2) lock of other processes, by device key, from Linux's
+    /proc/locks (empty elsewhere)."""
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as handle:
+            table = handle.read()
+    except OSError:
+        return {}
+    holders: dict[str, int] = {}
+    for line in table.splitlines():
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 15645 fe:00:2146456 0 EOF"; a blocked waiter's has "->".
+        if len(fields) >= 6 and fields[1] == "FLOCK":
+            try:
+                pid = int(fields[4])
+            except ValueError:
+                continue
+            if pid != os.getpid():
+                holders[fields[5]] = pid
+    return holders
+
+
+def _flock_holder(path: Path) -> int | None:
+    """The pid of another process holding a flock(2) lock on ``path``; None if none or unknown."""
+    key = _device_key(path)
+    return None if key is None else _flock_holders().get(key)
+
+
+def _sorted_file_holds(handle: BinaryIO, time_s: float) -> bool:
+    """Whether a file of rows sorted by time_s (after one header line) has a row at ``time_s``."""
+    start = len(handle.readline())
+    size = handle.seek(0, os.SEEK_END)
+
+    def line_from(offset: int) -> bytes:
+        """The first whole line starting at or after ``offset``."""
+        if offset <= start:
+            handle.seek(start)
+        else:
+            handle.seek(offset - 1)
+            handle.readline()
+        return handle.readline()
+
+    def time_of(line: bytes) -> float:
+        try:
+            return round(float(line.split(b",", 2)[1]), 3)
+        except (IndexError, ValueError):
+            return float("-inf")
+
+    low, high = start, size
+    while low < high:
+        middle = (low + high) // 2
+        line = line_from(middle)
+        if not line or time_of(line) >= time_s:
+            high = middle
+        else:
+            low = middle + 1
+    line = line_from(low)
+    return bool(line) and time_of(line) == time_s
 
 
 def _check_header(path: Path, header_line: bytes) -> None:

@@ -21,6 +21,7 @@ from pv_simulator.messaging.port import (
     BrokerRefused,
     ConnectionLost,
     Delivery,
+    QueueStatus,
     ResultMessage,
     Session,
 )
@@ -226,6 +227,21 @@ class SessionContract(ABC, unittest.TestCase):
     def test_a_missing_queue_is_refused(self) -> None:
         with self.assertRaises(BrokerRefused):
             self.session().queue_depth("contract.no-such-queue")
+
+    def test_queue_status_counts_ready_messages_and_leaves_missing_queues_out(self) -> None:
+        session = self.session()
+        self.publish(session, 3)
+        status = session.queue_status(["contract.no-such-queue", self.queue, "contract.none-either"])
+        self.assertEqual(status, {self.queue: QueueStatus(messages=3, consumers=0)})
+        self.publish(session, 2)  # a missing queue broke nothing
+        self.assertEqual(session.queue_status([self.queue])[self.queue].messages, 5)
+
+    def test_queue_status_sees_another_sessions_consumer(self) -> None:
+        consumer, checker = self.session(), self.session()
+        self.consumer(consumer)
+        self.assertTrue(self.pump(consumer, lambda: checker.queue_status([self.queue])[self.queue].consumers == 1))
+        consumer.cancel_consumers()
+        self.assertTrue(self.pump(consumer, lambda: checker.queue_status([self.queue])[self.queue].consumers == 0))
 
     def test_a_blocked_broker_says_so_and_holds_no_batch_it_did_not_take(self) -> None:
         session = self.session()

@@ -148,7 +148,8 @@ class CliTest(BrokerTestCase):
         _, _, service_err = self.interrupt(service)
         self.assertRegex(meter_err, r"stats: published \d+ \(\d+/s\), buffered \d+, dropped 0, "
                                     r"reconnects 0")
-        self.assertRegex(service_err, r"stats: written \d+ \(\d+/s\), duplicates 0, rejected 0, "
+        self.assertRegex(service_err, r"stats: written \d+ \(\d+/s\), duplicates 0, out of order 0, "
+                                      r"rejected 0, "
                                       r"backlog \d+, reconnects 0")
         for path in (self.tmp / "out").iterdir():
             self.assertEqual(path.stat().st_mode & 0o777, 0o644)

@@ -55,6 +55,22 @@ class PikaInternalsTest(BrokerTestCase):
         self.assertEqual(len(reasons), 1)
         self.assertIn("x-single-active-consumer", str(reasons[0]))
 
+    def test_passive_declares_count_what_exists_past_missing_queues_on_every_channel(self) -> None:
+        connection = self.connection()
+        setup = connection.channel()
+        setup.confirm_delivery()  # each publish returns once the queue holds it
+        names = [f"{QUEUE}-passive-{i}" for i in range(3)]
+        for count, name in enumerate(names):
+            setup.queue_declare(name, durable=True)
+            self.addCleanup(setup.queue_delete, name)
+            for _ in range(count):
+                setup.basic_publish("", name, b"{}")
+        asked = [f"{QUEUE}-missing-{i}" for i in range(40)]
+        asked[5:5], asked[30:30] = names[:2], names[2:]
+        found, failures = pika_internals.passive_declares(connection, asked, 4)
+        self.assertEqual((found, failures), ({names[0]: (0, 0), names[1]: (1, 0), names[2]: (2, 0)}, []))
+        self.assertTrue(setup.is_open)  # the channels it closed were its own
+
     def test_the_blocked_callbacks_are_accepted(self) -> None:
         connection = self.connection()
         seen: list[str] = []

@@ -285,6 +285,7 @@ class ServiceCompositionTest(unittest.TestCase):
         self.assertEqual(values["pv_service_rows_written_total"], 2 * self.READINGS)
         self.assertEqual(values["pv_service_reading_latency_seconds_count"], 2 * self.READINGS)
         self.assertEqual(values["pv_service_readings_rejected_total"], 0)
+        self.assertEqual(values["pv_service_readings_out_of_order_total"], 0)
         self.assertIsNotNone(pv.energy)
         for meter_id in meter.meter_ids:
             self.assertEqual(pv.energy.meters[meter_id].last_time_s if pv.energy else None,

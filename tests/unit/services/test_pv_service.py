@@ -53,6 +53,25 @@ class PvServiceTest(FakeQueuesTestCase):
         self.assertEqual((self.broker.depth("M0"), self.broker.unacknowledged), (0, 0))
         self.assertEqual(service.result().written, 1700)
 
+    def test_an_older_reading_not_in_the_file_is_dead_lettered_as_out_of_order(self) -> None:
+        self.publish("M0", 10, first=100)
+        self.publish("M0", 5, first=102)  # 102..104 were written: duplicates
+        self.publish("M0", 5, first=50)   # never written, older than the last row
+        self.publish("M0", 3, first=110)
+        service, output = self.service(["M0"], batch_max=10)  # a batch ends on the older ones
+        with self.assertLogs("pv_simulator.services.pv_service", "WARNING") as logs:
+            service.run()
+        output.close()
+        times = [float(row["time_s"]) - START_S for row in self.rows("M0")]
+        self.assertEqual(times, [*range(100, 113)])
+        result = service.result()
+        self.assertEqual((result.written, result.duplicates_skipped, result.out_of_order), (13, 5, 5))
+        self.assertEqual((self.broker.depth("M0"), self.broker.depth("M0.dlq"),
+                          self.broker.unacknowledged), (0, 5, 0))
+        out_of_order = [line for line in logs.output if "out of order" in line]
+        self.assertEqual(len(out_of_order), 1, logs.output)
+        self.assertIn("dead-lettered to M0.dlq", out_of_order[0])
+
     def test_batches_are_acknowledged_with_one_multiple_ack_each(self) -> None:
         self.publish("M0", 6000)
         service, _ = self.service(["M0"], batch_max=100)

@@ -6,7 +6,9 @@ import csv
 import shutil
 import tempfile
 import unittest
+from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.fake import FakeBroker
@@ -18,20 +20,22 @@ from tests.unit.services.support import FAST_RETRY, START_S, UTC, LinearPv
 
 
 class CountingPv:
-    """A plant that counts its evaluations and has weather only for the first 100 s."""
+    """A plant that counts its evaluations and has weather only until ``covered_until_s``
+    (the first 100 s by default)."""
 
     weather_name = "span.csv"
 
-    def __init__(self, kw: float) -> None:
+    def __init__(self, kw: float, covered_until_s: float = START_S + 100) -> None:
         self.kw = kw
         self.calls = 0
+        self.covered_until_s = covered_until_s
 
     def power_kw(self, time_s: float) -> float:
         self.calls += 1
         return self.kw
 
     def covers(self, time_s: float) -> bool:
-        return time_s < START_S + 100
+        return time_s < self.covered_until_s
 
 
 class FleetPvServiceTest(unittest.TestCase):
@@ -86,6 +90,24 @@ class FleetPvServiceTest(unittest.TestCase):
         self.assertEqual(service.result().outside_weather, 200)
         self.assertEqual(len(logs.output), 1)
         self.assertIn("no weather in span.csv on 2026-06-2", logs.output[0])
+
+    def test_the_outside_span_warning_names_the_local_date_of_the_file(self) -> None:
+        late_utc = datetime(2026, 6, 21, 23, 30, tzinfo=timezone.utc).timestamp()
+        self.broker.declare("M0")
+        self.broker.declare("M0.dlq")
+        self.broker.put("M0", ReadingEncoder("M0")(late_utc, 100.0), late_utc)
+        output = CsvOutput(self.out_dir, ZoneInfo("Pacific/Auckland"), "never")  # UTC+12 in June
+        self.addCleanup(output.close)
+        connection = Connection(self.broker.connector(), FAST_RETRY)
+        self.addCleanup(connection.close)
+        service = PvService(connection, ["M0"], LinearPv(), output, 9000.0, lambda: False,
+                            exit_when_idle_s=0.05, stats_interval_s=0,
+                            pv_models={"M0": CountingPv(1.0, covered_until_s=0.0)})
+        with self.assertLogs("pv_simulator.services.pv_service", "WARNING") as logs:
+            service.run()
+        output.close()
+        self.assertEqual([path.name for path in self.out_dir.glob("*.csv")], ["M0-2026-06-22.csv"])
+        self.assertIn("no weather in span.csv on 2026-06-22", logs.output[0])
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -17,7 +18,7 @@ from parameterized import parameterized
 
 from pv_simulator.storage import csv_store
 from pv_simulator.storage.csv_format import HEADER, csv_path, file_glob, format_row
-from pv_simulator.storage.csv_store import CsvOutput, OutputError, OutputFailed
+from pv_simulator.storage.csv_store import CsvOutput, MeterLocked, OutputError, OutputFailed
 from tests.helpers import read_csv
 
 VIENNA = ZoneInfo("Europe/Vienna")
@@ -72,22 +73,45 @@ class OutTest(_WriterCase):
     def test_dates_are_zero_padded(self) -> None:
         self.assertEqual(csv_path(Path("d"), "M", date(2026, 3, 5)).name, "M-2026-03-05.csv")
 
-    def test_duplicates_and_older_readings_are_skipped(self) -> None:
+    def test_a_duplicate_is_a_time_the_file_holds_and_an_older_other_time_is_out_of_order(self) -> None:
         t = epoch("2026-06-21T12:00")
-        self.assertTrue(self.out.write("Meter_0", t, 1.0, 0.0))
-        self.assertFalse(self.out.write("Meter_0", t, 1.0, 0.0))
-        self.assertFalse(self.out.write("Meter_0", t - 1, 1.0, 0.0))
-        self.assertTrue(self.out.write("Meter_0", t + 1, 1.0, 0.0))
-        self.assertEqual((self.out.rows_written, self.out.duplicates_skipped), (2, 2))
+        for step in (0, 2, 4):
+            self.assertTrue(self.out.write("Meter_0", t + step, 1.0, 0.0))
+        self.assertFalse(self.out.write("Meter_0", t + 4, 1.0, 0.0))  # the last row
+        self.assertFalse(self.out.write("Meter_0", t + 2, 1.0, 0.0))  # in the middle, unflushed
+        self.assertFalse(self.out.write("Meter_0", t + 1, 1.0, 0.0))  # not in the file
+        self.assertFalse(self.out.write("Meter_0", t - 1, 1.0, 0.0))  # before its first row
+        self.assertTrue(self.out.write("Meter_0", t + 5, 1.0, 0.0))
+        self.assertEqual((self.out.rows_written, self.out.duplicates_skipped, self.out.out_of_order),
+                         (4, 2, 2))
+        self.out.flush()
+        self.assertEqual([float(r["time_s"]) for r in read_csv(self.dir / "Meter_0-2026-06-21.csv")],
+                         [t, t + 2, t + 4, t + 5])
+
+    def test_the_search_finds_every_row_of_a_long_file_and_no_other_time(self) -> None:
+        t = epoch("2026-06-21T06:00")
+        kept = [t + 0.5 * step for step in range(5000) if step % 3]
+        for time_s in kept:
+            self.out.write("Meter_0", time_s, 1.0, 0.0)
+        self.out.close()
+        again = CsvOutput(self.dir, VIENNA)
+        self.addCleanup(again.close)
+        for time_s in kept[::97]:
+            self.assertFalse(again.write("Meter_0", time_s, 1.0, 0.0))
+        self.assertEqual((again.duplicates_skipped, again.out_of_order), (len(kept[::97]), 0))
+        missing = [t + 0.5 * step for step in range(0, 4998, 3)][::50]
+        for time_s in missing:
+            self.assertFalse(again.write("Meter_0", time_s, 1.0, 0.0))
+        self.assertEqual(again.out_of_order, len(missing))
 
     def test_first_skip_per_file_is_logged_once(self) -> None:
         t = epoch("2026-06-21T12:00")
         self.out.write("Meter_0", t, 1.0, 0.0)
         with self.assertLogs("pv_simulator.storage.csv_store", "INFO") as logs:
             for _ in range(3):
-                self.out.write("Meter_0", t - 60, 1.0, 0.0)
+                self.out.write("Meter_0", t, 1.0, 0.0)
         self.assertEqual(len(logs.output), 1)
-        self.assertIn("Meter_0-2026-06-21.csv already holds rows up to", logs.output[0])
+        self.assertIn("Meter_0-2026-06-21.csv already holds the row at time_s", logs.output[0])
 
     def test_duplicates_are_found_after_a_restart(self) -> None:
         t = epoch("2026-06-21T12:00")
@@ -172,6 +196,12 @@ class OutTest(_WriterCase):
     def test_syncfs_is_found_on_linux(self) -> None:
         if sys.platform.startswith("linux"):
             self.assertIsNotNone(csv_store._SYNCFS)
+
+    def test_an_output_dir_that_is_a_device_is_named_as_such(self) -> None:
+        with self.assertRaises(OutputError) as caught:
+            CsvOutput(Path("/dev/null"), VIENNA)
+        self.assertEqual(str(caught.exception), "/dev/null: --output-dir is not a directory (it is "
+                         "a character device): name a directory, or a path to create one at")
 
     def test_unwritable_directory(self) -> None:
         folder = Path(tempfile.mkdtemp())
@@ -258,6 +288,46 @@ class LockTest(unittest.TestCase):
         self.assertTrue(second.write("Meter_0", epoch("2026-06-21T12:00:01"), 1.0, 0.0))
         second.flush()
         self.assertEqual(len(read_csv(self.dir / "Meter_0-2026-06-21.csv")), 2)
+
+    def test_the_refusal_names_the_live_holder_not_the_pid_left_in_the_file(self) -> None:
+        lock = self.dir / ".Meter_0.lock"
+        lock.write_text("999999\n")  # left by a writer long gone
+        holder = subprocess.Popen(
+            [sys.executable, "-c", "import fcntl, os, sys, time\n"
+             f"fd = os.open({str(lock)!r}, os.O_RDWR)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
+             "print('locked', flush=True)\ntime.sleep(60)"], stdout=subprocess.PIPE, text=True)
+        self.addCleanup(holder.wait)
+        self.addCleanup(holder.kill)
+        assert holder.stdout is not None
+        self.assertEqual(holder.stdout.readline().strip(), "locked")
+        out = CsvOutput(self.dir, VIENNA)
+        self.addCleanup(out.close)
+        if sys.platform.startswith("linux"):
+            self.assertEqual(out.lock_holder("Meter_0"), holder.pid)
+        with self.assertRaises(MeterLocked) as caught:
+            out.write("Meter_0", epoch("2026-06-21T12:00"), 1.0, 0.0)
+        expected = holder.pid if sys.platform.startswith("linux") else 999999
+        self.assertIn(f"another process (pid {expected})", str(caught.exception))
+        self.assertEqual(caught.exception.meter_id, "Meter_0")
+        if sys.platform.startswith("linux"):  # what a standby asks before it counts idle time
+            self.assertEqual(out.other_writer(None), ("Meter_0", holder.pid))
+            self.assertEqual(out.other_writer(["Meter_1", "Meter_0"]), ("Meter_0", holder.pid))
+            self.assertIsNone(out.other_writer(["Meter_1"]))
+            self.assertIsNone(out.other_writer(None, lambda meter_id: meter_id != "Meter_0"))
+
+    def test_release_gives_up_the_locks_and_forgets_the_files(self) -> None:
+        first, second = CsvOutput(self.dir, VIENNA), CsvOutput(self.dir, VIENNA)
+        self.addCleanup(first.close)
+        self.addCleanup(second.close)
+        t = epoch("2026-06-21T12:00")
+        first.write("Meter_0", t, 1.0, 0.0)
+        first.release()
+        self.assertIsNone(second.lock_holder("Meter_0"))
+        self.assertTrue(second.write("Meter_0", t + 1, 1.0, 0.0))
+        second.release()
+        self.assertTrue(first.write("Meter_0", t + 2, 1.0, 0.0))  # after the other's row, not before
+        first.flush()
+        self.assertEqual(len(read_csv(self.dir / "Meter_0-2026-06-21.csv")), 3)
 
     def test_many_open_files_with_small_buffers_lose_no_row(self) -> None:
         out = CsvOutput(self.dir, VIENNA, fsync="never", max_open_files=2000)
