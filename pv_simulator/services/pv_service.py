@@ -34,7 +34,7 @@ from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.port import QUEUE_PER_METER, ConnectionLost, Delivery, Layout, Session
 from pv_simulator.messaging.wire import BadReading, Reading, decode
 from pv_simulator.models.site import Site, site_step
-from pv_simulator.services.control import EXCHANGE, ROUTING_PATTERN, Control, ControlBoard
+from pv_simulator.services.control import EXCHANGE, ROUTING_PATTERN, CommandInbox, Control, ControlBoard
 from pv_simulator.services.metrics_sink import MetricsSink, NoMetrics
 from pv_simulator.services.results import Accepted, ResultStream, SiteResult
 from pv_simulator.services.stats import StatsLog
@@ -169,7 +169,10 @@ class PvService:
         layout: which queue holds which meter's readings; a reading on another is rejected.
         site: the site of meters without their own; None: a plain meter.
         sites: fleet meters' own sites (None: plain).
-        control: take commands for the served meters.
+        control: take commands for the served meters on AMQP (``amq.topic``).
+        inbox: commands from another thread (the Modbus server), drained before each batch;
+            a site takes them whether or not ``control`` is on.
+        on_rows: called after each flush with the rows just written (not the skipped ones).
     """
 
     def __init__(self, connection: Connection, queues: Sequence[str], pv_model: PvModel,
@@ -179,7 +182,9 @@ class PvService:
                  pv_models: Mapping[str, PvModel] | None = None,
                  results: ResultStream | None = None, metrics: MetricsSink | None = None,
                  layout: Layout = QUEUE_PER_METER, site: Site | None = None,
-                 sites: Mapping[str, Site | None] | None = None, control: bool = False) -> None:
+                 sites: Mapping[str, Site | None] | None = None, control: bool = False,
+                 inbox: CommandInbox | None = None,
+                 on_rows: Callable[[list[Accepted]], None] | None = None) -> None:
         self.connection = connection
         self.queues = list(queues)
         self.layout = layout
@@ -218,7 +223,10 @@ class PvService:
         self._planned: dict[Path, float] = {}
         served = set(self.queues)
         self.control = (ControlBoard(lambda meter_id: layout.queue_of(meter_id) in served,
-                                     self._has_battery) if control else None)
+                                     self._has_battery) if control or inbox is not None else None)
+        self._amqp_control = control
+        self.inbox = inbox
+        self.on_rows = on_rows
         if results is not None:
             # First, so a refused results exchange stops the start before any consuming.
             connection.on_connect(results.open)
@@ -238,7 +246,7 @@ class PvService:
         """
         self._batch.clear()
         session.declare_meter_queues(self.queues)
-        if self.control is not None:
+        if self.control is not None and self._amqp_control:
             # Again on every connection; commands sent while there was none are lost (docs/site.md).
             session.subscribe(EXCHANGE, ROUTING_PATTERN, self.control.on_message)
             log.info("taking commands on exchange %s, routing key %s", EXCHANGE, ROUTING_PATTERN)
@@ -301,6 +309,8 @@ class PvService:
         default_plant = self._default_plant
         any_site = self._any_site
         self._planned.clear()
+        if self.inbox is not None and self.control is not None:
+            self.inbox.drain(self.control)
         for delivery in batch:
             try:
                 reading = decode(delivery.body, delivery.queue, self.max_power_w, self.layout)
@@ -327,7 +337,9 @@ class PvService:
             self.results.publish(session, accepted)
         written = self._write(accepted)
         self.output.flush()
-        self.metrics.rows_written(written, time.time())
+        self.metrics.rows_written([entry[0] for entry in written], time.time())
+        if self.on_rows is not None and written:
+            self.on_rows(written)
         for tag in rejected:
             session.reject(tag)
         if last_accepted:
@@ -396,13 +408,14 @@ class PvService:
             available_kw, step.battery_power_w, step.grid_power_w, step.soc_pct, pv_limit_pct,
             export_limit_w, mode if site.has_battery else None, step.household_w)
 
-    def _write(self, accepted: list[Accepted]) -> list[Reading]:
-        """Write the rows of the accepted readings; the readings actually written (not skipped)."""
+    def _write(self, accepted: list[Accepted]) -> list[Accepted]:
+        """Write the rows of the accepted readings; those actually written (not skipped)."""
         write = self.output.write
         write_site = self.output.write_site
         debug = log.isEnabledFor(logging.DEBUG)
-        written: list[Reading] = []
-        for reading, pv_kw, site in accepted:
+        written: list[Accepted] = []
+        for entry in accepted:
+            reading, pv_kw, site = entry
             if site is None:
                 is_new = write(reading.meter_id, reading.time_s, reading.power_w, pv_kw)
             else:
@@ -410,7 +423,7 @@ class PvService:
                                     site.grid_power_w, site.battery_power_w, site.soc_pct,
                                     site.pv_available_kw)
             if is_new:
-                written.append(reading)
+                written.append(entry)
             if debug:
                 log.debug("%s %s at %.3f: %.3f W + %.6f kW", "wrote" if is_new else "skipped",
                           reading.meter_id, reading.time_s, reading.power_w, pv_kw)

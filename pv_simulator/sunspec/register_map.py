@@ -651,3 +651,8 @@ def assign_units(meter_ids: list[str], base_port: int) -> list[Unit]:
                          f"{base_port + ports - 1}, beyond 65535")
     return [Unit(meter_id, base_port + index // UNITS_PER_PORT, index % UNITS_PER_PORT + 1)
             for index, meter_id in enumerate(meter_ids)]
+
+
+def units_csv(units: list[Unit]) -> str:
+    """The map of meters to ports and unit ids as CSV, a header line first."""
+    return "meter_id,port,unit_id\n" + "".join(f"{u.meter_id},{u.port},{u.unit_id}\n" for u in units)
