@@ -104,9 +104,9 @@ class SunSpecCase(BrokerTestCase):
         self.assertIsNone(service.poll(), self.log_tail(service))
         return service
 
-    def answers(self) -> bool:
+    def answers(self, port: int | None = None) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+            with socket.create_connection(("127.0.0.1", port or self.port), timeout=1):
                 return True
         except OSError:
             return False
@@ -335,3 +335,31 @@ class ZeroExportTest(SunSpecCase):
             self.assertLessEqual(abs(row.grid_power_w or 0.0), 50.0, row)
             self.assertGreater(row.pv_power_value_kw, 0.0, row)
             self.assertLess(row.pv_power_value_kw, (row.pv_available_kw or 0.0) / 2, "capped")
+
+
+class PortsAndMistakesTest(SunSpecCase):
+    def test_the_248th_meter_is_unit_1_of_the_next_port(self) -> None:
+        conf = self.config()
+        service = self.service(conf, 248)
+        wait_until(lambda: self.answers(self.port + 1), 10, "the second port")
+        self.assertEqual(scan(self.port + 1, 1)[1]["SN"], "Meter_247")
+        self.assertEqual(scan(self.port, 247)[1]["SN"], "Meter_246")
+        code, _, err = self.interrupt(service)
+        self.assert_clean_exit(code, err)
+        lines = [line for line in err.splitlines() if "Modbus TCP on" in line]
+        self.assertEqual(len(lines), 2, err)
+        self.assertIn(f":{self.port + 1}, ", lines[1])
+        self.assertIn("units 1=Meter_247", lines[1])
+
+    def test_a_port_in_use_or_a_map_without_port_is_one_line(self) -> None:
+        conf = self.config()
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", self.port))
+            taken.listen()
+            result = self.run_cli("demo_pv_service.py", "-conf", str(conf), "-ids", "Meter_0",
+                                  "--output-dir", str(self.out), "--modbus-port", str(self.port))
+        self.assert_one_line_error(result.returncode, result.stderr, 2,
+                                   f"cannot listen on 127.0.0.1:{self.port}")
+        result = self.run_cli("demo_pv_service.py", "-conf", str(conf), "-ids", "Meter_0",
+                              "--output-dir", str(self.out), "--modbus-map", "map.csv")
+        self.assert_one_line_error(result.returncode, result.stderr, 2, "--modbus-map", "--modbus-port")
