@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import socket
 import struct
 import threading
 import time
@@ -20,6 +21,21 @@ from collections.abc import Sequence
 BASE = 40000
 MAX_READ = 125
 END_MODEL_ID = 0xFFFF
+
+
+def free_port_pair(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on, with the next one free too (the units past the 247th)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = int(probe.getsockname()[1])
+        with socket.socket() as second:
+            try:
+                second.bind((host, port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free pair of ports on {host}")
 
 
 class _Client:

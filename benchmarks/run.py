@@ -22,7 +22,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from benchmarks.broker_env import deletion_failures, finish_deletions, parameter
 from benchmarks.clis import Processes
 from benchmarks.fanout import run_fanout
 from benchmarks.layouts import DEFAULT_PARTITIONS, NAMES, BenchLayout, parse_layouts
+from benchmarks.modbus_poll import free_port_pair
 from benchmarks.report import format_table, targets
 from benchmarks.scenarios import Env, fast_forward, meter_start, real_time
 
@@ -109,21 +109,6 @@ def _ff_site(env: Env, repeats: int, name: str, **kwargs: Any) -> Result:
 
 def _rt(env: Env, **kwargs: Any) -> Result:
     return real_time(env, **kwargs)
-
-
-def free_port_pair() -> int:
-    """A port nothing listens on, with the next one free too (units past the 247th)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        with socket.socket() as second:
-            try:
-                second.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free pair of ports on 127.0.0.1")
 
 
 def _rt_modbus(env: Env, name: str, **kwargs: Any) -> Result:

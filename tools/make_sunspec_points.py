@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sunspec2
 
-MODEL_IDS = (1, 101, 103, 120, 123, 124, 201, 203)
+MODEL_IDS = (1, 101, 103, 120, 123, 124, 203)
 TARGET = Path(__file__).resolve().parent.parent / "pv_simulator" / "sunspec" / "points.py"
 
 HEADER = '''"""The SunSpec point lists of the models served, as pysunspec2's model definitions give them.

@@ -3,10 +3,9 @@ and the command (``python -m pv_simulator.sunspec``) that prints it or rewrites 
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
-from pathlib import Path
 
+from pv_simulator.config.docs import block_command, with_block
 from pv_simulator.sunspec.register_map import (
     BASE_ADDRESS,
     SOURCES,
@@ -57,33 +56,11 @@ def markdown_map() -> str:
 
 
 def with_markdown_map(document: str) -> str:
-    """``document`` with the text between the sunspec-map markers replaced by the table.
-
-    Raises:
-        ValueError: the document lacks a start marker followed by an end marker.
-    """
-    before, start, rest = document.partition(MAP_START)
-    _, end, after = rest.partition(MAP_END)
-    if not (start and end):
-        raise ValueError(f"no {MAP_START} ... {MAP_END} block")
-    return f"{before}{MAP_START}\n{markdown_map()}\n{MAP_END}{after}"
+    """``document`` with the text between the sunspec-map markers replaced by the table."""
+    return with_block(document, MAP_START, MAP_END, markdown_map())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the register map, or rewrite it in a document."""
-    parser = argparse.ArgumentParser(prog="python -m pv_simulator.sunspec",
-                                     description="The SunSpec register map as a Markdown table.")
-    action = parser.add_mutually_exclusive_group(required=True)
-    action.add_argument("--markdown", action="store_true", help="print the table")
-    action.add_argument("--update-docs", metavar="FILE", type=Path,
-                        help=f"replace the table between {MAP_START} and {MAP_END}")
-    args = parser.parse_args(argv)
-    if args.markdown:
-        print(markdown_map())
-        return 0
-    document: Path = args.update_docs
-    try:
-        document.write_text(with_markdown_map(document.read_text(encoding="utf-8")), encoding="utf-8")
-    except (OSError, ValueError) as exc:
-        parser.error(f"{document}: {exc}")
-    return 0
+    return block_command("python -m pv_simulator.sunspec", "The SunSpec register map as a Markdown table.",
+                         markdown_map, with_markdown_map, "--update-docs", argv)

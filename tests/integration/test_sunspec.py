@@ -20,6 +20,7 @@ from pymodbus.client import ModbusTcpClient
 from pymodbus.pdu import ExceptionResponse
 from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP
 
+from benchmarks.modbus_poll import free_port_pair
 from pv_simulator.storage.csv_format import Row, file_glob
 from pv_simulator.summary import read_rows
 from tests.helpers import wait_until
@@ -31,22 +32,6 @@ NOON: dict[str, dict[str, object]] = {
     "pv": {"model": "solar", "sky": "clear", "peak_power_kw": 10},
     "meter": {"model": "household", "annual_energy_kwh": 4000}}
 BATTERY: dict[str, object] = {"capacity_kwh": 10, "max_charge_kw": 5, "max_discharge_kw": 5}
-
-
-def free_port() -> int:
-    """A port nothing listens on now, and the one after it (a second port's units)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if port < 65535:
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-            return port
-    raise AssertionError("no free pair of ports")
 
 
 def scan(port: int, unit: int) -> dict[int, dict[str, Any]]:
@@ -80,7 +65,7 @@ class SunSpecCase(BrokerTestCase):
 
     def setUp(self) -> None:
         super().setUp()
-        self.port = free_port()
+        self.port = free_port_pair()
         self.out = self.tmp / "out"
 
     def config(self, modbus: dict[str, object] | None = None,
@@ -113,6 +98,13 @@ class SunSpecCase(BrokerTestCase):
 
     def rows(self, meter_id: str = "Meter_0") -> list[Row]:
         return read_rows(sorted(self.out.glob(file_glob(meter_id))))
+
+    def device(self) -> Any:
+        """pysunspec2's client of unit 1, scanned (closed at the test's end)."""
+        device = SunSpecModbusClientDeviceTCP(slave_id=1, ipaddr="127.0.0.1", ipport=self.port, timeout=5)
+        self.addCleanup(device.close)
+        device.scan()
+        return device
 
     def client(self) -> ModbusTcpClient:
         client = ModbusTcpClient("127.0.0.1", port=self.port, timeout=5)
@@ -200,9 +192,7 @@ class SunSpecTest(SunSpecCase):
         service = self.service(conf, 1)
         meter = self.meter(conf, 1, 40)
         wait_until(lambda: len(self.rows()) >= 3, 30, "the first rows")
-        device = SunSpecModbusClientDeviceTCP(slave_id=1, ipaddr="127.0.0.1", ipport=self.port, timeout=5)
-        self.addCleanup(device.close)
-        device.scan()
+        device = self.device()
         controls, storage = device.models[123][0], device.models[124][0]
         controls.WMaxLimPct.cvalue = 30.0
         controls.WMaxLimPct_RvrtTms.value = 6
@@ -307,9 +297,7 @@ class ZeroExportTest(SunSpecCase):
         service = self.service(conf, 1)
         meter = self.meter(conf, 1, 130)
         wait_until(lambda: len(self.rows()) >= 2, 30, "the first rows")
-        device = SunSpecModbusClientDeviceTCP(slave_id=1, ipaddr="127.0.0.1", ipport=self.port, timeout=5)
-        self.addCleanup(device.close)
-        device.scan()
+        device = self.device()
         inverter, grid, controls = device.models[103][0], device.models[203][0], device.models[123][0]
         rating_w = device.models[120][0].WRtg.cvalue
         started_at = self.rows()[-1].time_s
