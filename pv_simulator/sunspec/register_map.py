@@ -402,6 +402,10 @@ SUPPORTED_WRITES: dict[int, frozenset[str]] = {
 }
 """The control points a write changes; other RW points of 123/124 take only their current value."""
 
+ENABLES: dict[int, frozenset[str]] = {123: frozenset({"Conn", "WMaxLim_Ena"}),
+                                      124: frozenset({"StorCtl_Mod"})}
+"""The points that switch a model's set-points on and off."""
+
 
 def initial_controls(nameplate: Nameplate) -> Controls:
     """The control points before any write: no limit, connected, no set-point."""
@@ -537,9 +541,13 @@ class DeviceMap:
         return [min(max(raw, low), high) & 0xFFFF]
 
     def decode_write(self, address: int, registers: list[int], image: list[int],
-                     controls: Controls) -> tuple[dict[str, float | None], Command]:
+                     controls: Controls) -> tuple[dict[str, float | None], Command | None]:
         """The control points after a write of ``registers`` at ``address``, and the command it
         makes; ``image`` is what the device reads now (for the points that take only it).
+
+        A set-point written while its control is off (``WMaxLim_Ena`` 0 and ``Conn`` 1, or
+        ``StorCtl_Mod`` 0), the enable itself untouched, is kept and makes no command: clients
+        write the set-point first and the enable after it.
 
         Raises:
             WriteRefused: outside the RW points of 123/124 (ILLEGAL DATA ADDRESS), a value out
@@ -565,9 +573,13 @@ class DeviceMap:
                                        f"{point.name}: not supported; only its current value")
                 continue
             updated[point.name] = self._control_value(block, point, raw)
-        command = (_pv_command(updated) if block.model_id == 123
-                   else _battery_command(updated, self.nameplate))
-        return updated, command
+        written = {by_offset[register - block.address].name
+                   for register in range(address, end)}
+        if block.model_id == 123:
+            idle = not written & ENABLES[123] and updated.get("WMaxLim_Ena") == 0 and updated.get("Conn") == 1
+            return updated, None if idle else _pv_command(updated)
+        idle = not written & ENABLES[124] and not updated.get("StorCtl_Mod")
+        return updated, None if idle else _battery_command(updated, self.nameplate)
 
     def _control_value(self, block: Block, point: Point, raw: int) -> float:
         value = raw - 0x10000 if point.type == "int16" and raw >= 0x8000 else raw

@@ -206,7 +206,8 @@ class SunSpecServer:
             self.inbox.put(unit.meter_id, BadCommand(f"Modbus {exc.kind}", str(exc)), where)
             return self._refuse(ExcCodes(exc.code))
         device.controls = Controls(updated, device.controls.version + 1)
-        self.inbox.put(unit.meter_id, command, where)
+        if command is not None:
+            self.inbox.put(unit.meter_id, command, where)
         return None
 
     def _refuse(self, code: ExcCodes) -> ExcCodes:

@@ -131,7 +131,7 @@ class WriteTest(unittest.TestCase):
         block = self.blocks[model_id]
         return block.address + block.offsets[point]
 
-    def write(self, model_id: int, point: str, *registers: int) -> Command:
+    def write(self, model_id: int, point: str, *registers: int) -> Command | None:
         updated, command = self.map.decode_write(self.address(model_id, point), list(registers),
                                                  self.image, self.controls)
         self.controls.values = updated
@@ -147,7 +147,8 @@ class WriteTest(unittest.TestCase):
         self.assertEqual(command, Command({"pv_limit_pct": 50.0}, 60.0))
 
     def test_disable_lifts_the_limit_and_disconnect_caps_at_zero(self) -> None:
-        self.write(123, "WMaxLimPct", 2500)
+        self.assertIsNone(self.write(123, "WMaxLimPct", 2500), "a set-point while disabled")
+        self.assertEqual(self.write(123, "WMaxLim_Ena", 1), Command({"pv_limit_pct": 25.0}, None))
         self.assertEqual(self.write(123, "WMaxLim_Ena", 0), Command({"pv_limit_pct": None}, None))
         self.assertEqual(self.write(123, "Conn_RvrtTms", 30, 0), Command({"pv_limit_pct": 0.0}, 30.0))
         self.assertEqual(self.write(123, "Conn", 1), Command({"pv_limit_pct": None}, None))
@@ -166,10 +167,12 @@ class WriteTest(unittest.TestCase):
         self.assertEqual(command, Command({"pv_limit_pct": 42.5}, None))
 
     def test_storage_set_points(self) -> None:
-        self.assertEqual(self.write(124, "InWRte", 5000), Command(
-            {"battery_mode": None, "battery_setpoint_w": None}, None))
+        self.assertIsNone(self.write(124, "InWRte", 5000), "a set-point while StorCtl_Mod is 0")
         self.assertEqual(self.write(124, "StorCtl_Mod", 1), Command(
             {"battery_mode": "setpoint", "battery_setpoint_w": 2500.0}, None))
+        self.assertEqual(self.write(124, "StorCtl_Mod", 0), Command(
+            {"battery_mode": None, "battery_setpoint_w": None}, None))
+        self.write(124, "StorCtl_Mod", 1)
         self.write(124, "InOutWRte_RvrtTms", 120)
         self.write(124, "OutWRte", 4000)
         self.assertEqual(self.write(124, "StorCtl_Mod", 2), Command(
