@@ -118,7 +118,7 @@ class SunSpecServer:
         if device is not None:
             device.values = values
 
-    def start(self, timeout_s: float = 10.0) -> None:
+    def start(self, timeout_s: float = 60.0) -> None:
         """Listen on every port, in a thread of its own; returns once all listen.
 
         Raises:
