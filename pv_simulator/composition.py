@@ -28,7 +28,8 @@ from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
-from pv_simulator.config import BrokerConfig, Config, ConfigError, battery_problem, schema_key
+from pv_simulator.config import BrokerConfig, Config, ConfigError, schema_key
+from pv_simulator.config.settings import battery_problem
 from pv_simulator.fleet import FleetError, FleetMember, read_fleet
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.mqtt import MqttPublisher
@@ -37,7 +38,7 @@ from pv_simulator.messaging.rabbitmq import RabbitConnector, retry_policy
 from pv_simulator.models import household, pv_plant
 from pv_simulator.models.random_walk import MeterModel, RandomWalkModel
 from pv_simulator.models.seeds import meter_stream
-from pv_simulator.models.site import Site
+from pv_simulator.models.site import Site, default_power_kw
 from pv_simulator.models.sky import CloudySky, VariableSky
 from pv_simulator.models.sky_climate import (
     ClimateSky,
@@ -441,9 +442,9 @@ def site_of(config: Config, member: FleetMember | None, controlled: bool | None 
         return None
     peak_kw = pv.peak_power_kw if row.peak_power_kw is None else row.peak_power_kw
     dc_ac_ratio = pv.dc_ac_ratio if row.dc_ac_ratio is None else row.dc_ac_ratio
-    half_capacity_kw = capacity_kwh / 2.0
-    max_charge_kw = row.battery_kw or battery.max_charge_kw or half_capacity_kw
-    max_discharge_kw = row.battery_kw or battery.max_discharge_kw or half_capacity_kw
+    unrated_kw = default_power_kw(capacity_kwh)
+    max_charge_kw = row.battery_kw or battery.max_charge_kw or unrated_kw
+    max_discharge_kw = row.battery_kw or battery.max_discharge_kw or unrated_kw
     return Site(inverter_ac_kw=peak_kw / dc_ac_ratio, capacity_kwh=capacity_kwh,
                 max_charge_kw=max_charge_kw, max_discharge_kw=max_discharge_kw,
                 round_trip_efficiency=battery.round_trip_efficiency,

@@ -14,7 +14,8 @@ command-line tools can print it as one line and exit with code 2.
 The modules, lowest first: ``keys`` (how a key's text becomes a value), ``parsers`` (the custom
 conversions), ``timezone`` (the machine's zone), ``schema`` (every key), ``section`` (one section
 read, :class:`ConfigError`), ``broker`` and ``settings`` (the typed settings), ``loading`` (a file
-read) and ``docs`` (the tables and their command).
+read) and ``docs`` (the tables and their command). The package exports what a reader of a
+file needs; the settings of each section are in ``settings``.
 """
 
 from pv_simulator.config.broker import BrokerConfig, TlsConfig
@@ -23,18 +24,7 @@ from pv_simulator.config.keys import InvalidValue, Key, Kind
 from pv_simulator.config.loading import DEFAULT_CONFIG_FILE, load_config
 from pv_simulator.config.schema import AMQPS_PORT, PASSWORD_ENV, SCHEMA, SECTIONS, schema_key
 from pv_simulator.config.section import ConfigError
-from pv_simulator.config.settings import (
-    BatteryConfig,
-    Config,
-    ControlConfig,
-    FleetConfig,
-    MeterConfig,
-    ModbusConfig,
-    OutputConfig,
-    PvConfig,
-    SiteConfig,
-    battery_problem,
-)
+from pv_simulator.config.settings import Config
 from pv_simulator.config.timezone import local_timezone
 
 __all__ = [
@@ -45,22 +35,13 @@ __all__ = [
     "SECTIONS",
     "TABLES_END",
     "TABLES_START",
-    "BatteryConfig",
     "BrokerConfig",
     "Config",
     "ConfigError",
-    "ControlConfig",
-    "FleetConfig",
     "InvalidValue",
     "Key",
     "Kind",
-    "MeterConfig",
-    "ModbusConfig",
-    "OutputConfig",
-    "PvConfig",
-    "SiteConfig",
     "TlsConfig",
-    "battery_problem",
     "load_config",
     "local_timezone",
     "main",

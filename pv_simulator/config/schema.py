@@ -11,8 +11,8 @@ from typing import Any
 from pv_simulator.config import parsers
 from pv_simulator.config.keys import Key, Kind
 from pv_simulator.config.timezone import local_timezone
-from pv_simulator.models import household, pv_plant, random_walk
-from pv_simulator.models.site import MODES, SELF_CONSUMPTION
+from pv_simulator.models import household, pv_plant, random_walk, site
+from pv_simulator.models.site import MODES
 
 PASSWORD_ENV = "PV_BROKER_PASSWORD"
 
@@ -196,20 +196,22 @@ SCHEMA: tuple[Key, ...] = (
         low=0.0, high=1e5),
     Key("battery", "max_charge_kw", Kind.NUMBER, None,
         "largest charging power, kW (fleet column `battery_kw`)", low=0.0, high=1e4,
-        low_exclusive=True, shown_default="capacity_kwh / 2 h"),
+        low_exclusive=True, shown_default=f"capacity_kwh / {site.DEFAULT_FULL_POWER_HOURS:g} h"),
     Key("battery", "max_discharge_kw", Kind.NUMBER, None,
         "largest discharging power, kW (fleet column `battery_kw`)", low=0.0, high=1e4,
-        low_exclusive=True, shown_default="capacity_kwh / 2 h"),
-    Key("battery", "round_trip_efficiency", Kind.NUMBER, 0.9,
+        low_exclusive=True, shown_default=f"capacity_kwh / {site.DEFAULT_FULL_POWER_HOURS:g} h"),
+    Key("battery", "round_trip_efficiency", Kind.NUMBER, site.DEFAULT_ROUND_TRIP_EFFICIENCY,
         "share of the energy charged that a discharge gives back; sqrt of it each way",
         low=0.0, high=1.0, low_exclusive=True),
-    Key("battery", "soc_min_pct", Kind.NUMBER, 5.0, "the state of charge it never discharges below, %",
+    Key("battery", "soc_min_pct", Kind.NUMBER, site.DEFAULT_SOC_MIN_PCT,
+        "the state of charge it never discharges below, %",
         low=0.0, high=100.0),
-    Key("battery", "soc_max_pct", Kind.NUMBER, 100.0, "the state of charge it never charges above, %",
+    Key("battery", "soc_max_pct", Kind.NUMBER, site.DEFAULT_SOC_MAX_PCT,
+        "the state of charge it never charges above, %",
         low=0.0, high=100.0),
-    Key("battery", "initial_soc_pct", Kind.NUMBER, 50.0,
+    Key("battery", "initial_soc_pct", Kind.NUMBER, site.DEFAULT_INITIAL_SOC_PCT,
         "state of charge of a site's first row; after that the last row's", low=0.0, high=100.0),
-    Key("battery", "mode", Kind.CHOICE, SELF_CONSUMPTION,
+    Key("battery", "mode", Kind.CHOICE, site.DEFAULT_MODE,
         "`self_consumption`: charge from surplus PV, discharge to cover the household; `idle`; "
         "`setpoint`: follow the commanded `battery_setpoint_w`", choices=MODES),
     Key("control", "enabled", Kind.BOOLEAN, False,

@@ -32,6 +32,20 @@ SELF_CONSUMPTION = "self_consumption"
 IDLE = "idle"
 SETPOINT = "setpoint"
 MODES = (SELF_CONSUMPTION, IDLE, SETPOINT)
+
+#: A battery's defaults: a typical home battery system's data sheet (cf. battery.py's sources).
+DEFAULT_ROUND_TRIP_EFFICIENCY = 0.9
+DEFAULT_SOC_MIN_PCT = 5.0
+DEFAULT_SOC_MAX_PCT = 100.0
+DEFAULT_INITIAL_SOC_PCT = 50.0
+DEFAULT_MODE = SELF_CONSUMPTION
+#: Without a given power, a battery charges and discharges its capacity in this many hours.
+DEFAULT_FULL_POWER_HOURS = 2.0
+
+
+def default_power_kw(capacity_kwh: float) -> float:
+    """The charging and discharging power of a battery whose data sheet gives none."""
+    return capacity_kwh / DEFAULT_FULL_POWER_HOURS
 """``self_consumption``: charge from surplus PV, discharge to cover the household; ``idle``: the
 battery rests; ``setpoint``: it follows ``battery_setpoint_w`` (charging from the grid, or
 discharging into it, if asked)."""

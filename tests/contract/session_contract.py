@@ -181,30 +181,29 @@ class SessionContract(ABC, unittest.TestCase):
         self.assertTrue(self.pump(checker, lambda: len(dead) == 1))
         self.assertEqual(dead[0].body, bodies[0])
 
-    def test_results_reach_a_subscriber_of_their_pattern_only(self) -> None:
+    def routed(self, pattern: str, messages: list[ResultMessage]) -> list[tuple[str, bytes]]:
+        """What a subscriber to ``pattern`` on amq.topic sees of ``messages`` (two expected)."""
         watcher, publisher = self.session(), self.session()
         seen: list[tuple[str, bytes]] = []
-        watcher.subscribe("amq.topic", "pv.results.#", lambda key, body: seen.append((key, body)))
+        watcher.subscribe("amq.topic", pattern, lambda key, body: seen.append((key, body)))
         publisher.open_results("amq.topic")
-        publisher.publish_results("amq.topic", [
+        publisher.publish_results("amq.topic", messages)
+        self.assertTrue(self.pump(watcher, lambda: len(seen) == 2))
+        self.pump_for(watcher, 0.3)
+        return seen
+
+    def test_results_reach_a_subscriber_of_their_pattern_only(self) -> None:
+        seen = self.routed("pv.results.#", [
             ResultMessage("pv.results.Meter_0", b'{"a": 1}', "Meter_0:1"),
             ResultMessage("other.results.Meter_0", b'{"b": 2}', "Meter_0:2"),
             ResultMessage("pv.results.Meter_1", b'{"c": 3}', "Meter_1:1")])
-        self.assertTrue(self.pump(watcher, lambda: len(seen) == 2))
-        self.pump_for(watcher, 0.3)
         self.assertEqual(seen, [("pv.results.Meter_0", b'{"a": 1}'), ("pv.results.Meter_1", b'{"c": 3}')])
 
     def test_a_star_pattern_matches_one_word_and_hands_the_routing_key(self) -> None:
-        watcher, publisher = self.session(), self.session()
-        seen: list[tuple[str, bytes]] = []
-        watcher.subscribe("amq.topic", "pv.control.*", lambda key, body: seen.append((key, body)))
-        publisher.open_results("amq.topic")
-        publisher.publish_results("amq.topic", [
+        seen = self.routed("pv.control.*", [
             ResultMessage("pv.control.Meter_0", b"1", "a"),
             ResultMessage("pv.control.Meter_0.extra", b"2", "b"),
             ResultMessage("pv.control.Site%2EA", b"3", "c")])
-        self.assertTrue(self.pump(watcher, lambda: len(seen) == 2))
-        self.pump_for(watcher, 0.3)
         self.assertEqual(seen, [("pv.control.Meter_0", b"1"), ("pv.control.Site%2EA", b"3")])
 
     def test_a_missing_results_exchange_is_refused(self) -> None:

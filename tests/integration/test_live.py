@@ -74,6 +74,15 @@ class LiveTestCase(BrokerTestCase):
             raise AssertionError(f"live view did not start: {line!r} {(self.tmp / 'live.log').read_text()}")
         return process, line.split()[-1]
 
+    def open_page(self, url: str, *, locale: str | None = None) -> Chromium:
+        """A headless Chromium showing ``url`` (in ``locale`` if given), closed after the test."""
+        browser = Chromium()
+        self.addCleanup(browser.close)
+        if locale is not None:
+            browser.page("Emulation.setLocaleOverride", locale=locale)
+        browser.page("Page.navigate", url=url)
+        return browser
+
     def snapshot(self, url: str, query: str = "") -> dict[str, Any]:
         with urllib.request.urlopen(url + "api/snapshot" + query, timeout=10) as response:
             data: dict[str, Any] = json.load(response)
@@ -133,9 +142,7 @@ class LiveViewTest(PublishesADay):
         self.assertAlmostEqual(max(fleet["pv_kw"]), 3 + 4 + 5, delta=0.1)
         self.assertEqual(max(fleet["meters"]), 3)
 
-        browser = Chromium()
-        self.addCleanup(browser.close)
-        browser.page("Page.navigate", url=url)
+        browser = self.open_page(url)
         shown = browser.wait_for(
             "window.liveState && liveState.meterIds.length === 3 && "
             "document.querySelectorAll('#multiples canvas').length === 3 && "
@@ -209,9 +216,7 @@ class ServicesFeedTheLiveViewTest(LiveTestCase):
         self.assertEqual(snap["counters"]["accepted"], rows)
         self.assertGreater(max(snap["fleet"]["pv_kw"]), 0.5)
 
-        browser = Chromium()
-        self.addCleanup(browser.close)
-        browser.page("Page.navigate", url=url)
+        browser = self.open_page(url)
         shown = browser.wait_for(
             "window.liveState && liveState.meterIds.length === 3 && "
             "(liveState.charts['fleet-chart'] || {}).pvPoints > 0 && "
@@ -246,10 +251,7 @@ class CatchUpAndNewRunTest(PublishesADay):
         self.assertEqual(snap["counters"]["last_time_s"], later[-1]["time_s"] + 86400)
         self.assertEqual(snap["counters"]["accepted"], 0.25 * 3600 // STEP_S + 1)
 
-        browser = Chromium()
-        self.addCleanup(browser.close)
-        browser.page("Emulation.setLocaleOverride", locale="de-DE")
-        browser.page("Page.navigate", url=url)
+        browser = self.open_page(url, locale="de-DE")
         shown = browser.wait_for(
             "window.liveState && (liveState.charts['fleet-chart'] || {}).points > 0 && "
             "{locale: liveState.locale, labels: liveState.charts['fleet-chart'].timeLabels, "

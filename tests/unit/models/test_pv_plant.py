@@ -23,12 +23,9 @@ from pv_simulator.config import (
     Config,
     Key,
     Kind,
-    MeterConfig,
-    OutputConfig,
-    PvConfig,
-    SiteConfig,
     load_config,
 )
+from pv_simulator.config.settings import MeterConfig, OutputConfig, PvConfig, SiteConfig
 from pv_simulator.models import pv_chain
 from pv_simulator.models.challenge_curve import minute_of_day, read_curve
 from pv_simulator.models.pv_plant import (
