@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CONF ?= broker.ini
-REQUIREMENTS := requirements.txt requirements-test.txt requirements-plot.txt requirements-lint.txt
+REQUIREMENTS := requirements.txt requirements-test.txt requirements-plot.txt requirements-progress.txt requirements-lint.txt
 
 .PHONY: test test-unit test-cluster test-ha demo bench lint venv broker browser live clean
 

@@ -38,6 +38,7 @@ from benchmarks import model_cost
 from benchmarks.baseline import run_baseline
 from benchmarks.broker_env import deletion_failures, finish_deletions, parameters, virtual_host
 from benchmarks.clis import Processes
+from benchmarks.dataset import dataset_vs_broker
 from benchmarks.fanout import run_fanout
 from benchmarks.layouts import DEFAULT_PARTITIONS, NAMES, BenchLayout, parse_layouts
 from benchmarks.modbus_poll import free_port_pair
@@ -52,6 +53,13 @@ FULL_RT_SIZES = "100,1000,2000,5000,10000@2"
 QUICK_RT_SIZES = "50,100@2"  # 3 s of schedule: 3 ticks, 2 ticks
 YEAR_READINGS = 525_600  # a year at 60 s
 QUICK_YEAR_READINGS = YEAR_READINGS // 100  # 3.65 days: the path, in about a second
+#: The dataset scenario: (houses, embedded days, partitioned broker days) at 15 minutes.
+FULL_DATASET = (1000, 365.0, 3.0)
+QUICK_DATASET = (20, 2.0, 1.0)
+
+
+def dataset_name(houses: int, days: float) -> str:
+    return f"dataset_{houses}y" if days == 365.0 else f"dataset_{houses}x{days:g}d"
 
 
 def rt_sizes(text: str) -> list[tuple[int, float]]:
@@ -149,7 +157,8 @@ def stand_ins(args: argparse.Namespace) -> dict[str, str]:
     hz = [m for m, i in sizes if i == 1.0]
     slow = [(m, i) for m, i in sizes if i != 1.0]
     names = {"ff_day": "ff_1x3600", "ff_10": "ff_10x360", "ff_publish": "ff_publish_1x3600",
-             "site": "site_1x3600", "ids": "ids_200", "start": "start_200", "modbus": "modbus_20"}
+             "site": "site_1x3600", "ids": "ids_200", "start": "start_200",
+             "dataset": dataset_name(*QUICK_DATASET[:2]), "modbus": "modbus_20"}
     if hz:
         names["rt_2000"] = names["rt_5000"] = rt_name(max(hz), 1.0)
     if slow:
@@ -202,6 +211,10 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[Env], object]]]:
     # A year of one meter at 60 s, end to end (quick: a hundredth of it).
     year = QUICK_YEAR_READINGS if quick else YEAR_READINGS
     each_layout("year_60", _ff, meters=1, interval_s=60.0, duration_s=year * 60.0)
+    houses, days, broker_days = QUICK_DATASET if quick else FULL_DATASET
+    steps.append((dataset_name(houses, days), partial(
+        dataset_vs_broker, name=dataset_name(houses, days), houses=houses, days=days,
+        broker_days=broker_days)))
     schedule_s = 3.0 if quick else 60.0
     for meters, interval in args.rt_sizes or rt_sizes(QUICK_RT_SIZES if quick else FULL_RT_SIZES):
         # About ``schedule_s`` of readings, at least 2 ticks.

@@ -49,6 +49,14 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def positive_int(text: str) -> int:
+    """A whole number, 1 or above."""
+    value = _whole(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive whole number")
+    return value
+
+
 def hours(text: str) -> float:
     """A number of hours above 0, at most a year."""
     value = _number(text)

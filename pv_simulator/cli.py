@@ -28,7 +28,7 @@ from pv_simulator.composition import (
     build_pv_service,
     layout_of,
 )
-from pv_simulator.config import ConfigError, load_config
+from pv_simulator.config import Config, ConfigError, load_config
 from pv_simulator.messaging.deadlines import STOP_GRACE_S, WaitInterrupted, interrupt_waits
 from pv_simulator.messaging.port import (
     METER_ID_RULE,
@@ -69,14 +69,14 @@ class UsageError(Exception):
     """A command-line value the tool cannot use."""
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     """argparse, but its errors are one line (no usage dump) and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        _fail(self.prog, f"{message} (see --help)", EXIT_USAGE)
+        fail(self.prog, f"{message} (see --help)", EXIT_USAGE)
 
 
-def _fail(prog: str, message: str, code: int) -> NoReturn:
+def fail(prog: str, message: str, code: int) -> NoReturn:
     sys.stderr.write(f"{prog}: error: {message}\n")
     sys.exit(code)
 
@@ -125,7 +125,7 @@ class Stopper:
         return self.requested
 
 
-def _common_options(parser: argparse.ArgumentParser) -> None:
+def common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-conf", "--configuration-file", metavar="FILE",
                         help="INI configuration file (default: broker.ini in the working "
                              "directory; defaults apply when it is absent)")
@@ -146,7 +146,7 @@ def _parse_and_prepare(parser: argparse.ArgumentParser,
     parser.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST",
                         help="address the metrics endpoint listens on (default: 127.0.0.1)")
     args = parser.parse_args(argv)
-    _setup_logging(args.log_level)
+    setup_logging(args.log_level)
     stopper = Stopper()
     stopper.install()
     return args, stopper
@@ -161,7 +161,7 @@ def _serve_metrics(metrics: Metrics, host: str, port: int) -> None:
     log.info("metrics on http://%s:%d/metrics", arguments.url_host(host), bound)
 
 
-def _setup_logging(level: str) -> None:
+def setup_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pika").setLevel(logging.CRITICAL)
@@ -187,17 +187,17 @@ def _serve_modbus(server: SunSpecServer, map_file: Path | None) -> None:
             raise UsageError(f"argument --modbus-map: cannot write {map_file}: {exc.strerror}") from None
 
 
-def _run(prog: str, body: Callable[[], None]) -> int:
+def run_body(prog: str, body: Callable[[], None]) -> int:
     """Run a service body, turning the errors users can meet into one line and an exit code."""
     try:
         body()
     except (BrokerError, OutputFailed) as exc:
-        _fail(prog, str(exc), EXIT_USAGE if isinstance(exc, AccessRefused) else EXIT_RUNTIME)
+        fail(prog, str(exc), EXIT_USAGE if isinstance(exc, AccessRefused) else EXIT_RUNTIME)
     except (ConfigError, UsageError, OutputError) as exc:
-        _fail(prog, str(exc), EXIT_USAGE)
+        fail(prog, str(exc), EXIT_USAGE)
     except OSError as exc:
         # The environment failed under us (a file vanished, a disk failed): still one line.
-        _fail(prog, f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}", EXIT_RUNTIME)
+        fail(prog, f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}", EXIT_RUNTIME)
     except WaitInterrupted as exc:
         log.info("stopped while %s; unacknowledged readings stay queued", exc)
     except StartupInterrupted:
@@ -216,14 +216,8 @@ def _id_list(meter_ids: Sequence[str], shown: int = 10) -> str:
     return f"[{head}, ..., {tail}] ({len(meter_ids)} meters)"
 
 
-def meter_main(argv: Sequence[str] | None = None) -> int:
-    """``demo_meter.py``: publish N meters' readings."""
-    parser = _Parser(
-        description="Mock N household meters and publish their consumption readings (W) "
-                    "to RabbitMQ, one queue per meter (Meter_0, Meter_1, ...), or on the "
-                    "queues of [broker] layout = partitioned.",
-        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _common_options(parser)
+def meter_options(parser: argparse.ArgumentParser) -> None:
+    """The meter's options that the dataset command shares: which meters, when, how often, seed."""
     parser.add_argument("-nb", "--nb-meter", type=int, metavar="N",
                         help="number of meters: the first N of [fleet] file's, or Meter_0.. "
                              "without a fleet (default: all of the fleet, or 1)")
@@ -232,12 +226,60 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--start", metavar="DATETIME",
                         help="simulated start, ISO 8601; without offset local time of "
                              "[site] timezone (default: now)")
+    parser.add_argument("--seed", type=int, help="random seed: same seed, same readings")
+
+
+def meter_count(args: argparse.Namespace) -> int | None:
+    """``--nb-meter``: None for "all of the fleet, or 1"; a count below 1 is 1, with a warning."""
+    count: int | None = args.nb_meter
+    if count is not None and count <= 0:
+        log.warning("--nb-meter %d is not a positive count: using 1 meter", count)
+        count = 1
+    return count
+
+
+def start_of(args: argparse.Namespace, config: Config) -> float | None:
+    """``--start`` as epoch seconds (None: now).
+
+    Raises:
+        UsageError: not an ISO 8601 date-time.
+    """
+    if args.start is None:
+        return None
+    try:
+        return parse_start(args.start, config.site.timezone)
+    except ValueError:
+        raise UsageError(f"argument --start: {args.start!r} is not an ISO 8601 "
+                         "date-time such as 2026-06-21T00:00") from None
+
+
+def refuse_memory_transport(config: Config) -> None:
+    """The meter and PV service are separate processes: the in-memory broker joins them only
+    in the dataset command.
+
+    Raises:
+        ConfigError: naming the key.
+    """
+    if config.broker.transport == "memory":
+        raise ConfigError(f"{config.where}: [broker] transport = memory: the in-memory broker runs "
+                          "the meter and the PV service in one process, as python -m "
+                          "pv_simulator.dataset (pv-dataset) does; this service needs rabbitmq")
+
+
+def meter_main(argv: Sequence[str] | None = None) -> int:
+    """``demo_meter.py``: publish N meters' readings."""
+    parser = Parser(
+        description="Mock N household meters and publish their consumption readings (W) "
+                    "to RabbitMQ, one queue per meter (Meter_0, Meter_1, ...), or on the "
+                    "queues of [broker] layout = partitioned.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common_options(parser)
+    meter_options(parser)
     parser.add_argument("--speed", type=arguments.non_negative, default=1.0, metavar="FACTOR",
                         help="simulated seconds per wall-clock second; 0 = as fast as "
                              "possible (default: 1, real time)")
     parser.add_argument("--duration", type=arguments.non_negative, metavar="SECONDS",
                         help="stop after this many simulated seconds (default: run until stopped)")
-    parser.add_argument("--seed", type=int, help="random seed: same seed, same readings")
     parser.add_argument("--metrics-linger", type=arguments.non_negative, default=0.0, metavar="SECONDS",
                         help="with --metrics-port and --duration: after the run, keep serving until the "
                              "next scrape has read the final counts, at most this long (default: 0, exit at once)")
@@ -245,19 +287,10 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> None:
         config = load_config(args.configuration_file)
-        count = args.nb_meter
-        if count is not None and count <= 0:
-            log.warning("--nb-meter %d is not a positive count: using 1 meter", count)
-            count = 1
-        start_s = None
-        if args.start is not None:
-            try:
-                start_s = parse_start(args.start, config.site.timezone)
-            except ValueError:
-                raise UsageError(f"argument --start: {args.start!r} is not an ISO 8601 "
-                                 "date-time such as 2026-06-21T00:00") from None
+        refuse_memory_transport(config)
+        count = meter_count(args)
         meter = build_meter_service(config, MeterOptions(
-            count=count, seed=args.seed, start_s=start_s, interval_s=args.interval,
+            count=count, seed=args.seed, start_s=start_of(args, config), interval_s=args.interval,
             speed=args.speed, duration_s=args.duration, stats_interval_s=args.stats_interval,
             metrics=args.metrics_port is not None), stopper)
         count = len(meter.meter_ids)
@@ -277,18 +310,18 @@ def meter_main(argv: Sequence[str] | None = None) -> int:
             result = meter.service.result()
             log.info("published %d reading(s) of %d meter(s); %d dropped, %d reconnect(s)",
                      result.published, count, result.dropped, result.reconnects)
-            _write_summary(args.summary_file, {"meters": count, **dataclasses.asdict(result)})
+            write_summary(args.summary_file, {"meters": count, **dataclasses.asdict(result)})
 
-    return _run(parser.prog, body)
+    return run_body(parser.prog, body)
 
 
 def service_main(argv: Sequence[str] | None = None) -> int:
     """``demo_pv_service.py``: consume meters' readings, add PV, write the CSV files."""
-    parser = _Parser(
+    parser = Parser(
         description="Consume meter readings from RabbitMQ, add the PV plant's power at each "
                     "reading's time and append rows to <output-dir>/<METER_ID>-<YYYY>-<MM>-<DD>.csv.",
         epilog=f"{WEATHER_HELP}\n\n{EXIT_CODES}", formatter_class=argparse.RawDescriptionHelpFormatter)
-    _common_options(parser)
+    common_options(parser)
     parser.add_argument("-ids", "--meter-ids", nargs="+", metavar="ID",
                         help="meter ids to serve, e.g. Meter_0 Meter_2 (required, except with "
                              "[broker] layout = partitioned)")
@@ -321,6 +354,7 @@ def service_main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> None:
         config = load_config(args.configuration_file)
+        refuse_memory_transport(config)
         layout = layout_of(config.broker)
         meter_ids, queues = _served(args.meter_ids, args.partition, layout)
         if args.modbus_port == 0:
@@ -333,7 +367,7 @@ def service_main(argv: Sequence[str] | None = None) -> int:
             exit_when_idle_s=args.exit_when_idle, stats_interval_s=args.stats_interval,
             publish=args.publish, metrics=args.metrics_port is not None,
             home_assistant=args.home_assistant, control=args.control,
-            modbus_port=args.modbus_port), stopper)
+            summary=args.summary_file is not None, modbus_port=args.modbus_port), stopper)
         _log_layout(layout, queues)
         if pv.metrics is not None:
             _serve_metrics(pv.metrics, args.metrics_host, args.metrics_port)
@@ -357,12 +391,12 @@ def service_main(argv: Sequence[str] | None = None) -> int:
             log.info("wrote %d row(s); %d duplicate(s) skipped, %d rejected, %d reconnect(s)%s",
                      result.written, result.duplicates_skipped, result.rejected, result.reconnects,
                      f"; published results {result.published_results}" if pv.results else "")
-            _write_summary(args.summary_file, {**dataclasses.asdict(result), **energy_summary(pv.energy)})
+            write_summary(args.summary_file, {**dataclasses.asdict(result), **energy_summary(pv.energy)})
 
-    return _run(parser.prog, body)
+    return run_body(parser.prog, body)
 
 
-def _write_summary(path: Path | None, counts: Mapping[str, object]) -> None:
+def write_summary(path: Path | None, counts: Mapping[str, object]) -> None:
     """The exit summary as JSON, for scripts and tests that must not parse log lines."""
     if path is None:
         return

@@ -7,8 +7,8 @@ the file, key or fleet line and column, raised before either service connects.
 
 PV plants are built once per distinct set of parameters, so meters with the same plant share
 one model object (and the PV service computes it once per timestamp for all of them). Meters
-of one site share more than that even with different plants: one `CloudySky` per seed and
-whole degree of latitude (same clouds; the latitude only sets the seasons) and one
+of one site share more than that even with different plants: one variable sky per seed,
+whole degree of latitude and climate (same clouds; the latitude sets the default climate) and one
 `WeatherSource` per weather file and site (one parse, one cache, the same weather).
 
 `build_meter_service` and `build_pv_service` wire a whole service (models, connection,
@@ -23,7 +23,7 @@ import hashlib
 import logging
 import math
 import resource
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
@@ -39,13 +39,14 @@ from pv_simulator.models import household, pv_plant
 from pv_simulator.models.random_walk import MeterModel, RandomWalkModel
 from pv_simulator.models.seeds import meter_stream
 from pv_simulator.models.site import Site, default_power_kw
-from pv_simulator.models.sky import CloudySky, VariableSky
+from pv_simulator.models.sky import VariableSky
 from pv_simulator.models.sky_climate import (
     ClimateSky,
     SkyClimate,
     SkyClimateError,
     climate_from_monthly_clearness,
     climate_from_weather,
+    default_sky,
 )
 from pv_simulator.models.weather import WeatherSource
 from pv_simulator.models.weather_checks import weather_warnings
@@ -163,23 +164,28 @@ def check_holidays(config: Config) -> None:
             raise ConfigError(f"{config.where}: [site] {key}: {exc}") from None
 
 
-def build_meter_models(config: Config, count: int | None,
-                       seed: int | None) -> tuple[list[str], list[MeterModel]]:
-    """The meters to publish and their consumption models.
+def meter_members(config: Config, count: int | None) -> list[FleetMember]:
+    """The meters to publish, in order.
 
     Without a fleet: ``count`` meters (None: 1) named Meter_0.. of the configuration's house.
-    With one: the fleet's meters in file order, the first ``count`` (None: all), each with its
-    row's annual_energy_kwh and meter_model.
+    With one: the fleet's meters in file order, the first ``count`` (None: all).
     """
     validate(config)
     fleet = load_fleet(config)
     if fleet is None:
-        members = [FleetMember(f"Meter_{i}") for i in range(1 if count is None else count)]
-    else:
-        if count is not None and count > len(fleet):
-            log.warning("--nb-meter %d: the fleet %s holds %d meter(s); publishing those",
-                        count, config.fleet.file, len(fleet))
-        members = fleet if count is None else fleet[:count]
+        return [FleetMember(f"Meter_{i}") for i in range(1 if count is None else count)]
+    if count is not None and count > len(fleet):
+        log.warning("--nb-meter %d: the fleet %s holds %d meter(s); publishing those",
+                    count, config.fleet.file, len(fleet))
+    return fleet if count is None else fleet[:count]
+
+
+def build_meter_models(config: Config, count: int | None, seed: int | None,
+                       only: Collection[str] | None = None) -> tuple[list[str], list[MeterModel]]:
+    """The meters to publish (:func:`meter_members`; of those, ``only`` these when given) and
+    their consumption models, each with its fleet row's annual_energy_kwh and meter_model."""
+    members = [member for member in meter_members(config, count)
+               if only is None or member.meter_id in only]
     models = [build_meter_model(config, meter_stream(member.meter_id), seed, member)
               for member in members]
     return [member.meter_id for member in members], models
@@ -357,7 +363,7 @@ class PvModels:
         if sky is not None:
             return sky
         if climate_key is None:
-            sky = CloudySky(seed=plant.seed, latitude_deg=plant.latitude_deg)
+            sky = default_sky(seed=plant.seed, latitude_deg=plant.latitude_deg)
         else:
             climate = self._climates.get(climate_key)
             if climate is None:
@@ -520,6 +526,10 @@ class MeterOptions:
     duration_s: float | None
     stats_interval_s: float
     metrics: bool = False
+    only: frozenset[str] | None = None
+    """Of the meters, only these (a dataset process's share); None: all."""
+    batch_size: int = 2000
+    """Readings per published batch in fast-forward."""
 
 
 @dataclass(frozen=True)
@@ -538,7 +548,7 @@ def build_meter_service(config: Config, options: MeterOptions, should_stop: Call
     """The meter service of ``config``'s meters, unconnected; raises ConfigError naming the
     [meter] problem."""
     try:
-        meter_ids, models = build_meter_models(config, options.count, options.seed)
+        meter_ids, models = build_meter_models(config, options.count, options.seed, options.only)
     except ValueError as exc:
         raise ConfigError(f"{config.path or 'defaults'}: [meter]: {exc}") from None
     clock = SimClock(start_s=options.start_s, interval_s=options.interval_s, speed=options.speed,
@@ -548,7 +558,8 @@ def build_meter_service(config: Config, options: MeterOptions, should_stop: Call
     connection = connect(config.broker, "pv-simulator meter")
     layout = layout_of(config.broker)
     service = MeterService(connection, meter_ids, models, clock, buffered, should_stop,
-                           stats_interval_s=options.stats_interval_s, layout=layout)
+                           batch_size=options.batch_size, stats_interval_s=options.stats_interval_s,
+                           layout=layout)
     metrics = meter_metrics(service) if options.metrics else None
     return MeterParts(service, connection, meter_ids, layout, metrics)
 
@@ -579,6 +590,8 @@ class PvServiceOptions:
     home_assistant: bool = False
     control: bool = False
     """``--control``: take commands whatever [control] enabled says."""
+    summary: bool = False
+    """``--summary-file``: the energy counters go into it."""
     modbus_port: int | None = None
     """``--modbus-port``: serve SunSpec over Modbus TCP from this port, whatever [modbus] port says."""
 
@@ -622,8 +635,10 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
         return sites.get(meter_id, site) is not None
 
     home_assistant = options.home_assistant or config.output.home_assistant
+    publish = options.publish or config.output.publish
     # Energy counters read every existing row at start, so only where something shows them.
-    energy = EnergyCounters() if home_assistant or options.metrics or modbus_port is not None else None
+    energy = (EnergyCounters() if home_assistant or options.metrics or publish or options.summary
+              or modbus_port is not None else None)
     output = (CsvOutput(options.output_dir, config.site.timezone, config.output.fsync, max_open_files,
                         site_meters)
               if energy is None else
@@ -633,8 +648,7 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
     if energy is not None:
         energy.seed(options.output_dir, options.meter_ids)
     connection = connect(config.broker, "pv-simulator pv-service")
-    results = (ResultStream(config.output.results_exchange, output)
-               if options.publish or config.output.publish else None)
+    results = ResultStream(config.output.results_exchange, output, energy) if publish else None
     metrics = pv_service_metrics() if options.metrics else None
     inbox = CommandInbox() if modbus_control else None
     modbus = (sunspec_server(config, options, modbus_port, site, sites, inbox, output, energy)
@@ -649,7 +663,7 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
         count_pv_service(metrics, service)
         if energy is not None:
             count_energy(metrics, energy)
-    mqtt = (home_assistant_output(config, options, energy, output)
+    mqtt = (home_assistant_output(config, options, energy, output, service)
             if home_assistant and isinstance(output, EnergyCsvOutput) and energy is not None else None)
     return PvServiceParts(service, output, connection, results, metrics, energy, mqtt, modbus)
 
@@ -731,7 +745,7 @@ def feed_rows(server: SunSpecServer, energy: EnergyCounters) -> Callable[[list[A
 
 
 def home_assistant_output(config: Config, options: PvServiceOptions, energy: EnergyCounters,
-                          output: EnergyCsvOutput) -> MqttPublisher:
+                          output: EnergyCsvOutput, service: PvService) -> MqttPublisher:
     """Home Assistant discovery and states of the served meters, published after each flush.
 
     The availability topic is named by the served queues, so a restarted service (same queues)
@@ -741,7 +755,9 @@ def home_assistant_output(config: Config, options: PvServiceOptions, energy: Ene
     mqtt = MqttPublisher(config.broker, config.output.mqtt_port, availability_topic(service_id),
                          birth_topic=f"{config.output.discovery_prefix}/status")
     ha = HomeAssistantOutput(mqtt, energy, options.meter_ids or [], service_id,
-                             config.output.discovery_prefix, config.output.expire_after_s)
+                             config.output.discovery_prefix, config.output.expire_after_s,
+                             site_of=service.site_of, limits_of=service.limits_in_force,
+                             control=config.control.enabled)
     mqtt.on_birth = ha.publish_discovery
     output.on_flushed = ha.rows_written
     return mqtt

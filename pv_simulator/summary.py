@@ -1,5 +1,5 @@
-"""Per-meter energy and PV peak from the PV service's dated CSV files; for sites also the grid,
-the battery and the self-consumption and autarky shares.
+"""Per-meter energy (consumption, PV, grid import and export) and PV peak from the PV service's
+dated CSV files; for sites also the battery and the self-consumption and autarky shares.
 
 Reads ``<METER_ID>-<YYYY>-<MM>-<DD>.csv`` files (stdlib only) so a run can be
 checked at a glance: did the meter draw a plausible daily energy, and did the
@@ -42,37 +42,49 @@ def timezone_or_local(name: str | None) -> ZoneInfo:
 
 @dataclass(frozen=True)
 class SiteSummary:
-    """A site's grid and battery energy and its shares (docs/site.md).
+    """A site's battery energy and its shares (docs/site.md).
 
     ``self_consumption_pct``: the share of the PV delivered used on site (not exported), None
     without PV; ``autarky_pct``: the share of the household covered without the grid.
     """
 
-    grid_import_kwh: float
-    grid_export_kwh: float
     battery_charged_kwh: float
     battery_discharged_kwh: float
     self_consumption_pct: float | None
     autarky_pct: float | None
 
 
-def summarize_site(rows: Sequence[Row], holds_s: Sequence[float]) -> SiteSummary | None:
-    """The site part of one meter's time-sorted rows, each held for ``holds_s``; None for a plain meter."""
+_KWH_PER_WS = 1.0 / 3.6e6
+
+
+def grid_energy_kwh(rows: Sequence[Row], holds_s: Sequence[float]) -> tuple[float, float]:
+    """Energy drawn from and fed into the grid by time-sorted rows, each held for ``holds_s``:
+    a site row's grid power is its own column (the battery in it), a plain row's meter - PV."""
+    drawn = fed = 0.0
+    for row, hold_s in zip(rows, holds_s, strict=True):
+        grid_w = (row.meter_power_value_w - row.pv_power_value_kw * 1000.0 if row.grid_power_w is None
+                  else row.grid_power_w)
+        if grid_w > 0.0:
+            drawn += grid_w * hold_s
+        else:
+            fed -= grid_w * hold_s
+    return drawn * _KWH_PER_WS, fed * _KWH_PER_WS
+
+
+def summarize_site(rows: Sequence[Row], holds_s: Sequence[float], grid_import_kwh: float,
+                   grid_export_kwh: float) -> SiteSummary | None:
+    """The site part of one meter's time-sorted rows, each held for ``holds_s``, with their grid
+    energy; None for a plain meter."""
     if not rows or rows[0].grid_power_w is None:
         return None
-    kwh = 1.0 / 3.6e6
-    grid = [(r.grid_power_w or 0.0) * s * kwh for r, s in zip(rows, holds_s, strict=True)]
-    battery = [(r.battery_power_w or 0.0) * s * kwh for r, s in zip(rows, holds_s, strict=True)]
-    pv_kwh = sum(r.pv_power_value_kw * 1000.0 * s * kwh for r, s in zip(rows, holds_s, strict=True))
-    household_kwh = sum(r.meter_power_value_w * s * kwh for r, s in zip(rows, holds_s, strict=True))
-    grid_import = sum(e for e in grid if e > 0.0)
-    grid_export = -sum(e for e in grid if e < 0.0)
+    battery = [(r.battery_power_w or 0.0) * s * _KWH_PER_WS for r, s in zip(rows, holds_s, strict=True)]
+    pv_kwh = sum(r.pv_power_value_kw * 1000.0 * s * _KWH_PER_WS for r, s in zip(rows, holds_s, strict=True))
+    household_kwh = sum(r.meter_power_value_w * s * _KWH_PER_WS for r, s in zip(rows, holds_s, strict=True))
     return SiteSummary(
-        grid_import_kwh=grid_import, grid_export_kwh=grid_export,
         battery_charged_kwh=sum(e for e in battery if e > 0.0),
         battery_discharged_kwh=-sum(e for e in battery if e < 0.0),
-        self_consumption_pct=100.0 * (pv_kwh - grid_export) / pv_kwh if pv_kwh > 0.0 else None,
-        autarky_pct=(100.0 * max(0.0, household_kwh - grid_import) / household_kwh
+        self_consumption_pct=100.0 * (pv_kwh - grid_export_kwh) / pv_kwh if pv_kwh > 0.0 else None,
+        autarky_pct=(100.0 * max(0.0, household_kwh - grid_import_kwh) / household_kwh
                      if household_kwh > 0.0 else None))
 
 
@@ -88,6 +100,8 @@ class MeterSummary:
     pv_peak_kw: float
     pv_peak_time: datetime | None
     site: SiteSummary | None = None
+    grid_import_kwh: float = 0.0
+    grid_export_kwh: float = 0.0
 
 
 def read_rows(paths: Iterable[Path | str]) -> list[Row]:
@@ -148,6 +162,7 @@ def summarize(rows: Iterable[Row], tz: ZoneInfo) -> dict[str, MeterSummary]:
         pv_energy_kwh = sum(r.pv_power_value_kw * s for r, s in zip(meter_rows, holds_s, strict=False)) / 3600.0
         peak = max(meter_rows, key=lambda row: row.pv_power_value_kw)
         has_pv = peak.pv_power_value_kw > 0.0
+        grid_import_kwh, grid_export_kwh = grid_energy_kwh(meter_rows, holds_s)
         summaries[meter_id] = MeterSummary(
             meter_id=meter_id,
             rows=len(meter_rows),
@@ -155,7 +170,9 @@ def summarize(rows: Iterable[Row], tz: ZoneInfo) -> dict[str, MeterSummary]:
             pv_energy_kwh=pv_energy_kwh,
             pv_peak_kw=peak.pv_power_value_kw,
             pv_peak_time=datetime.fromtimestamp(peak.time_s, tz) if has_pv else None,
-            site=summarize_site(meter_rows, holds_s),
+            site=summarize_site(meter_rows, holds_s, grid_import_kwh, grid_export_kwh),
+            grid_import_kwh=grid_import_kwh,
+            grid_export_kwh=grid_export_kwh,
         )
     return summaries
 
@@ -176,15 +193,15 @@ def format_summary(summaries: Mapping[str, MeterSummary] | Iterable[MeterSummary
     items = list(summaries.values() if isinstance(summaries, Mapping) else summaries)
     id_width = max([len("meter_id"), *(len(s.meter_id) for s in items)])
     sites = any(s.site is not None for s in items)
-    site_head = ("  grid_in_kWh  grid_out_kWh  batt_in_kWh  batt_out_kWh  self_cons_%  autarky_%"
-                 if sites else "")
+    site_head = "  batt_in_kWh  batt_out_kWh  self_cons_%  autarky_%" if sites else ""
     lines = [f"{'meter_id':<{id_width}}  {'rows':>7}  {'meter_kWh':>9}  {'pv_kWh':>8}  {'pv_peak_kW':>10}  "
-             f"peak_at{site_head}"]
+             f"peak_at  grid_in_kWh  grid_out_kWh{site_head}"]
     for s in sorted(items, key=lambda summary: summary.meter_id):
         peak_at = s.pv_peak_time.strftime("%H:%M") if s.pv_peak_time is not None else "-"
         lines.append(
             f"{s.meter_id:<{id_width}}  {s.rows:>7d}  {s.meter_energy_kwh:>9.3f}  {s.pv_energy_kwh:>8.3f}"
-            f"  {s.pv_peak_kw:>10.3f}  {peak_at:<7}" + (_site_columns(s.site) if sites else "")
+            f"  {s.pv_peak_kw:>10.3f}  {peak_at:<7}  {s.grid_import_kwh:>11.3f}  {s.grid_export_kwh:>12.3f}"
+            + (_site_columns(s.site) if sites else "")
         )
     return "\n".join(line.rstrip() for line in lines)
 
@@ -196,8 +213,7 @@ def _site_columns(site: SiteSummary | None) -> str:
     def share(value: float | None, width: int) -> str:
         return f"{'-':>{width}}" if value is None else f"{value:>{width}.1f}"
 
-    return (f"  {site.grid_import_kwh:>11.3f}  {site.grid_export_kwh:>12.3f}  "
-            f"{site.battery_charged_kwh:>11.3f}  {site.battery_discharged_kwh:>12.3f}  "
+    return (f"  {site.battery_charged_kwh:>11.3f}  {site.battery_discharged_kwh:>12.3f}  "
             f"{share(site.self_consumption_pct, 11)}  {share(site.autarky_pct, 9)}")
 
 
@@ -214,19 +230,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ZoneInfoNotFoundError, ValueError):
         print(f"error: unknown time zone {args.timezone!r}", file=sys.stderr)
         return 2
-    try:
-        rows = read_rows(args.csv)
-    except OSError as exc:
-        print(f"error: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
-        return 2
-    except CsvFormatError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if not rows:
-        print(f"error: no rows in {', '.join(map(str, args.csv))}", file=sys.stderr)
+    rows = read_rows_or_say(args.csv)
+    if rows is None:
         return 2
     print(format_summary(summarize(rows, tz)))
     return 0
+
+
+def read_rows_or_say(paths: Sequence[Path | str]) -> list[Row] | None:
+    """A command's CSV files' rows; None after one line on stderr saying what is wrong (the
+    command exits 2): a file it cannot read, one not in the format, or no rows at all."""
+    try:
+        rows = read_rows(paths)
+    except OSError as exc:
+        print(f"error: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return None
+    except CsvFormatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    if not rows:
+        print(f"error: no rows in {', '.join(map(str, paths))}", file=sys.stderr)
+        return None
+    return rows
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pv_simulator.models.pv_plant import weather_source  # noqa: E402
-from pv_simulator.models.sky import CloudySky, VariableSky  # noqa: E402
+from pv_simulator.models.sky import VariableSky  # noqa: E402
 from pv_simulator.models.sky_climate import (  # noqa: E402
     ClimateSky,
     SkyClimateError,
@@ -28,6 +28,7 @@ from pv_simulator.models.sky_climate import (  # noqa: E402
     climate_from_monthly_clearness,
     climate_from_weather,
     daily_clearness_of_weather,
+    default_sky,
     monthly_clearness_of_days,
     sky_daily_clearness,
 )
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     skies: dict[str, list[tuple[int, float, float]]] = {"default": [], "climate": []}
     for seed in range(args.seeds):
         made: dict[str, VariableSky] = {
-            "default": CloudySky(seed=seed, latitude_deg=site.latitude_deg),
+            "default": default_sky(seed=seed, latitude_deg=site.latitude_deg),
             "climate": ClimateSky(climate, seed=seed, latitude_deg=site.latitude_deg)}
         for name, sky in made.items():
             skies[name] += sky_daily_clearness(sky, samples)

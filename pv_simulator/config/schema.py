@@ -75,6 +75,10 @@ SCHEMA: tuple[Key, ...] = (
         "`queue_per_meter`: each meter's readings on a queue named after it; `partitioned`: "
         "on `partitions` queues shared by all meters, for thousands of meters (README: "
         "Layouts)", choices=("queue_per_meter", "partitioned")),
+    Key("broker", "transport", Kind.CHOICE, "rabbitmq",
+        "`rabbitmq`: the meter and PV service talk over RabbitMQ; `memory`: over the in-memory "
+        "broker, both in one process, as the dataset command runs them (docs/datasets.md)",
+        choices=("rabbitmq", "memory")),
     Key("broker", "partitions", Kind.INTEGER, 4,
         "queues of the partitioned layout, `pv.readings.<N>p.0` to `.<N-1>`; a meter's are all "
         "on one, CRC-32 of its id modulo N; meters and PV services must agree", low=1, high=256),

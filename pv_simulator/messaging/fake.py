@@ -31,7 +31,7 @@ from pv_simulator.messaging.port import (
 _IDLE_STEP_S = 0.002
 
 
-@dataclass
+@dataclass(slots=True)
 class StoredMessage:
     body: bytes
     time_s: float
@@ -144,7 +144,7 @@ class FakeBroker:
         """The one session that gets ``queue``'s deliveries: its earliest open consumer's, as
         ``x-single-active-consumer`` gives them."""
         for session in self._sessions:
-            if session._open and any(c.queue == queue for c in session._consumers):
+            if session._open and queue in session._consumed:
                 return session
         return None
 
@@ -208,6 +208,8 @@ class FakeSession:
         self.broker = broker
         self._open = True
         self._consumers: list[_Consumer] = []
+        #: The queues of ``_consumers``, so finding a queue's active session is no scan.
+        self._consumed: set[str] = set()
         self._prefetch = 0
         self._unacked: dict[int, tuple[_Consumer, StoredMessage]] = {}
         self._next_tag = 1
@@ -267,10 +269,12 @@ class FakeSession:
                 raise BrokerRefused(f"fake broker refused: 404 NOT_FOUND - no queue {queue!r}")
         self._prefetch = prefetch
         self._consumers.extend(_Consumer(queue, on_delivery) for queue in queues)
+        self._consumed.update(queues)
 
     def cancel_consumers(self) -> None:
         self._check("cancelling consumers")
         self._consumers = []
+        self._consumed = set()
 
     def process_events(self, time_limit_s: float) -> None:
         """Deliver what prefetch allows, round robin over the consumers; sleep briefly if none."""
@@ -376,6 +380,7 @@ class FakeSession:
             self.broker.queues[consumer.queue].appendleft(message)
         self._unacked.clear()
         self._consumers = []
+        self._consumed = set()
         self.broker._forget(self)
 
 

@@ -16,7 +16,7 @@ import re
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 #: A reading to publish: (routing key = meter id, JSON body, epoch seconds of the reading).
 Message = tuple[str, bytes, float]
@@ -114,9 +114,12 @@ class AccessRefused(BrokerRefused):
     """The broker refused the login, the virtual host or a certificate: the configuration is at fault."""
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """One message taken from a meter's queue, not yet acknowledged."""
+class Delivery(NamedTuple):
+    """One message taken from a meter's queue, not yet acknowledged.
+
+    A named tuple, not a frozen dataclass: one is made per reading, and a frozen dataclass's
+    fields cost an ``object.__setattr__`` each.
+    """
 
     queue: str
     delivery_tag: int

@@ -48,6 +48,21 @@ def _geocentric_sun_nodes(utc_day: int) -> tuple[pv_chain.GeocentricSun, ...]:
                  for offset_s in (0.0, SECONDS_PER_DAY / 2.0, SECONDS_PER_DAY))
 
 
+_last_geocentric: tuple[float, pv_chain.GeocentricSun | None] = (math.nan, None)
+
+
+def _geocentric_sun_at(day: _UtcDayConstants, time_s: float) -> pv_chain.GeocentricSun:
+    """The geocentric sun at time_s, interpolated in the day's nodes; the last instant's is kept,
+    shared by every site of the process (it depends on the time alone)."""
+    global _last_geocentric
+    last_time_s, sun = _last_geocentric
+    if time_s != last_time_s or sun is None:
+        sun = pv_chain.interpolate_geocentric_sun(day.sun_start, day.sun_middle, day.sun_end,
+                                                  (time_s - day.start_s) / SECONDS_PER_DAY)
+        _last_geocentric = (time_s, sun)
+    return sun
+
+
 class SiteClearSky:
     """NREL SPA sun -> Kasten-Young air mass -> Ineichen-Perez clear sky at a fixed site.
 
@@ -64,6 +79,10 @@ class SiteClearSky:
         self._air_temperature_c = air_temperature_c
         self._pressure_pa = pv_chain.pressure_from_altitude_pa(altitude_m)
         self._day_constants = lru_cache(maxsize=8)(self._compute_day_constants)
+        # Meters sharing a site ask for one instant in a row (a tick's readings): the last
+        # answer is kept, so their plants compute the sun once per timestamp.
+        self._last_time_s = math.nan
+        self._last: SunAndClearSky | None = None
 
     def _compute_day_constants(self, utc_day: int) -> _UtcDayConstants:
         start_s = utc_day * SECONDS_PER_DAY
@@ -80,9 +99,15 @@ class SiteClearSky:
 
     def at(self, time_s: float) -> SunAndClearSky | None:
         """Sun and clear sky at epoch seconds time_s; None with the sun below the horizon."""
+        if time_s == self._last_time_s:
+            return self._last
+        self._last = self._compute_at(time_s)
+        self._last_time_s = time_s
+        return self._last
+
+    def _compute_at(self, time_s: float) -> SunAndClearSky | None:
         day = self._day_constants(math.floor(time_s / SECONDS_PER_DAY))
-        sun = pv_chain.interpolate_geocentric_sun(day.sun_start, day.sun_middle, day.sun_end,
-                                                  (time_s - day.start_s) / SECONDS_PER_DAY)
+        sun = _geocentric_sun_at(day, time_s)
         position = pv_chain.topocentric_solar_position(
             sun, time_s, self.latitude_deg, self.longitude_deg, self.altitude_m,
             self._pressure_pa / 100.0, self._air_temperature_c)

@@ -24,7 +24,8 @@ from pv_simulator.models.challenge_curve import minute_of_day, read_curve
 from pv_simulator.models.clear_sky import SiteClearSky, SunAndClearSky
 from pv_simulator.models.climate import AirTemperatureClimate, latitude_annual_mean_c
 from pv_simulator.models.seeds import derive_uniform
-from pv_simulator.models.sky import DEFAULT_SEED, CloudySky, VariableSky
+from pv_simulator.models.sky import DEFAULT_SEED, VariableSky
+from pv_simulator.models.sky_climate import default_sky
 from pv_simulator.models.weather import WeatherSource
 from pv_simulator.models.weather_files import WeatherFile, read_weather_file
 
@@ -237,9 +238,10 @@ class SolarPvModel:
     """A fixed-tilt rooftop plant simulated with the physical chain of `pv_simulator.models.pv_chain`.
 
     Sun position and Ineichen-Perez clear sky (`SiteClearSky`) -> for sky="variable": clear-sky
-    index from `CloudySky` (day of the local calendar, wall-clock minute) and Erbs split of the
-    cloudy GHI (`pv_chain.cloudy_sky_irradiance`) -> `PlantChain` (Perez 1990 transposition, IAM,
-    SAPM cell temperature, PVWatts DC and inverter).
+    index from the variable sky (`sky_climate.default_sky` unless one is given; day of the local
+    calendar, wall-clock minute) and Erbs split of the cloudy GHI
+    (`pv_chain.cloudy_sky_irradiance`) -> `PlantChain` (Perez 1990 transposition, IAM, SAPM cell
+    temperature, PVWatts DC and inverter).
 
     The expensive, slowly varying parts (SPA's periodic terms, extraterrestrial irradiance, the
     day's Linke turbidity, the day's cloud series) are computed once per day and cached; one
@@ -272,7 +274,7 @@ class SolarPvModel:
         self._temperature_c = _temperature(self._site, air_temperature_c)
         self._wind_speed_m_s = wind_speed_m_s
         self._sky: VariableSky | None = (
-            (cloudy_sky or CloudySky(seed=seed, latitude_deg=latitude_deg))
+            (cloudy_sky or default_sky(seed=seed, latitude_deg=latitude_deg))
             if sky == SKY_VARIABLE else None)
 
     def power_kw(self, time_s: float) -> float:

@@ -17,13 +17,16 @@ kind do:
   generated month has the climate's monthly K (as Meteonorm rescales its generated months to the
   monthly means: J. Remund and S. Kunz, "Meteonorm 8 handbook part II: theory", Meteotest 2020).
 * within a day: a two-state cloud field on a 1-minute grid driven by Gaussian AR(1) processes
-  (cloud cover from a cut of one latent process as in `sky.clear_sky_index_series`, the cloud
+  (cloud cover from a cut of one latent process, the cloud
   transmittance a log-normal AR(1) of its own), with brightened gaps and an enhancement bump
   outside cloud edges; its sunlit share and cloud level follow the day's K_d and the day is then
   scaled so its daylight mean is K_d exactly. The shape constants were fitted to one month of
   measured 1-minute GHI: BSRN Payerne, June 2016 (tests/data/sky/bsrn_payerne_2016-06_1min.csv).
 
-Everything is a pure function of (seed, day), like `sky.CloudySky`.
+Everything is a pure function of (seed, day) (`sky.DaySeries`).
+
+Without a file or 12 values, `default_sky` feeds the same machinery with a monthly K that
+follows latitude and the hemisphere's seasons (`latitude_monthly_clearness`).
 """
 
 from __future__ import annotations
@@ -201,6 +204,61 @@ def climate_from_monthly_clearness(values: tuple[float, ...]) -> SkyClimate:
                       DEFAULT_DAY_PERSISTENCE, "monthly_clearness")
 
 
+DEFAULT_CLEARNESS_AT_40_DEG = 0.677
+"""Annual mean of the default monthly K at 40 deg latitude (see `latitude_monthly_clearness`)."""
+
+DEFAULT_CLEARNESS_SLOPE_PER_DEG = -0.0052
+"""Change of that annual mean per degree of latitude poleward."""
+
+DEFAULT_WINTER_DIP_AT_40_DEG = 0.031
+"""Half the summer-minus-winter difference of monthly K at 40 deg (winter darker if positive)."""
+
+DEFAULT_WINTER_DIP_SLOPE_PER_DEG = 0.0033
+"""Change of that half difference per degree of latitude poleward."""
+
+DEFAULT_FIT_LATITUDES_DEG = (25.0, 55.0)
+"""The latitudes of the typical years fitted; outside, the nearest end's values are kept."""
+
+
+def latitude_monthly_clearness(latitude_deg: float) -> tuple[float, ...]:
+    """The default monthly clear-sky index K, January to December, at a latitude.
+
+    ``K = a(phi) - b(phi) cos(2 pi (m - m_w) / 12)``, m_w January north of the equator and July
+    south of it (the same months, six apart), ``a`` and ``b`` linear in |latitude| phi clamped
+    to DEFAULT_FIT_LATITUDES_DEG, ``b`` fading to 0 at the equator and negative below 31 deg
+    (the subtropics' wet summers are the cloudier season). The four coefficients are a
+    least-squares fit to the monthly K (Σ GHI / Σ clear-sky GHI with our clear sky, as
+    `tools/sky_clearness.py` measures it) of nine typical or single years, 108 months at
+    25.8-55.3 N:
+
+    * NREL TMY2 Miami 12839 (W. Marion and K. Urban, "User's manual for TMY2s", NREL 1995);
+    * NREL TMY3 Greensboro 723170, Chicago O'Hare 725300 and Sand Point AK 703165 (S. Wilcox
+      and W. Marion, "Users manual for TMY3 data sets", NREL/TP-581-43156, 2008);
+    * a typical-year EPW of Tokyo (labelled TMY3, its source not stated);
+    * SolarAnywhere's 2021 satellite year of Burlington VT (Clean Power Research);
+    * PVGIS 5.3 TMY 45 N 8 E (SARAH3 + ERA5, European Commission JRC);
+    * the DWD/BBSR test reference year of Mannheim and ASHRAE's IWEC year of Amsterdam 062400.
+
+    Miami, Sand Point, Burlington and Amsterdam are pvlib 0.16.1's data; Tokyo, Chicago and
+    Mannheim ladybug-tools' test weather. The fit: 0.755 + 0.019 cos(...) at 25 deg, darker and
+    more seasonal poleward, 0.60 - 0.08 cos(...) at 55 deg, as the zonal means of satellite
+    cloud cover go (clear subtropics, cloudy mid-latitude storm tracks, most in winter: W. B.
+    Rossow and R. A. Schiffer, "Advances in understanding clouds from ISCCP", Bull. Amer.
+    Meteor. Soc. 80 (1999) 2261-2287). It knows
+    no coast, mountain, fog or monsoon: each file's misfit is in docs/sky.md, and a site's own
+    typical year (`sky_climate`) is the remedy.
+    """
+    low, high = DEFAULT_FIT_LATITUDES_DEG
+    poleward_deg = min(max(abs(latitude_deg), low), high) - 40.0
+    annual = DEFAULT_CLEARNESS_AT_40_DEG + DEFAULT_CLEARNESS_SLOPE_PER_DEG * poleward_deg
+    # Towards the equator the two hemispheres' seasons meet: the dip fades to 0 there.
+    dip = ((DEFAULT_WINTER_DIP_AT_40_DEG + DEFAULT_WINTER_DIP_SLOPE_PER_DEG * poleward_deg)
+           * min(1.0, abs(latitude_deg) / low))
+    darkest = 1 if latitude_deg >= 0.0 else 7
+    return tuple(annual - dip * math.cos(2.0 * math.pi * ((month - darkest) % 12) / 12.0)
+                 for month in range(1, 13))
+
+
 def quantile(sorted_values: tuple[float, ...], probability: float) -> float:
     """Empirical quantile: linear between order statistics at (i + 0.5) / n, flat outside."""
     count = len(sorted_values)
@@ -242,20 +300,39 @@ def daylight_weights(day_of_year: int, latitude_deg: float) -> tuple[float, ...]
     declination = math.radians(23.45) * math.sin(2.0 * math.pi * (284 + day_of_year) / 365.0)
     product = -math.tan(math.radians(latitude_deg)) * math.tan(declination)
     cos_sunset = min(max(product, -1.0), 1.0 - 1e-6)
-    return tuple(max(math.cos(math.radians((minute - _NOON_MINUTE) / 4.0)) - cos_sunset, 0.0)
-                 for minute in range(MINUTES_PER_DAY + 1))
+    return tuple(value - cos_sunset if value > cos_sunset else 0.0
+                 for value in _COS_HOUR_ANGLE)
+
+
+_COS_HOUR_ANGLE = tuple(math.cos(math.radians((minute - _NOON_MINUTE) / 4.0))
+                        for minute in range(MINUTES_PER_DAY + 1))
+"""cos(hour angle) of each grid minute, the same every day."""
 
 
 def _ar1(rng: random.Random, correlation_minutes: float) -> list[float]:
-    """A unit-variance Gaussian AR(1) series on the minute grid."""
+    """A unit-variance Gaussian AR(1) series on the minute grid.
+
+    The normal deviates are Box-Muller pairs drawn from ``rng.random()`` as `random.gauss` makes
+    them, inline because a day needs thousands and the method call was most of their cost.
+    """
     persistence = math.exp(-1.0 / correlation_minutes)
     innovation = math.sqrt(1.0 - persistence * persistence)
-    value = rng.gauss(0.0, 1.0)
-    values = []
-    for _ in range(MINUTES_PER_DAY + 1):
+    draw, cos, sin, log, sqrt = rng.random, math.cos, math.sin, math.log, math.sqrt
+    deviates = []
+    for _ in range((MINUTES_PER_DAY + 2) // 2):
+        angle = draw() * _TWO_PI
+        radius = sqrt(-2.0 * log(1.0 - draw()))
+        deviates.append(cos(angle) * radius)
+        deviates.append(sin(angle) * radius)
+    value = deviates[0]
+    values = [value]
+    for deviate in deviates[1:MINUTES_PER_DAY + 1]:
+        value = persistence * value + innovation * deviate
         values.append(value)
-        value = persistence * value + innovation * rng.gauss(0.0, 1.0)
     return values
+
+
+_TWO_PI = 2.0 * math.pi
 
 
 def _weighted_quantile(values: list[float], weights: tuple[float, ...], share: float) -> float:
@@ -269,12 +346,6 @@ def _weighted_quantile(values: list[float], weights: tuple[float, ...], share: f
         if running >= target:
             return value
     return pairs[-1][0]
-
-
-def _logistic(value: float) -> float:
-    if value < -60.0:
-        return 0.0
-    return 1.0 / (1.0 + math.exp(-value))
 
 
 def clearness_day_series(daily_clearness: float, rng: random.Random,
@@ -295,26 +366,35 @@ def clearness_day_series(daily_clearness: float, rng: random.Random,
     threshold = _weighted_quantile(cover, weights, 1.0 - sunlit_share)
     half_variance = _TRANSMITTANCE_SPREAD * _TRANSMITTANCE_SPREAD / 2.0
     broken = 0.0 < sunlit_share < 1.0
+    exp = math.exp
     clouds, bright = [], []
-    for latent, thickness in zip(cover, transmittance, strict=True):
-        distance = latent - threshold
-        sunlit = (1.0 if sunlit_share >= 1.0 else 0.0 if sunlit_share <= 0.0
-                  else _logistic(distance / (_EDGE_WIDTH / 4.0)))
-        clouds.append(cloud_level * math.exp(_TRANSMITTANCE_SPREAD * thickness - half_variance)
-                      * (1.0 - sunlit))
-        edge = (distance - _EDGE_WIDTH / 2.0) / _ENHANCEMENT_WIDTH
-        bright.append(gap_level * sunlit
-                      + (_ENHANCEMENT * math.exp(-edge * edge) if broken else 0.0))
+    if broken:
+        edge_scale, edge_offset = _EDGE_WIDTH / 4.0, _EDGE_WIDTH / 2.0
+        for latent, thickness in zip(cover, transmittance, strict=True):
+            distance = latent - threshold
+            cut = distance / edge_scale
+            sunlit = 0.0 if cut < -60.0 else 1.0 / (1.0 + exp(-cut))
+            clouds.append(cloud_level * exp(_TRANSMITTANCE_SPREAD * thickness - half_variance)
+                          * (1.0 - sunlit))
+            edge = (distance - edge_offset) / _ENHANCEMENT_WIDTH
+            bright.append(gap_level * sunlit + _ENHANCEMENT * exp(-edge * edge))
+    else:
+        sunlit = 1.0 if sunlit_share >= 1.0 else 0.0
+        for thickness in transmittance:
+            clouds.append(cloud_level * exp(_TRANSMITTANCE_SPREAD * thickness - half_variance)
+                          * (1.0 - sunlit))
+            bright.append(gap_level * sunlit)
     total = sum(weights)
     cloud_sum = sum(c * w for c, w in zip(clouds, weights, strict=True))
     bright_sum = sum(b * w for b, w in zip(bright, weights, strict=True))
+    low, high = _MIN_INDEX, MAX_CLEAR_SKY_INDEX
     if cloud_sum > 1e-9 * total:
         scale = max((daily_clearness * total - bright_sum) / cloud_sum, 0.0)
         series = [c * scale + b for c, b in zip(clouds, bright, strict=True)]
     else:
         scale = daily_clearness * total / bright_sum
         series = [b * scale for b in bright]
-    return tuple(min(max(value, _MIN_INDEX), MAX_CLEAR_SKY_INDEX) for value in series)
+    return tuple(low if value < low else high if value > high else value for value in series)
 
 
 class ClimateSky:
@@ -380,6 +460,17 @@ class ClimateSky:
     def clear_sky_index(self, day_ordinal: int, minute_of_day: float) -> float:
         """Clear-sky index at a (fractional) minute of the day, linear between grid minutes."""
         return self._series.at(day_ordinal, minute_of_day)
+
+
+def default_sky(*, seed: int | None, latitude_deg: float, cache_days: int = 4) -> ClimateSky:
+    """The variable sky without `sky_climate` or `monthly_clearness`: the latitude's default
+    monthly K through the same days and minutes as `monthly_clearness`.
+
+    The latitude is taken to the whole degree, so that neighbours' skies are the same.
+    """
+    latitude = float(round(latitude_deg))
+    return ClimateSky(climate_from_monthly_clearness(latitude_monthly_clearness(latitude)),
+                      seed=seed, latitude_deg=latitude, cache_days=cache_days)
 
 
 def clear_sky_samples(site: SiteClearSky, year: int, utc_offset_s: float,

@@ -122,6 +122,11 @@ def parse_command(body: bytes) -> Command:
     return Command(settings, revert_after_s)
 
 
+def command_topic(meter_id: str) -> str:
+    """The MQTT topic of the meter's commands, ``pv/control/<METER_ID>`` (a dot as ``%2E``)."""
+    return "/".join(ROUTING_PREFIX.split(".")[:-1]) + "/" + meter_id.replace(".", "%2E")
+
+
 def meter_of(routing_key: str) -> str | None:
     """The meter id of a command's routing key (``%2E`` back to ``.``), or None for another key."""
     if not routing_key.startswith(ROUTING_PREFIX):

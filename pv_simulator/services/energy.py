@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 MAX_INTERVAL_S = 900.0
 
 _WS_PER_KWH = 3.6e6
+
+#: The counters, named as :class:`MeterEnergy`'s fields, the state topic's and the results' keys.
+COUNTERS = ("consumption_kwh", "pv_kwh", "grid_import_kwh", "grid_export_kwh")
 
 
 @dataclass(slots=True)
@@ -46,6 +49,11 @@ class MeterEnergy:
     pv_power_kw: float = 0.0
     grid_power_w: float = 0.0
     """What the last row drew from (positive) or fed into (negative) the grid."""
+    battery_power_w: float | None = None
+    """The last row's battery power (positive charging), state of charge and PV available: a
+    site's row only (None for a plain meter's)."""
+    battery_soc_pct: float | None = None
+    pv_available_kw: float | None = None
 
     def add(self, time_s: float, meter_power_w: float, pv_power_kw: float,
             grid_power_w: float | None = None) -> None:
@@ -67,6 +75,20 @@ class MeterEnergy:
         self.pv_power_kw = pv_power_kw
         self.grid_power_w = (meter_power_w - pv_power_kw * 1000.0 if grid_power_w is None
                              else grid_power_w)
+
+    def add_row(self, time_s: float, meter_power_w: float, pv_power_kw: float,
+                grid_power_w: float | None = None) -> None:
+        """:meth:`add` a row's values rounded as the CSV writes them, so the counters kept
+        while writing equal those seeded from the files after a restart."""
+        self.add(round(time_s, 3), round(meter_power_w, 3), round(pv_power_kw, 6),
+                 None if grid_power_w is None else round(grid_power_w, 3))
+
+    def site_row(self, battery_power_w: float | None, soc_pct: float | None,
+                 pv_available_kw: float | None) -> None:
+        """Keep a site row's values beyond the powers, for the state a site's entities read."""
+        self.battery_power_w = battery_power_w
+        self.battery_soc_pct = soc_pct
+        self.pv_available_kw = pv_available_kw
 
 
 class EnergyCounters:
@@ -116,6 +138,7 @@ class EnergyCounters:
                         continue
                     energy.add(row.time_s, row.meter_power_value_w, row.pv_power_value_kw,
                                row.grid_power_w)
+                    energy.site_row(row.battery_power_w, row.battery_soc_pct, row.pv_available_kw)
                     rows += 1
         except OSError as exc:
             log.warning("%s: cannot read for the energy counters (%s): they leave it out",
@@ -128,8 +151,13 @@ class EnergyCounters:
         energy = self.meters.get(meter_id)
         if energy is None:
             energy = self.meters[meter_id] = MeterEnergy()
-        energy.add(round(time_s, 3), meter_power_w, pv_power_kw, grid_power_w)
+        energy.add_row(time_s, meter_power_w, pv_power_kw, grid_power_w)
         return energy
+
+    def projection(self, meter_id: str) -> MeterEnergy:
+        """A copy of the meter's counters, to count rows about to be written (the results stream)."""
+        energy = self.meters.get(meter_id)
+        return MeterEnergy() if energy is None else replace(energy)
 
     def fleet(self) -> MeterEnergy:
         """The sums over every meter (the powers of each meter's last row); for gauges."""
@@ -143,6 +171,14 @@ class EnergyCounters:
             total.pv_power_kw += energy.pv_power_kw
             total.grid_power_w += energy.grid_power_w
         return total
+
+
+def counters_json(energy: MeterEnergy) -> str:
+    """The counters as JSON members, :data:`COUNTERS`' names, in kWh to the milliwatt-hour (as the
+    results spell them; one f-string, since every result pays for it)."""
+    return (f'"consumption_kwh":{energy.consumption_kwh:.6f},"pv_kwh":{energy.pv_kwh:.6f},'
+            f'"grid_import_kwh":{energy.grid_import_kwh:.6f},'
+            f'"grid_export_kwh":{energy.grid_export_kwh:.6f}')
 
 
 def energy_summary(energy: EnergyCounters | None) -> dict[str, dict[str, dict[str, float]]]:
@@ -184,7 +220,8 @@ class EnergyCsvOutput(CsvOutput):
         if not super().write_site(meter_id, time_s, meter_power_w, pv_power_kw, grid_power_w,
                                   battery_power_w, soc_pct, pv_available_kw):
             return False
-        self.energy.add(meter_id, time_s, meter_power_w, pv_power_kw, grid_power_w)
+        self.energy.add(meter_id, time_s, meter_power_w, pv_power_kw, grid_power_w).site_row(
+            battery_power_w, soc_pct, pv_available_kw)
         self._touched[meter_id] = None
         return True
 

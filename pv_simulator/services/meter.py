@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.port import QUEUE_PER_METER, ConnectionLost, Layout, Message, Session
@@ -52,13 +53,18 @@ class MeterService:
         batch_size: readings per batch in fast-forward.
         stats_interval_s: seconds between stats lines; 0 for none.
         layout: which queue each meter's readings go to.
+        after_publish: called after each batch the broker took; the embedded pipeline
+            (:mod:`pv_simulator.dataset`) writes the batch's rows there, so the broker holds one
+            batch at most.
     """
 
     def __init__(self, connection: Connection, meter_ids: Sequence[str], models: Sequence[MeterModel],
                  clock: SimClock, buffer_per_meter: int, should_stop: Callable[[], bool],
                  batch_size: int = 2000, stats_interval_s: float = 10.0,
-                 layout: Layout = QUEUE_PER_METER) -> None:
+                 layout: Layout = QUEUE_PER_METER,
+                 after_publish: Callable[[], None] | None = None) -> None:
         self.connection = connection
+        self.after_publish = after_publish
         self.layout = layout
         self.meter_ids = list(meter_ids)
         self.meters = list(zip([layout.queue_of(m) for m in meter_ids], models,
@@ -90,10 +96,12 @@ class MeterService:
             log.info("reconnected; publishing %d buffered reading(s)", len(self.pending))
         self._connected_before = True
 
-    def run(self) -> None:
+    def run(self, first_tick: int = 0) -> None:
         """Connect, publish until the clock's duration is over or ``should_stop``.
 
         What is taken but not yet published at the end is published before returning.
+        ``first_tick``: publish from this tick on; the models still step through the ticks
+        before it, so a resumed run's readings are those of an uninterrupted one.
 
         Raises:
             BrokerUnavailable: no broker answered the first connection attempts.
@@ -104,11 +112,12 @@ class MeterService:
         first_s = self.clock.sim_time(0)
         for _, model, _ in self.meters:
             model.prepare(first_s)
+        self._replay(first_tick)
         self.clock.begin()
         log.info("clock started: first reading at time_s %.3f, every %g s, speed %s",
                  self.clock.sim_time(0), self.clock.interval_s,
                  self.clock.speed or "as fast as possible")
-        tick = 0
+        tick = first_tick
         fast = self.clock.speed == 0
         while not self.should_stop():
             finished = self.clock.finished(tick)
@@ -139,6 +148,15 @@ class MeterService:
         if self.pending:
             log.warning("stopped with %d reading(s) not yet published", len(self.pending))
 
+    def _replay(self, ticks: int) -> None:
+        """Step every model through the first ``ticks`` ticks without publishing them."""
+        if ticks > 0:
+            log.info("resuming at tick %d: stepping the models through the ticks before it", ticks)
+        for tick in range(ticks):
+            time_s = self.clock.sim_time(tick)
+            for _, model, _ in self.meters:
+                model.power_w(time_s)
+
     def take(self, tick: int) -> None:
         """Take every meter's reading of ``tick`` into the buffer, dropping the oldest past its bound."""
         time_s = self.clock.sim_time(tick)
@@ -166,7 +184,7 @@ class MeterService:
             return
         while self.pending:
             count = min(self.batch_size, len(self.pending))
-            batch = [self.pending[i] for i in range(count)]
+            batch = list(islice(self.pending, count))  # a deque's index walks its blocks
             try:
                 self.connection.session.publish_batch(batch)
             except ConnectionLost as exc:
@@ -175,6 +193,8 @@ class MeterService:
             for _ in range(count):
                 self.pending.popleft()
             self.published += count
+            if self.after_publish is not None:
+                self.after_publish()
 
     def _idle(self, wait_s: float) -> None:
         """Wait for the next tick, serving heartbeats; reconnect meanwhile if needed."""

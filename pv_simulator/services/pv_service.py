@@ -36,7 +36,7 @@ from pv_simulator.messaging.wire import BadReading, Reading, decode
 from pv_simulator.models.site import Site, site_step
 from pv_simulator.services.control import EXCHANGE, ROUTING_PATTERN, CommandInbox, Control, ControlBoard
 from pv_simulator.services.metrics_sink import MetricsSink, NoMetrics
-from pv_simulator.services.results import Accepted, ResultStream, SiteResult
+from pv_simulator.services.results import Accepted, Limits, ResultStream, SiteResult, limits
 from pv_simulator.services.stats import StatsLog
 from pv_simulator.storage.csv_format import SOC_DECIMALS
 from pv_simulator.storage.csv_store import CsvOutput
@@ -221,6 +221,8 @@ class PvService:
         self._any_site = site is not None or any(s is not None for s in self._sites.values())
         self._site_states: dict[str, _SiteState | None] = {}
         self._planned: dict[Path, float] = {}
+        #: Each site meter's last row written by this run, whose settings are the ones in force.
+        self._in_force: dict[str, SiteResult] = {}
         served = set(self.queues)
         self.control = (ControlBoard(lambda meter_id: layout.queue_of(meter_id) in served,
                                      self._has_battery) if control or inbox is not None else None)
@@ -286,6 +288,20 @@ class PvService:
                 log.info("no reading for %.1f s: stopping", self.exit_when_idle_s)
                 break
         self._stop()
+
+    def serve_ready(self) -> None:
+        """Write and acknowledge every reading the broker holds now, on the connected session.
+
+        The embedded pipeline's step (:mod:`pv_simulator.dataset`): the meter hands over a batch
+        and the batch's rows are written before it takes the next.
+        """
+        session = self.connection.session
+        while True:
+            session.process_events(0)
+            if not self._batch:
+                return
+            self._handle(session, self._batch)
+            self._batch.clear()
 
     def _serve_batch(self, session: Session) -> None:
         session.process_events(0.2)
@@ -357,16 +373,28 @@ class PvService:
             log.warning("no weather in %s on %s (outside its span): PV written as 0 there",
                         plant.name, datetime.fromtimestamp(time_s, timezone.utc).date())
 
-    def _site_of(self, meter_id: str) -> Site | None:
+    def site_of(self, meter_id: str) -> Site | None:
+        """The meter's site; None for a plain meter."""
         return self._sites.get(meter_id, self._default_site)
 
     def _has_battery(self, meter_id: str) -> bool:
-        site = self._site_of(meter_id)
+        site = self.site_of(meter_id)
         return site is not None and site.has_battery
+
+    def limits_in_force(self, meter_id: str) -> Limits | None:
+        """The settings in force at the meter's last row written by this run (before it: the
+        configured ones, since commands do not outlive a run); None for a plain meter."""
+        row = self._in_force.get(meter_id)
+        if row is not None:
+            return row.limits()
+        site = self.site_of(meter_id)
+        if site is None:
+            return None
+        return limits(None, site.export_limit_w, site.mode if site.has_battery else None, None)
 
     def _site_state(self, meter_id: str) -> _SiteState | None:
         """A meter's site state on its first reading, continuing from its last written row."""
-        site = self._site_of(meter_id)
+        site = self.site_of(meter_id)
         state = None
         if site is not None:
             state = _SiteState(site, self.control.control(meter_id) if self.control else None)
@@ -406,7 +434,8 @@ class PvService:
         state.horizon_s = max(state.horizon_s, time_s)
         return reading, step.pv_power_kw, SiteResult(
             available_kw, step.battery_power_w, step.grid_power_w, step.soc_pct, pv_limit_pct,
-            export_limit_w, mode if site.has_battery else None, step.household_w)
+            export_limit_w, mode if site.has_battery else None, step.household_w,
+            control.battery_setpoint_w if control is not None and site.has_battery else None)
 
     def _write(self, accepted: list[Accepted]) -> list[Accepted]:
         """Write the rows of the accepted readings; those actually written (not skipped)."""
@@ -422,6 +451,8 @@ class PvService:
                 is_new = write_site(reading.meter_id, reading.time_s, site.household_w, pv_kw,
                                     site.grid_power_w, site.battery_power_w, site.soc_pct,
                                     site.pv_available_kw)
+                if is_new:
+                    self._in_force[reading.meter_id] = site
             if is_new:
                 written.append(entry)
             if debug:

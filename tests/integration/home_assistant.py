@@ -12,6 +12,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import websocket
+
 from tests.helpers import wait_until
 from tests.paths import ROOT
 
@@ -47,8 +49,10 @@ def free_port() -> int:
 class HomeAssistant:
     """One HA process; :meth:`start` brings it up with an owner and a token, :meth:`stop` ends it."""
 
-    def __init__(self, config_dir: Path) -> None:
+    def __init__(self, config_dir: Path, recorder: bool = False) -> None:
         self.config_dir = config_dir
+        #: With HA's recorder (its SQLite database in the config folder), for long-term statistics.
+        self.recorder = recorder
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = ""
@@ -56,7 +60,8 @@ class HomeAssistant:
 
     def start(self, timeout_s: float = 240) -> None:
         self.config_dir.mkdir(parents=True, exist_ok=True)
-        (self.config_dir / "configuration.yaml").write_text(CONFIGURATION.format(port=self.port))
+        (self.config_dir / "configuration.yaml").write_text(
+            CONFIGURATION.format(port=self.port) + ("recorder:\n  commit_interval: 1\n" if self.recorder else ""))
         self.log = (self.config_dir / "hass.out").open("wb")
         self.process = subprocess.Popen([str(HASS), "-c", str(self.config_dir), "--skip-pip"],
                                         stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -110,6 +115,23 @@ class HomeAssistant:
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=30) as response:
             return str(response.read().decode())
+
+    def websocket(self, command: dict[str, Any]) -> Any:
+        """One command over HA's WebSocket API, authenticated with the token; its result."""
+        connection = websocket.create_connection(
+            self.url.replace("http://", "ws://") + "/api/websocket", timeout=30)
+        try:
+            connection.recv()
+            connection.send(json.dumps({"type": "auth", "access_token": self.token}))
+            if json.loads(connection.recv()).get("type") != "auth_ok":
+                raise AssertionError("HA refused the test's token")
+            connection.send(json.dumps({"id": 1, **command}))
+            reply = json.loads(connection.recv())
+        finally:
+            connection.close()
+        if not reply.get("success"):
+            raise AssertionError(f"HA refused {command['type']}: {reply}")
+        return reply["result"]
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

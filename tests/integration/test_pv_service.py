@@ -8,7 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pv_simulator.summary import read_rows, summarize
-from tests.helpers import rows_of
+from tests.helpers import rows_of, wait_until
 from tests.integration.support import BrokerTestCase, check_rows, rabbitmqctl
 from tests.paths import ROOT
 
@@ -75,7 +75,7 @@ class ThousandsOfMetersTest(BrokerTestCase):
         and two ticks of 2,000 meters are all written."""
         conf = str(self.write_config())
         service = self.start("demo_pv_service.py", "-conf", conf, "--log-level", "INFO",
-                             "-ids", *self.ids(), "--output-dir", "out", "--exit-when-idle", "3")
+                             "-ids", *self.ids(), "--output-dir", "out")
         assert service.stderr is not None
         for line in service.stderr:
             if "PV service consuming" in line:
@@ -90,7 +90,10 @@ class ThousandsOfMetersTest(BrokerTestCase):
                              "--speed", "0", "--interval", "1", "--duration", "2",
                              "--start", "2026-06-21T12:00+00:00", "--seed", "1", timeout=300)
         self.assert_clean_exit(meter.returncode, meter.stderr)
-        code, _, err = self.finish(service, timeout=300)
+        out = self.tmp / "out"
+        wait_until(lambda: sum(1 for _ in out.glob("*.csv")) == self.METERS
+                   and all(len(rows_of(out, m)) == 2 for m in self.ids()), 300, "two rows a meter")
+        code, _, err = self.interrupt(service, timeout=60)
         self.assert_clean_exit(code, err)
-        counts = {m: len(rows_of(self.tmp / "out", m)) for m in self.ids()}
+        counts = {m: len(rows_of(out, m)) for m in self.ids()}
         self.assertEqual(set(counts.values()), {2})

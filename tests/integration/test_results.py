@@ -19,7 +19,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from pv_simulator.messaging.port import dead_letter_arguments, queue_arguments
 from pv_simulator.messaging.wire import ReadingEncoder
-from tests.helpers import rows_of, wait_until
+from pv_simulator.services.energy import MAX_INTERVAL_S
+from tests.helpers import energy_integral, rows_of, wait_until
 from tests.integration.support import HOST, BrokerTestCase
 
 MQTT_PORT = 1883
@@ -130,6 +131,15 @@ class ResultsStreamTest(BrokerTestCase):
         summary = json.loads((self.tmp / "summary.json").read_text())
         self.assertEqual(summary["published_results"], 6000)
         self.assertIn("published results 6000", service.stderr)
+        bodies = {properties.message_id: json.loads(body) for _, properties, body in results}
+        for meter_id in ("Meter_0", "Meter_1"):
+            meter_rows = rows_of(self.tmp / "out", meter_id)
+            for count in (1, 2, 1500, len(meter_rows)):  # each result: its meter's counters with its row
+                result = bodies[row_id(meter_rows[count - 1])]
+                for name, kwh in energy_integral(meter_rows[:count], MAX_INTERVAL_S).items():
+                    self.assertAlmostEqual(result[f"{name}_kwh"], kwh, delta=2e-6, msg=(meter_id, count, name))
+                    if count == len(meter_rows):
+                        self.assertEqual(summary["energy_kwh"][meter_id][name], result[f"{name}_kwh"])
 
     def test_mqtt_sees_every_row_across_a_killed_service(self) -> None:
         subscriber = self.subscribe()

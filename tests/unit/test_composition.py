@@ -366,7 +366,7 @@ class SunSpecCompositionTest(unittest.TestCase):
         self.assertIsNotNone(parts.modbus.inbox)
         self.assertIs(parts.service.inbox, parts.modbus.inbox)
         self.assertIsNotNone(parts.service.control)
-        self.assertIsNotNone(parts.service._site_of("Meter_0"), "a controlled meter is a site")
+        self.assertIsNotNone(parts.service.site_of("Meter_0"), "a controlled meter is a site")
 
     def test_a_restart_shows_the_last_written_row(self) -> None:
         parts = self.build("", ["Meter_0"], ["Meter_0"])

@@ -144,6 +144,15 @@ class SummarizeTest(SummaryTestCase):
         self.assertEqual((summary.pv_peak_time.hour, summary.pv_peak_time.minute), (14, 5))
         self.assertEqual(summary.pv_peak_time.utcoffset().total_seconds(), 7200)  # type: ignore[union-attr]
 
+    def test_a_plain_meter_draws_and_feeds_what_its_meter_minus_pv_says(self) -> None:
+        # Half an hour drawing 300 W (PV 0.2 kW under 500 W), half an hour feeding 700 W in.
+        rows = [Row("M1", DAY_START_S + 60.0 * i, 500.0, 0.2 if i < 30 else 1.2, 0.0) for i in range(60)]
+        summary = summarize(rows, VIENNA)["M1"]
+        self.assertAlmostEqual(summary.grid_import_kwh, 0.15)
+        self.assertAlmostEqual(summary.grid_export_kwh, 0.35)
+        self.assertIsNone(summary.site)
+        self.assertEqual(format_summary([summary]).splitlines()[1].split()[-2:], ["0.150", "0.350"])
+
     def test_no_pv_has_no_peak_time(self) -> None:
         rows = [Row("M1", DAY_START_S + i, 200.0, 0.0, 200.0) for i in range(10)]
         self.assertIsNone(summarize(rows, VIENNA)["M1"].pv_peak_time)
@@ -168,8 +177,9 @@ class FormatSummaryTest(unittest.TestCase):
         self.assertEqual(len(lines), 3)
         self.assertIn("meter_id", lines[0])
         m2, long_id = lines[1].split(), lines[2].split()
-        self.assertEqual(long_id, ["METER-LONG-ID", "86400", "11.234", "21.500", "3.251", "14:07"])
-        self.assertEqual(m2, ["M2", "10", "0.500", "0.000", "0.000", "-"])
+        self.assertEqual(long_id, ["METER-LONG-ID", "86400", "11.234", "21.500", "3.251", "14:07",
+                                   "0.000", "0.000"])
+        self.assertEqual(m2, ["M2", "10", "0.500", "0.000", "0.000", "-", "0.000", "0.000"])
 
     def test_accepts_an_iterable(self) -> None:
         summary = MeterSummary("M1", 1, 0.0, 0.0, 0.0, None)
@@ -212,8 +222,8 @@ class SummaryCliTest(SummaryTestCase):
         with mock.patch.dict(os.environ, {"TZ": "Asia/Tokyo"}):
             _, by_default, _ = self.run_main(str(path))
             _, overridden, _ = self.run_main(str(path), "--timezone", "Europe/Vienna")
-        self.assertEqual(by_default.splitlines()[1].split()[-1], "19:00")
-        self.assertEqual(overridden.splitlines()[1].split()[-1], "12:00")
+        self.assertEqual(by_default.splitlines()[1].split()[5], "19:00")
+        self.assertEqual(overridden.splitlines()[1].split()[5], "12:00")
 
     def test_unknown_timezone_exit_2(self) -> None:
         path = self.write("M1.csv", csv_text([("M1", DAY_START_S, 1.0, 0.0)]))
@@ -241,8 +251,8 @@ class SiteSummaryTest(unittest.TestCase):
             summary = summarize(read_rows([path]), VIENNA)["S"]
         site = summary.site
         assert site is not None
-        self.assertAlmostEqual(site.grid_export_kwh, 1.0)
-        self.assertAlmostEqual(site.grid_import_kwh, 0.5)
+        self.assertAlmostEqual(summary.grid_export_kwh, 1.0)
+        self.assertAlmostEqual(summary.grid_import_kwh, 0.5)
         self.assertAlmostEqual(site.battery_charged_kwh, 1.0)
         self.assertAlmostEqual(site.battery_discharged_kwh, 0.5)
         self.assertAlmostEqual(site.self_consumption_pct or 0.0, 100.0 * (3.0 - 1.0) / 3.0)

@@ -18,7 +18,7 @@ from pv_simulator.models.site import SELF_CONSUMPTION, Site
 from pv_simulator.services.control import BadCommand, Command, CommandInbox
 from pv_simulator.services.metrics import Metrics
 from pv_simulator.services.pv_service import PvService
-from pv_simulator.services.results import Accepted, ResultStream
+from pv_simulator.services.results import Accepted, Limits, ResultStream, limits
 from pv_simulator.storage.csv_format import HEADER, SITE_HEADER, Row, file_glob
 from pv_simulator.storage.csv_store import CsvOutput
 from pv_simulator.summary import read_rows
@@ -192,6 +192,31 @@ class SitePvServiceTest(SiteTestCase):
                               row.pv_available_kw, row.pv_power_value_kw, row.meter_power_value_w))
             self.assertEqual((body["battery_mode"], body["pv_limit_pct"], body["export_limit_w"]),
                              (SELF_CONSUMPTION, None, None))
+
+    def test_the_settings_in_force_are_the_configured_ones_until_a_row_has_a_commands(self) -> None:
+        output = CsvOutput(self.out_dir, UTC, "never")
+        self.addCleanup(output.close)
+        unstarted = PvService(Connection(self.broker.connector(), FAST_RETRY), ["A", "P"], LinearPv(),
+                              output, 9000.0, lambda: False, site=ZERO_FEED_IN, sites={"P": None})
+        self.assertEqual(unstarted.limits_in_force("A"), limits(None, 0.0, None, None))
+        self.assertIsNone(unstarted.limits_in_force("P"))
+        self.publish_readings("A", 0, 10)
+        seen: list[Limits | None] = []
+
+        def commands(service: PvService) -> None:
+            if not seen and service.output.rows_written >= 10:
+                seen.append(service.limits_in_force("A"))
+                self.broker.publish_topic("amq.topic", "pv.control.A", b'{"battery_mode": "setpoint", '
+                                          b'"battery_setpoint_w": -200, "pv_limit_pct": 40}')
+                self.publish_readings("A", 10, 10)
+
+        service = self.run_service(["A"], control=True, between_batches=commands, results=True)
+        self.assertEqual(seen, [limits(None, None, SELF_CONSUMPTION, None)])
+        self.assertEqual(service.limits_in_force("A"), limits(40.0, None, "setpoint", -200.0))
+        last = json.loads(self.broker.results[-1][1].body)
+        self.assertEqual({key: last[key] for key in limits(None, None, None, None)},
+                         limits(40.0, None, "setpoint", -200.0))
+        self.assertEqual(last["battery_power_w"], -200.0)
 
     def test_applied_and_rejected_commands_are_scraped(self) -> None:
         self.publish_readings("A", 0, 10)

@@ -8,10 +8,12 @@ from collections import Counter
 
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.port import BrokerRefused
+from pv_simulator.services.energy import COUNTERS, MAX_INTERVAL_S, EnergyCounters, EnergyCsvOutput
 from pv_simulator.services.pv_service import PvService
 from pv_simulator.services.results import ResultStream, encode_result, routing_key
 from pv_simulator.storage.csv_format import file_glob, parse_row
 from pv_simulator.storage.csv_store import CsvOutput
+from tests.helpers import energy_integral, rows_of
 from tests.unit.services.support import FAST_RETRY, START_S, UTC, FakeQueuesTestCase, LinearPv
 
 
@@ -38,14 +40,15 @@ class EncodeResultTest(unittest.TestCase):
 class ResultStreamTest(FakeQueuesTestCase):
 
     def run_service(self, meter_ids: list[str], exchange: str = "amq.topic",
-                    batch_max: int = 100) -> PvService:
-        output = CsvOutput(self.out_dir, UTC, "never")
+                    batch_max: int = 100, energy: EnergyCounters | None = None) -> PvService:
+        output = (CsvOutput(self.out_dir, UTC, "never") if energy is None
+                  else EnergyCsvOutput(energy, self.out_dir, UTC, "never"))
         self.addCleanup(output.close)
         connection = Connection(self.broker.connector(), FAST_RETRY)
         self.addCleanup(connection.close)
         service = PvService(connection, meter_ids, LinearPv(), output, 9000.0, lambda: False,
                             exit_when_idle_s=0.05, batch_max=batch_max, stats_interval_s=0,
-                            results=ResultStream(exchange, output))
+                            results=ResultStream(exchange, output, energy))
         service.run()
         output.close()
         return service
@@ -147,6 +150,34 @@ class ResultStreamTest(FakeQueuesTestCase):
         self.run_service(["M0"], batch_max=500)
         self.assertEveryRowHasItsResult()
         self.assertEqual(len(self.row_ids()), 3000)
+
+    def test_results_carry_the_counters_with_their_row_across_lost_confirms_and_a_restart(self) -> None:
+        self.publish("M0", 300)
+        self.publish("M1", 200)
+        self.broker.lose_result_confirms(1)
+        energy = EnergyCounters()
+        self.run_service(["M0", "M1"], batch_max=64, energy=energy)
+        self.publish("M0", 100, first=300)
+        restarted = EnergyCounters()
+        restarted.seed(self.out_dir)
+        self.run_service(["M0"], batch_max=64, energy=restarted)
+        bodies: dict[str, bytes] = {}
+        for _, message in self.broker.results:
+            # A result published again after a lost confirm is the same message, counters included.
+            self.assertEqual(bodies.setdefault(message.message_id, message.body), message.body)
+        for meter_id in ("M0", "M1"):
+            rows = rows_of(self.out_dir, meter_id)
+            self.assertEqual(len(rows), 400 if meter_id == "M0" else 200)
+            for count in (1, 2, 150, len(rows)):  # after its first, second, a middle and its last row
+                result = json.loads(bodies[f"{meter_id}:{rows[count - 1]['time_s']}"])
+                integral = energy_integral(rows[:count], MAX_INTERVAL_S)
+                for key in COUNTERS:
+                    self.assertAlmostEqual(result[key], integral[key.removesuffix("_kwh")], places=6,
+                                           msg=f"{meter_id} {key} after {count} row(s)")
+        last_m0 = json.loads(bodies[f"M0:{rows_of(self.out_dir, 'M0')[-1]['time_s']}"])
+        self.assertGreater(last_m0["consumption_kwh"], 0.0)
+        self.assertEqual([last_m0[key] for key in COUNTERS],
+                         [round(getattr(restarted.meters["M0"], key), 6) for key in COUNTERS])
 
     def test_a_missing_exchange_stops_the_start_before_consuming(self) -> None:
         self.publish("M0", 10)

@@ -27,7 +27,9 @@ def epoch(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=VIENNA).timestamp()
 
 
-class OutTest(unittest.TestCase):
+class _WriterCase(unittest.TestCase):
+    """A writer on a fresh folder, closed after the test."""
+
     def setUp(self) -> None:
         folder = Path(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, folder, True)
@@ -35,6 +37,8 @@ class OutTest(unittest.TestCase):
         self.out = CsvOutput(self.dir, VIENNA)
         self.addCleanup(self.out.close)
 
+
+class OutTest(_WriterCase):
     def test_new_file_gets_header_and_row(self) -> None:
         self.assertTrue(self.out.write("Meter_0", epoch("2026-06-21T12:00"), 1500.0, 2.5))
         self.out.flush()
@@ -279,3 +283,38 @@ class LockTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DayOrderTest(_WriterCase):
+    """A meter's files reach the OS in time order, and its last rows are found in one listing."""
+
+    def test_a_day_is_handed_to_the_os_before_the_next_days_rows(self) -> None:
+        self.out.write("Meter_0", epoch("2026-06-21T23:50"), 100.0, 0.0)
+        self.out.write("Meter_0", epoch("2026-06-22T00:00"), 200.0, 0.0)
+        # No flush yet: a kill now leaves the first day whole, never the second alone.
+        self.assertEqual(len(read_csv(self.dir / "Meter_0-2026-06-21.csv")), 1)
+
+    def test_what_it_keeps_grows_with_the_meters_not_the_days(self) -> None:
+        for day in range(1, 11):
+            for meter in range(3):
+                self.out.write(f"Meter_{meter}", epoch(f"2026-06-{day:02d}T12:00"), 100.0, 0.0)
+        self.assertEqual(len(self.out._open), 3)
+        self.assertEqual(len(self.out._last_time), 3)
+        # A late reading of a closed day is still judged against the file.
+        self.assertFalse(self.out.write("Meter_0", epoch("2026-06-04T12:00"), 100.0, 0.0))
+        self.assertTrue(self.out.write("Meter_0", epoch("2026-06-04T13:00"), 100.0, 0.0))
+        self.out.flush()
+        self.assertEqual(len(read_csv(self.dir / "Meter_0-2026-06-04.csv")), 2)
+
+    def test_last_rows_of_each_meter_from_its_newest_file_with_rows(self) -> None:
+        self.out.write("Meter_0", epoch("2026-06-21T10:00"), 100.0, 0.0)
+        self.out.write("Meter_0", epoch("2026-06-22T10:00"), 200.0, 0.0)
+        self.out.write("Meter_1", epoch("2026-06-21T11:00"), 300.0, 0.0)
+        self.out.close()
+        (self.dir / "Meter_1-2026-06-22.csv").write_text(HEADER + "\n")  # a crash after midnight
+        fresh = CsvOutput(self.dir, VIENNA)
+        self.addCleanup(fresh.close)
+        rows = fresh.last_rows(["Meter_0", "Meter_1", "Meter_2"])
+        self.assertEqual(sorted(rows), ["Meter_0", "Meter_1"])
+        self.assertEqual(rows["Meter_0"].time_s, epoch("2026-06-22T10:00"))
+        self.assertEqual(rows["Meter_1"].meter_power_value_w, 300.0)
