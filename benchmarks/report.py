@@ -42,10 +42,14 @@ OPEN_FILES_FIXED = 100
 SITE_RATIO_MIN = 0.8
 DATASET_LIMIT_S = 360.0
 DATASET_RATIO_MIN = 5.0
+#: Issue 20 (SunSpec over Modbus TCP): polled at 1 Hz, the answers' p99 and the readings' cost.
+MODBUS_RESPONSE_P99_MS = 20.0
+MODBUS_LATENCY_RATIO = 1.1
 FULL_STAND_INS = {"ff_day": "ff_1x86400", "ff_10": "ff_10x8640", "ff_publish": "ff_publish_1x86400",
                   "site": "site_1x86400", "dataset": "dataset_1000y",
                   "year": "year_60", "rt_2000": "rt_2000", "rt_5000": "rt_5000",
-                  "rt_10000_2s": "rt_10000_2s", "ids": "ids_10000", "start": "start_10000"}
+                  "rt_10000_2s": "rt_10000_2s", "ids": "ids_10000", "start": "start_10000",
+                  "modbus": "modbus_100"}
 
 
 def _get(data: Any, *path: str) -> Any:
@@ -188,6 +192,14 @@ def _other_targets(s: Scenarios, add: Add, n: dict[str, str], first: bool) -> No
         add(f"{site}: readings/s with a battery and --control >= {SITE_RATIO_MIN:g} x without "
             "(same run, best of --repeats each)", _get(s, site, "site_over_plain"),
             lambda v: v >= SITE_RATIO_MIN, " x")
+    modbus = n["modbus"]
+    if first or modbus in s:
+        add(f"{modbus}: Modbus response p99 <= {MODBUS_RESPONSE_P99_MS:g} ms (every unit polled at 1 Hz, "
+            "all models)", _get(s, modbus, "response_p99_ms"), lambda v: v <= MODBUS_RESPONSE_P99_MS,
+            " ms")
+        add(f"{modbus}: readings' latency p99 with Modbus <= {MODBUS_LATENCY_RATIO:g} x without "
+            "(same run)", _get(s, modbus, "latency_p99_modbus_over_plain"),
+            lambda v: v <= MODBUS_LATENCY_RATIO, " x")
     offered = _get(s, rt, "offered_per_s")
     rate = _get(s, rt, "readings_per_s")
     add(f"{rt}: rows/s >= 95 % of offered {_fmt(offered)}/s", rate,

@@ -41,6 +41,7 @@ from benchmarks.clis import Processes
 from benchmarks.dataset import dataset_vs_broker
 from benchmarks.fanout import run_fanout
 from benchmarks.layouts import DEFAULT_PARTITIONS, NAMES, BenchLayout, parse_layouts
+from benchmarks.modbus_poll import free_port_pair
 from benchmarks.report import format_table, targets
 from benchmarks.scenarios import Env, fast_forward, meter_start, real_time
 
@@ -118,6 +119,29 @@ def _rt(env: Env, **kwargs: Any) -> Result:
     return real_time(env, **kwargs)
 
 
+def _rt_modbus(env: Env, name: str, **kwargs: Any) -> Result:
+    """The same real-time fleet without and then with SunSpec, every unit polled at 1 Hz (issue
+    20's targets: response p99, and the readings' latency p99 within 10 % of the run without)."""
+    plain = real_time(env, name=f"{name}-plain", **kwargs)
+    modbus = real_time(env, name=f"{name}-modbus", modbus_port=free_port_pair(), **kwargs)
+    # After the warm-up where the schedule has one (--quick's is shorter than it).
+    latency = "latency_after_warmup" if _nested(plain, "latency_after_warmup", "n") else "latency"
+    plain_p99 = _nested(plain, latency, "p99_s")
+    modbus_p99 = _nested(modbus, latency, "p99_s")
+    ratio = (round(modbus_p99 / plain_p99, 3)
+             if isinstance(plain_p99, float) and isinstance(modbus_p99, float) and plain_p99 else None)
+    return {"name": name, "plain": plain, "modbus": modbus,
+            "response_p99_ms": _nested(modbus, "modbus", "response_p99_ms"),
+            "latency_of": latency, "latency_p99_plain_s": plain_p99, "latency_p99_modbus_s": modbus_p99,
+            "latency_p99_modbus_over_plain": ratio}
+
+
+def _nested(data: Any, *path: str) -> Any:
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
 def _start(env: Env, **kwargs: Any) -> Result:
     return meter_start(env, **kwargs)
 
@@ -134,7 +158,7 @@ def stand_ins(args: argparse.Namespace) -> dict[str, str]:
     slow = [(m, i) for m, i in sizes if i != 1.0]
     names = {"ff_day": "ff_1x3600", "ff_10": "ff_10x360", "ff_publish": "ff_publish_1x3600",
              "site": "site_1x3600", "ids": "ids_200", "start": "start_200",
-             "dataset": dataset_name(*QUICK_DATASET[:2])}
+             "dataset": dataset_name(*QUICK_DATASET[:2]), "modbus": "modbus_20"}
     if hz:
         names["rt_2000"] = names["rt_5000"] = rt_name(max(hz), 1.0)
     if slow:
@@ -201,6 +225,10 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[Env], object]]]:
     each_layout(f"ids_{ids}", _rt, meters=ids, interval_s=1.0 if quick else 10.0,
                 duration_s=3.0 if quick else 30.0, sample_size=args.sample)
     each_layout(f"start_{ids}", _start, meters=ids)
+    # SunSpec over Modbus: 100 meters polled at 1 Hz each, against the same fleet without.
+    modbus_meters = 20 if quick else 100
+    each_layout(f"modbus_{modbus_meters}", _rt_modbus, first_only=True, meters=modbus_meters,
+                interval_s=1.0, duration_s=4.0 if quick else 60.0, sample_size=args.sample)
     if args.only:
         wanted = [w.strip() for w in args.only.split(",") if w.strip()]
         steps = [(n, f) for n, f in steps if any(n == w or n.startswith(w) for w in wanted)]

@@ -37,9 +37,11 @@ from pathlib import Path
 from benchmarks.broker_env import DepthProbe, queue_backlog, virtual_host, write_config
 from benchmarks.clis import Cli, Processes, meter_ids
 from benchmarks.layouts import BenchLayout
+from benchmarks.modbus_poll import ModbusPollers
 from benchmarks.procstat import ProcSampler, broker_pid
 from benchmarks.tail import CsvTailer, count_rows
 from pv_simulator.config import load_config
+from pv_simulator.sunspec.register_map import UNITS_PER_PORT
 
 #: A summer day, so the solar model computes the full chain for about 16 of the 24 hours.
 FF_START = "2026-06-21T00:00"
@@ -222,11 +224,16 @@ class _DepthSeries:
 
 def real_time(env: Env, name: str, meters: int, interval_s: float, duration_s: float,
               sample_size: int, drain_limit_s: float = 120.0,
-              layout: BenchLayout | None = None) -> Result:
-    """N meters at wall-clock pace; latency of a sample, backlog, throughput, RSS, open files."""
+              layout: BenchLayout | None = None, modbus_port: int | None = None) -> Result:
+    """N meters at wall-clock pace; latency of a sample, backlog, throughput, RSS, open files.
+
+    ``modbus_port``: the PV service serves SunSpec there, and every meter's unit is polled once
+    a second, all its models, from the meter's clock start to its end (``modbus`` in the result:
+    the response times).
+    """
     with virtual_host(name) as vhost, env.processes:
         return _real_time(env, _scenario(env, name, vhost, layout or BenchLayout()), meters,
-                          interval_s, duration_s, sample_size, drain_limit_s)
+                          interval_s, duration_s, sample_size, drain_limit_s, modbus_port)
 
 
 def written_share(rows: list[tuple[float, float, float]], polls: list[tuple[float, float]],
@@ -278,13 +285,14 @@ def _per_thousand(window: dict[str, float], readings: int) -> dict[str, float | 
 
 
 def _real_time(env: Env, s: _Setup, meters: int, interval_s: float, duration_s: float,
-               sample_size: int, drain_limit_s: float) -> Result:
+               sample_size: int, drain_limit_s: float, modbus_port: int | None = None) -> Result:
     ids = meter_ids(meters)
     sample = sorted(random.Random(7).sample(ids, min(sample_size, meters)))
     ticks = math.ceil(duration_s / interval_s - 1e-9)
     service_launched = time.time()
+    modbus_args = ("--modbus-port", str(modbus_port)) if modbus_port is not None else ()
     service = env.processes.service(s.conf, s.work, s.layout.service_ids(ids),
-                                    "--output-dir", str(s.out))
+                                    "--output-dir", str(s.out), *modbus_args)
     s.sampler.add("service", service.pid)
     s.sampler.start()
     service_ready = service.wait_for("PV service consuming", 900)
@@ -303,6 +311,9 @@ def _real_time(env: Env, s: _Setup, meters: int, interval_s: float, duration_s: 
     _check_layout(s, meters, None, meter)  # the service's was checked once it consumed
     depth_queues = s.layout.queues_of(sample)
     depth = _DepthSeries(s.vhost, depth_queues)
+    pollers = (ModbusPollers("127.0.0.1", [(modbus_port + i // UNITS_PER_PORT, i % UNITS_PER_PORT + 1)
+                                           for i in range(meters)]).start()
+               if modbus_port is not None else None)
     # One interval after the last tick was due, every reading should be written: what is
     # not is the backlog, wherever it waits (the meter's buffer, the queues, the service).
     schedule_end = anchor + ticks * interval_s
@@ -313,6 +324,7 @@ def _real_time(env: Env, s: _Setup, meters: int, interval_s: float, duration_s: 
     meter_code = meter.wait(duration_s + 900)
     meter_done = meter.ended_at or time.time()
     depth_points = depth.stop()
+    modbus = pollers.stop() if pollers is not None else None
     backlog_at_end = backlog = queue_backlog(s.vhost)
     rows_at_end = count_rows(s.out)[0]
     # Until nothing is ready or unacknowledged (each look is a rabbitmqctl call, ~1 s here).
@@ -395,6 +407,7 @@ def _real_time(env: Env, s: _Setup, meters: int, interval_s: float, duration_s: 
         "sample_ready_queues": len(depth_queues),
         "processes": procs,
         "profiles": [str(p) for p in profiles if p],
+        **({"modbus": modbus} if modbus is not None else {}),
     }
 
 

@@ -42,6 +42,8 @@ from pv_simulator.services.energy import energy_summary
 from pv_simulator.services.layouts import StrandedReadings
 from pv_simulator.services.metrics import Metrics
 from pv_simulator.storage.csv_store import OutputError, OutputFailed
+from pv_simulator.sunspec.register_map import units_csv
+from pv_simulator.sunspec.server import ModbusUnavailable, SunSpecServer
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +167,26 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pika").setLevel(logging.CRITICAL)
+    # pymodbus logs each client's mistakes; the SunSpec server answers them with exceptions.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+
+
+def _serve_modbus(server: SunSpecServer, map_file: Path | None) -> None:
+    """Start the SunSpec server; one log line per port with its units; the map as CSV if asked."""
+    try:
+        server.start()
+    except ModbusUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    writes = "taken as commands" if server.inbox is not None else "refused ([modbus] control = false)"
+    for port in server.ports:
+        units = [unit for unit in server.units if unit.port == port]
+        log.info("Modbus TCP on %s:%d, SunSpec at 40000, writes %s: units %s", arguments.url_host(server.host),
+                 port, writes, ", ".join(f"{unit.unit_id}={unit.meter_id}" for unit in units))
+    if map_file is not None:
+        try:
+            map_file.write_text(units_csv(server.units), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"argument --modbus-map: cannot write {map_file}: {exc.strerror}") from None
 
 
 def run_body(prog: str, body: Callable[[], None]) -> int:
@@ -325,6 +347,12 @@ def service_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--control", action="store_true",
                         help="take commands on amq.topic, routing key pv.control.<METER_ID> (as "
                              "[control] enabled = true; see docs/site.md for who may send them)")
+    parser.add_argument("--modbus-port", type=arguments.port, metavar="PORT",
+                        help="serve each meter as a SunSpec device over Modbus TCP: unit ids 1-247 in "
+                             "serving order on PORT, the next 247 on PORT+1... (as [modbus] port; "
+                             "host, and whether writes command the sites: [modbus]; docs/sunspec.md)")
+    parser.add_argument("--modbus-map", type=Path, metavar="FILE",
+                        help="write which meter is where as CSV: meter_id,port,unit_id")
     args, stopper = _parse_and_prepare(parser, argv)
 
     def body() -> None:
@@ -332,15 +360,22 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         refuse_memory_transport(config)
         layout = layout_of(config.broker)
         meter_ids, queues = _served(args.meter_ids, args.partition, layout)
+        if args.modbus_port == 0:
+            raise UsageError("argument --modbus-port: 0 is not in 1..65535 (the ports after it "
+                             "serve the 248th meter on)")
+        if args.modbus_map is not None and args.modbus_port is None and config.modbus.port is None:
+            raise UsageError("argument --modbus-map: needs --modbus-port (or [modbus] port)")
         pv = build_pv_service(config, PvServiceOptions(
             meter_ids=meter_ids, queues=queues, output_dir=args.output_dir,
             exit_when_idle_s=args.exit_when_idle, stats_interval_s=args.stats_interval,
             publish=args.publish, metrics=args.metrics_port is not None,
             home_assistant=args.home_assistant, control=args.control,
-            summary=args.summary_file is not None), stopper)
+            summary=args.summary_file is not None, modbus_port=args.modbus_port), stopper)
         _log_layout(layout, queues)
         if pv.metrics is not None:
             _serve_metrics(pv.metrics, args.metrics_host, args.metrics_port)
+        if pv.modbus is not None:
+            _serve_modbus(pv.modbus, args.modbus_map)
         if pv.mqtt is not None:
             pv.mqtt.connect()
         try:
@@ -353,6 +388,8 @@ def service_main(argv: Sequence[str] | None = None) -> int:
                 pv.connection.close()
                 if pv.mqtt is not None:
                     pv.mqtt.close()
+                if pv.modbus is not None:
+                    pv.modbus.stop()
             result = pv.service.result()
             log.info("wrote %d row(s); %d duplicate(s) skipped, %d out of order (dead-lettered), "
                      "%d rejected, %d reconnect(s)%s", result.written, result.duplicates_skipped,

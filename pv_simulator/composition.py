@@ -23,8 +23,9 @@ import hashlib
 import logging
 import math
 import resource
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
+from importlib import metadata
 from pathlib import Path
 
 from pv_simulator.config import BrokerConfig, Config, ConfigError, schema_key
@@ -51,14 +52,18 @@ from pv_simulator.models.weather import WeatherSource
 from pv_simulator.models.weather_checks import weather_warnings
 from pv_simulator.models.weather_files import WeatherFile, WeatherFileError, read_weather_file
 from pv_simulator.services.clock import SimClock
+from pv_simulator.services.control import CommandInbox
 from pv_simulator.services.energy import EnergyCounters, EnergyCsvOutput
 from pv_simulator.services.home_assistant import HomeAssistantOutput, availability_topic
 from pv_simulator.services.layouts import other_layout, queues_of, stranded_check
 from pv_simulator.services.meter import MeterService
 from pv_simulator.services.metrics import Metrics, pv_service_metrics
 from pv_simulator.services.pv_service import PvService
-from pv_simulator.services.results import ResultStream
+from pv_simulator.services.results import Accepted, ResultStream
 from pv_simulator.storage.csv_store import CsvOutput, check_output_dir
+from pv_simulator.sunspec.register_map import Nameplate, assign_units
+from pv_simulator.sunspec.rows import file_row, written_row
+from pv_simulator.sunspec.server import SunSpecServer
 
 log = logging.getLogger(__name__)
 
@@ -432,13 +437,15 @@ class PvModels:
         return source
 
 
-def site_of(config: Config, member: FleetMember | None) -> Site | None:
+def site_of(config: Config, member: FleetMember | None, controlled: bool | None = None) -> Site | None:
     """One house's site (docs/site.md), its fleet row's battery over [battery]'s; None for a plain
-    meter, one without battery, export limit and control, whose rows keep the five columns."""
+    meter, one without battery, export limit and control (``controlled``, by default [control]
+    enabled), whose rows keep the five columns."""
     battery, pv = config.battery, config.pv
     row = member or FleetMember("")
     capacity_kwh = battery.capacity_kwh if row.battery_kwh is None else row.battery_kwh
-    if capacity_kwh == 0.0 and config.site.export_limit_w is None and not config.control.enabled:
+    controlled = config.control.enabled if controlled is None else controlled
+    if capacity_kwh == 0.0 and config.site.export_limit_w is None and not controlled:
         return None
     peak_kw = pv.peak_power_kw if row.peak_power_kw is None else row.peak_power_kw
     dc_ac_ratio = pv.dc_ac_ratio if row.dc_ac_ratio is None else row.dc_ac_ratio
@@ -453,16 +460,16 @@ def site_of(config: Config, member: FleetMember | None) -> Site | None:
                 export_limit_w=config.site.export_limit_w)
 
 
-def build_sites(config: Config, meter_ids: Sequence[str] | None) -> tuple[Site | None,
-                                                                         dict[str, Site | None]]:
+def build_sites(config: Config, meter_ids: Sequence[str] | None,
+                controlled: bool | None = None) -> tuple[Site | None, dict[str, Site | None]]:
     """The configuration's site, and each fleet meter's own (as :meth:`PvModels.for_meters`)."""
-    default = site_of(config, None)
+    default = site_of(config, None, controlled)
     fleet = load_fleet(config)
     if fleet is None:
         return default, {}
     rows = {member.meter_id: member for member in fleet}
     wanted = list(rows) if meter_ids is None else meter_ids
-    return default, {meter_id: site_of(config, rows[meter_id]) for meter_id in wanted
+    return default, {meter_id: site_of(config, rows[meter_id], controlled) for meter_id in wanted
                      if meter_id in rows}
 
 
@@ -588,6 +595,8 @@ class PvServiceOptions:
     """``--control``: take commands whatever [control] enabled says."""
     summary: bool = False
     """``--summary-file``: the energy counters go into it."""
+    modbus_port: int | None = None
+    """``--modbus-port``: serve SunSpec over Modbus TCP from this port, whatever [modbus] port says."""
 
 
 @dataclass(frozen=True)
@@ -602,6 +611,8 @@ class PvServiceParts:
     energy: EnergyCounters | None = None
     mqtt: MqttPublisher | None = None
     """Home Assistant's publisher, unconnected: the caller connects it before the run, closes it after."""
+    modbus: SunSpecServer | None = None
+    """The SunSpec server, not started: the caller starts it before the run, stops it after."""
 
 
 def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Callable[[], bool],
@@ -620,7 +631,9 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
     # with fewer handles than meters, every tick would reopen each file (a cycle through
     # all meters is an LRU's worst case).
     max_open_files = max(16, raise_open_file_limit() // 2 - 64)
-    site, sites = build_sites(config, options.meter_ids)
+    modbus_port = options.modbus_port if options.modbus_port is not None else config.modbus.port
+    modbus_control = modbus_port is not None and config.modbus.control
+    site, sites = build_sites(config, options.meter_ids, config.control.enabled or modbus_control)
 
     def site_meters(meter_id: str) -> bool:
         return sites.get(meter_id, site) is not None
@@ -629,7 +642,7 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
     publish = options.publish or config.output.publish
     # Energy counters read every existing row at start, so only where something shows them.
     energy = (EnergyCounters() if home_assistant or options.metrics or publish or options.summary
-              else None)
+              or modbus_port is not None else None)
     output = (CsvOutput(options.output_dir, config.site.timezone, config.output.fsync, max_open_files,
                         site_meters)
               if energy is None else
@@ -649,18 +662,98 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
     connection.on_connect(stranded_check(layout, other, queues_of(other, known)))
     results = ResultStream(config.output.results_exchange, output, energy) if publish else None
     metrics = pv_service_metrics() if options.metrics else None
+    inbox = CommandInbox() if modbus_control else None
+    modbus = (sunspec_server(config, options, modbus_port, site, sites, inbox, output, energy)
+              if modbus_port is not None and energy is not None else None)
     service = PvService(connection, options.queues, model, output, config.meter.max_power_w,
                         should_stop, exit_when_idle_s=options.exit_when_idle_s,
                         stats_interval_s=options.stats_interval_s, pv_models=fleet_models,
                         results=results, metrics=metrics, layout=layout,
-                        site=site, sites=sites, control=config.control.enabled)
+                        site=site, sites=sites, control=config.control.enabled, inbox=inbox,
+                        on_rows=None if modbus is None or energy is None else feed_rows(modbus, energy))
     if metrics is not None:
         count_pv_service(metrics, service)
         if energy is not None:
             count_energy(metrics, energy)
     mqtt = (home_assistant_output(config, options, energy, output, service)
             if home_assistant and isinstance(output, EnergyCsvOutput) and energy is not None else None)
-    return PvServiceParts(service, output, connection, results, metrics, energy, mqtt)
+    return PvServiceParts(service, output, connection, results, metrics, energy, mqtt, modbus)
+
+
+def served_meter_ids(config: Config, options: PvServiceOptions) -> list[str]:
+    """The meters a PV service serves, in serving order: its ids, or its partitions' fleet meters.
+
+    Raises:
+        ConfigError: a partitioned service without a fleet, whose meters are known only from
+            their readings.
+    """
+    if options.meter_ids is not None:
+        return list(options.meter_ids)
+    fleet = load_fleet(config)
+    if fleet is None:
+        raise ConfigError(f"{config.where}: [modbus] port with [broker] layout = partitioned needs "
+                          "[fleet] file: the meters to serve as Modbus units")
+    layout = layout_of(config.broker)
+    served = set(options.queues)
+    return [member.meter_id for member in fleet if layout.queue_of(member.meter_id) in served]
+
+
+def sunspec_server(config: Config, options: PvServiceOptions, port: int, site: Site | None,
+                   sites: Mapping[str, Site | None], inbox: CommandInbox | None, output: CsvOutput,
+                   energy: EnergyCounters) -> SunSpecServer:
+    """The SunSpec devices of the served meters, each showing its last written row already."""
+    meter_ids = served_meter_ids(config, options)
+    try:
+        units = assign_units(meter_ids, port)
+    except ValueError as exc:
+        raise ConfigError(f"Modbus port {port}: {exc}") from None
+    fleet = {member.meter_id: member for member in load_fleet(config) or []}
+    nameplates = {unit.meter_id: nameplate_of(config, unit.meter_id, fleet.get(unit.meter_id),
+                                              sites.get(unit.meter_id, site), unit.unit_id)
+                  for unit in units}
+    server = SunSpecServer(config.modbus.host, units, nameplates, inbox)
+    for meter_id in meter_ids:
+        row = output.last_row(meter_id)
+        if row is not None:
+            server.update(meter_id, file_row(row, energy.meters.get(meter_id)))
+    return server
+
+
+def nameplate_of(config: Config, meter_id: str, member: FleetMember | None, site: Site | None,
+                 unit_id: int) -> Nameplate:
+    """A meter's SunSpec ratings: its inverter (fleet row over [pv]) and its site's battery."""
+    pv = config.pv
+    row = member or FleetMember("")
+    peak_kw = pv.peak_power_kw if row.peak_power_kw is None else row.peak_power_kw
+    dc_ac_ratio = pv.dc_ac_ratio if row.dc_ac_ratio is None else row.dc_ac_ratio
+    nameplate = Nameplate(meter_id, unit_id, inverter_ac_w=peak_kw / dc_ac_ratio * 1000.0,
+                          household_max_w=config.meter.max_power_w, version=package_version())
+    if site is None or not site.has_battery:
+        return nameplate
+    return replace(nameplate, battery_wh=site.capacity_kwh * 1000.0,
+                   max_charge_w=site.max_charge_kw * 1000.0,
+                   max_discharge_w=site.max_discharge_kw * 1000.0,
+                   soc_min_pct=site.soc_min_pct, soc_max_pct=site.soc_max_pct)
+
+
+def package_version() -> str:
+    """The installed pv-simulator's version, for SunSpec's common model."""
+    try:
+        return metadata.version("pv-simulator")
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def feed_rows(server: SunSpecServer, energy: EnergyCounters) -> Callable[[list[Accepted]], None]:
+    """The PV service's ``on_rows``: each written row to its meter's SunSpec device."""
+    meters = energy.meters
+
+    def on_rows(written: list[Accepted]) -> None:
+        update = server.update
+        for reading, pv_kw, site in written:
+            update(reading.meter_id, written_row(reading, pv_kw, site, meters.get(reading.meter_id)))
+
+    return on_rows
 
 
 def home_assistant_output(config: Config, options: PvServiceOptions, energy: EnergyCounters,

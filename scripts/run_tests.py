@@ -42,10 +42,13 @@ ALONE: tuple[str, ...] = (
 )
 
 #: Modules whose test classes are jobs of their own: as one job, each would end the run alone.
-BY_CLASS: tuple[str, ...] = ("tests.integration.test_faults",)
+BY_CLASS: tuple[str, ...] = ("tests.integration.test_faults", "tests.integration.test_sunspec")
 
 #: Jobs that take about a minute or more: started first, so that none of them ends the run alone.
 LONGEST_FIRST: tuple[str, ...] = (
+    # Two minutes of a zero-export controller in real time.
+    "tests.integration.test_sunspec.ZeroExportTest",
+    "tests.integration.test_sunspec.SunSpecTest",
     "tests.integration.test_faults.StreamFaultTest",
     "tests.integration.test_faults.PartitionedStreamFaultTest",
     "tests.integration.test_site",

@@ -16,6 +16,7 @@ from pv_simulator.config.settings import (
     ControlConfig,
     FleetConfig,
     MeterConfig,
+    ModbusConfig,
     OutputConfig,
     PvConfig,
     SiteConfig,
@@ -103,6 +104,7 @@ def _build(where: str, parser: configparser.ConfigParser, file: Path | None) -> 
                         for key in section.given_keys()),
         battery=_battery(sections["battery"]),
         control=ControlConfig(**sections["control"].attributes()),
+        modbus=ModbusConfig(**sections["modbus"].attributes()),
     )
 
 

@@ -221,6 +221,17 @@ SCHEMA: tuple[Key, ...] = (
     Key("control", "enabled", Kind.BOOLEAN, False,
         "take commands on `amq.topic`, routing key `pv.control.<METER_ID>` (docs/site.md: only "
         "with a broker only trusted users can write to); `--control` turns it on too"),
+    # SunSpec over Modbus TCP: docs/sunspec.md.
+    Key("modbus", "port", Kind.INTEGER, None,
+        "serve every meter as a SunSpec device over Modbus TCP on this port, unit ids 1-247 in "
+        "serving order, the next 247 on port + 1...; `--modbus-port` overrides it",
+        low=1, high=65535, shown_default="none: no Modbus"),
+    Key("modbus", "host", Kind.TEXT, "127.0.0.1",
+        "the address the Modbus server listens on; loopback unless every client on the network "
+        "may read the sites (and, with `control`, command them)"),
+    Key("modbus", "control", Kind.BOOLEAN, False,
+        "take writes to the controls (models 123 and 124) as commands, as [control] does over "
+        "AMQP; off: every write is refused with ILLEGAL FUNCTION"),
 )
 """Every key of every section, in the order the README lists them.
 

@@ -66,6 +66,15 @@ class ControlConfig:
 
 
 @dataclass(frozen=True)
+class ModbusConfig:
+    """The SunSpec Modbus TCP server: where it listens, whether writes command the sites."""
+
+    port: int | None = default("modbus", "port")
+    host: str = default("modbus", "host")
+    control: bool = default("modbus", "control")
+
+
+@dataclass(frozen=True)
 class PvConfig:
     """The PV plant model and its parameters (see ``pv_model``)."""
 
@@ -137,6 +146,7 @@ class Config:
     given: frozenset[tuple[str, str]] = frozenset()
     battery: BatteryConfig = BatteryConfig()
     control: ControlConfig = ControlConfig()
+    modbus: ModbusConfig = ModbusConfig()
 
     def is_given(self, section: str, key: str) -> bool:
         """Whether the file set ``[section] key`` rather than leaving it to its default."""

@@ -528,6 +528,25 @@ def pvwatts_ac_power_w(dc_power_w: float, dc_input_rating_w: float,
     return max(min(efficiency * dc_power_w, eta_nominal * dc_input_rating_w), 0.0)
 
 
+def pvwatts_dc_for_ac_w(ac_power_w: float, dc_input_rating_w: float,
+                        eta_nominal: float = PVWATTS_ETA_INV_NOMINAL,
+                        eta_reference: float = PVWATTS_ETA_INV_REFERENCE) -> float:
+    """The DC input at which :func:`pvwatts_ac_power_w` gives ``ac_power_w``: its inverse.
+
+    The PVWatts curve times the DC power is a quadratic in it (Dobos 2014, as above), solved for
+    its smaller root; at or above the clipping power the inverter draws its DC rating.
+    """
+    if ac_power_w <= 0.0:
+        return 0.0
+    if ac_power_w >= eta_nominal * dc_input_rating_w:
+        return dc_input_rating_w
+    k = eta_nominal / eta_reference
+    a = 0.0162 * k / dc_input_rating_w
+    b = -0.9858 * k
+    c = ac_power_w + 0.0059 * k * dc_input_rating_w
+    return (-b - math.sqrt(max(0.0, b * b - 4.0 * a * c))) / (2.0 * a)
+
+
 # NREL SPA periodic terms (Reda & Andreas 2004, appendix tables): Earth heliocentric
 # longitude L0-L5, latitude B0-B1 and radius R0-R4 as (A, B, C) of A*cos(B + C*JME); nutation
 # rows as (Y0..Y4, a, b, c, d).

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import queue
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -217,16 +218,52 @@ class ControlBoard:
             if meter_id is None or not self._serves(meter_id):
                 raise BadCommand("unknown meter", f"no meter of this service ({routing_key})")
             command = parse_command(body)
-            if not self._has_battery(meter_id) and any(k in command.settings for k in BATTERY_SETTINGS):
-                raise BadCommand("no battery", f"{meter_id} has no battery")
         except BadCommand as exc:
-            self.rejected += 1
-            self.rejected_kinds[exc.kind] += 1
-            if self.rejected_kinds[exc.kind] == 1:
-                log.warning("rejected a command on %s (%s; further ones of this kind are only "
-                            "counted): %s", routing_key, exc.kind, exc)
+            self.reject(exc, routing_key)
             return
-        assert meter_id is not None
+        self.take(meter_id, command, routing_key)
+
+    def take(self, meter_id: str, command: Command, where: str) -> None:
+        """A parsed command for a served meter, from ``where`` (an AMQP routing key, a Modbus
+        unit): queued for the meter's next reading, or rejected."""
+        if not self._has_battery(meter_id) and any(k in command.settings for k in BATTERY_SETTINGS):
+            self.reject(BadCommand("no battery", f"{meter_id} has no battery"), where)
+            return
         self.control(meter_id).receive(command)
         self.applied += 1
-        log.info("command for %s: %s, from its next reading", meter_id, command.describe())
+        log.info("command for %s: %s, from its next reading (%s)", meter_id, command.describe(), where)
+
+    def reject(self, exc: BadCommand, where: str) -> None:
+        """Count a command that changes nothing; log the first of its kind."""
+        self.rejected += 1
+        self.rejected_kinds[exc.kind] += 1
+        if self.rejected_kinds[exc.kind] == 1:
+            log.warning("rejected a command on %s (%s; further ones of this kind are only "
+                        "counted): %s", where, exc.kind, exc)
+
+
+class CommandInbox:
+    """Commands from another thread (the Modbus server's) for the PV service's thread.
+
+    The server puts; the service drains before each batch it handles, into its
+    :class:`ControlBoard`, so counting and applying stay on the service's thread as they are
+    for AMQP commands, and a command applies from the next reading handled after it came.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[str, Command | BadCommand, str]] = queue.SimpleQueue()
+
+    def put(self, meter_id: str, command: Command | BadCommand, where: str) -> None:
+        """A command for ``meter_id``, or a refused one (counted as rejected), from ``where``."""
+        self._queue.put((meter_id, command, where))
+
+    def drain(self, board: ControlBoard) -> None:
+        while True:
+            try:
+                meter_id, command, where = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(command, BadCommand):
+                board.reject(command, where)
+            else:
+                board.take(meter_id, command, where)

@@ -34,7 +34,7 @@ from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.port import QUEUE_PER_METER, ConnectionLost, Delivery, Layout, Session
 from pv_simulator.messaging.wire import BadReading, Reading, decode
 from pv_simulator.models.site import Site, site_step
-from pv_simulator.services.control import EXCHANGE, ROUTING_PATTERN, Control, ControlBoard
+from pv_simulator.services.control import EXCHANGE, ROUTING_PATTERN, CommandInbox, Control, ControlBoard
 from pv_simulator.services.metrics_sink import MetricsSink, NoMetrics
 from pv_simulator.services.results import Accepted, Limits, ResultStream, SiteResult, limits
 from pv_simulator.services.stats import StatsLog
@@ -177,7 +177,10 @@ class PvService:
         layout: which queue holds which meter's readings; a reading on another is rejected.
         site: the site of meters without their own; None: a plain meter.
         sites: fleet meters' own sites (None: plain).
-        control: take commands for the served meters.
+        control: take commands for the served meters on AMQP (``amq.topic``).
+        inbox: commands from another thread (the Modbus server), drained before each batch;
+            a site takes them whether or not ``control`` is on.
+        on_rows: called after each flush with the rows just written (not the skipped ones).
     """
 
     def __init__(self, connection: Connection, queues: Sequence[str], pv_model: PvModel,
@@ -187,7 +190,9 @@ class PvService:
                  pv_models: Mapping[str, PvModel] | None = None,
                  results: ResultStream | None = None, metrics: MetricsSink | None = None,
                  layout: Layout = QUEUE_PER_METER, site: Site | None = None,
-                 sites: Mapping[str, Site | None] | None = None, control: bool = False) -> None:
+                 sites: Mapping[str, Site | None] | None = None, control: bool = False,
+                 inbox: CommandInbox | None = None,
+                 on_rows: Callable[[list[Accepted]], None] | None = None) -> None:
         self.connection = connection
         self.queues = list(queues)
         self.layout = layout
@@ -237,7 +242,10 @@ class PvService:
         self._in_force: dict[str, SiteResult] = {}
         served = set(self.queues)
         self.control = (ControlBoard(lambda meter_id: layout.queue_of(meter_id) in served,
-                                     self._has_battery) if control else None)
+                                     self._has_battery) if control or inbox is not None else None)
+        self._amqp_control = control
+        self.inbox = inbox
+        self.on_rows = on_rows
         if results is not None:
             # First, so a refused results exchange stops the start before any consuming.
             connection.on_connect(results.open)
@@ -257,7 +265,7 @@ class PvService:
         """
         self._batch.clear()
         session.declare_meter_queues(self.queues)
-        if self.control is not None:
+        if self.control is not None and self._amqp_control:
             # Again on every connection; commands sent while there was none are lost (docs/site.md).
             session.subscribe(EXCHANGE, ROUTING_PATTERN, self.control.on_message)
             log.info("taking commands on exchange %s, routing key %s", EXCHANGE, ROUTING_PATTERN)
@@ -415,6 +423,8 @@ class PvService:
         default_plant = self._default_plant
         any_site = self._any_site
         self._planned.clear()
+        if self.inbox is not None and self.control is not None:
+            self.inbox.drain(self.control)
         for delivery in batch:
             try:
                 reading = decode(delivery.body, delivery.queue, self.max_power_w, self.layout)
@@ -441,7 +451,9 @@ class PvService:
             self.results.publish(session, accepted)
         written, out_of_order = self._write(accepted)
         self.output.flush()
-        self.metrics.rows_written(written, time.time())
+        self.metrics.rows_written([entry[0] for entry in written], time.time())
+        if self.on_rows is not None and written:
+            self.on_rows(written)
         for index in out_of_order:
             self._out_of_order(batch, tags[index], accepted[index][0])
         rejected.extend(tags[index] for index in out_of_order)
@@ -536,16 +548,17 @@ class PvService:
             export_limit_w, mode if site.has_battery else None, step.household_w,
             control.battery_setpoint_w if control is not None and site.has_battery else None)
 
-    def _write(self, accepted: list[Accepted]) -> tuple[list[Reading], list[int]]:
-        """Write the rows of the accepted readings: the readings written (not skipped), and the
-        indices of those out of order (neither written nor duplicates)."""
+    def _write(self, accepted: list[Accepted]) -> tuple[list[Accepted], list[int]]:
+        """Write the rows of the accepted readings: those written (not skipped), and the indices
+        of those out of order (neither written nor duplicates)."""
         output = self.output
         write = output.write
         write_site = output.write_site
         debug = log.isEnabledFor(logging.DEBUG)
-        written: list[Reading] = []
+        written: list[Accepted] = []
         out_of_order: list[int] = []
-        for index, (reading, pv_kw, site) in enumerate(accepted):
+        for index, entry in enumerate(accepted):
+            reading, pv_kw, site = entry
             before = output.out_of_order
             if site is None:
                 is_new = write(reading.meter_id, reading.time_s, reading.power_w, pv_kw)
@@ -556,7 +569,7 @@ class PvService:
                 if is_new:
                     self._in_force[reading.meter_id] = site
             if is_new:
-                written.append(reading)
+                written.append(entry)
             elif output.out_of_order != before:
                 out_of_order.append(index)
             if debug:

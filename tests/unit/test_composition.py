@@ -21,6 +21,7 @@ from pv_simulator.composition import (
     NoPvModel,
     PvModels,
     PvServiceOptions,
+    PvServiceParts,
     buffer_per_meter,
     build_meter_models,
     build_meter_service,
@@ -31,6 +32,7 @@ from pv_simulator.composition import (
 from pv_simulator.config import BrokerConfig, Config, ConfigError, load_config
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.fake import FakeBroker
+from pv_simulator.messaging.port import Layout
 from pv_simulator.models.household import HouseholdModel
 from pv_simulator.models.pv_plant import SolarPvModel, WeatherPvModel
 from pv_simulator.models.random_walk import RandomWalkModel
@@ -317,3 +319,77 @@ class ServiceCompositionTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SunSpecCompositionTest(unittest.TestCase):
+    """The SunSpec devices of a PV service: nameplates from configuration and fleet, ports and
+    unit ids in serving order, the last written rows already in, sites for writes."""
+
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.broker = FakeBroker()
+
+    def build(self, ini: str, meter_ids: list[str] | None, queues: list[str],
+              fleet: str | None = None) -> PvServiceParts:
+        if fleet is not None:
+            (self.tmp / "fleet.csv").write_text(fleet)
+            ini += "\n[fleet]\nfile = fleet.csv\n"
+        path = self.tmp / "pv.ini"
+        path.write_text("[site]\ntimezone = UTC\n[pv]\nmodel = solar\nsky = clear\npeak_power_kw = 6\n"
+                        "dc_ac_ratio = 1.2\n" + ini)
+        parts = build_pv_service(load_config(path), PvServiceOptions(
+            meter_ids=meter_ids, queues=queues, output_dir=self.tmp / "out", exit_when_idle_s=0.2,
+            stats_interval_s=0.0, modbus_port=15020), lambda: False,
+            connect=lambda _c, _n: Connection(self.broker.connector(), FAST_RETRY))
+        self.addCleanup(parts.output.close)
+        return parts
+
+    def test_nameplates_and_units_from_configuration_and_fleet(self) -> None:
+        parts = self.build("[battery]\ncapacity_kwh = 10\n", ["b", "a"], ["b", "a"],
+                           fleet="meter_id,peak_power_kw,battery_kwh\na,12,0\nb,,8\n")
+        modbus = parts.modbus
+        assert modbus is not None
+        self.assertEqual([(u.meter_id, u.port, u.unit_id) for u in modbus.units],
+                         [("b", 15020, 1), ("a", 15020, 2)])
+        a, b = (modbus.devices[m].map.nameplate for m in ("a", "b"))
+        self.assertAlmostEqual(a.inverter_ac_w, 10000.0)
+        self.assertFalse(a.has_battery)
+        self.assertAlmostEqual(b.inverter_ac_w, 5000.0)
+        self.assertEqual((b.battery_wh, b.max_charge_w), (8000.0, 4000.0))
+        self.assertIsNone(modbus.inbox, "writes refused by default")
+        self.assertIsNone(parts.service.control)
+        self.assertIsNotNone(parts.energy)
+
+    def test_control_gives_every_meter_a_site_and_commands_no_amqp(self) -> None:
+        parts = self.build("[modbus]\ncontrol = true\n", ["Meter_0"], ["Meter_0"])
+        assert parts.modbus is not None
+        self.assertIsNotNone(parts.modbus.inbox)
+        self.assertIs(parts.service.inbox, parts.modbus.inbox)
+        self.assertIsNotNone(parts.service.control)
+        self.assertIsNotNone(parts.service.site_of("Meter_0"), "a controlled meter is a site")
+
+    def test_a_restart_shows_the_last_written_row(self) -> None:
+        parts = self.build("", ["Meter_0"], ["Meter_0"])
+        parts.output.write("Meter_0", NOON_S, 500.0, 2.0)
+        parts.output.write("Meter_0", NOON_S + 60.0, 400.0, 3.0)
+        parts.output.close()
+        again = self.build("", ["Meter_0"], ["Meter_0"])
+        assert again.modbus is not None
+        values = again.modbus.devices["Meter_0"].values
+        assert values is not None
+        self.assertEqual((values.household_w, values.pv_power_w, values.grid_power_w),
+                         (400.0, 3000.0, -2600.0))
+        self.assertAlmostEqual(values.export_wh, 2600.0 / 60.0)
+
+    def test_a_partitioned_service_serves_its_partitions_fleet_meters(self) -> None:
+        ini = "[broker]\nlayout = partitioned\npartitions = 2\n"
+        layout = Layout(2)
+        fleet = "meter_id\n" + "".join(f"m{i}\n" for i in range(6))
+        queue = layout.partition_queue(0)
+        parts = self.build(ini, None, [queue], fleet=fleet)
+        assert parts.modbus is not None
+        self.assertEqual([u.meter_id for u in parts.modbus.units],
+                         [f"m{i}" for i in range(6) if layout.queue_of(f"m{i}") == queue])
+        with self.assertRaisesRegex(ConfigError, r"\[fleet\] file"):
+            self.build(ini, None, [queue])

@@ -13,11 +13,14 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from pv_simulator.config import TABLES_END, TABLES_START, markdown_tables
+from pv_simulator.sunspec.docs import MAP_END, MAP_START, markdown_map
+from pv_simulator.sunspec.register_map import DeviceMap, Nameplate
 from tests.paths import ROOT
 
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 CONFIGURATION = DOCS / "configuration.md"
+SUNSPEC = DOCS / "sunspec.md"
 README_MAX_LINES = 250
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -104,6 +107,30 @@ class ConfigurationTablesTest(unittest.TestCase):
             "docs/configuration.md's configuration tables differ from pv_simulator/config/schema.py's "
             "SCHEMA; regenerate them with: "
             "python -m pv_simulator.config --update-readme docs/configuration.md")
+
+
+class SunSpecMapTest(unittest.TestCase):
+    maxDiff = None
+
+    def test_register_map_block_is_what_the_code_renders(self) -> None:
+        text = SUNSPEC.read_text(encoding="utf-8")
+        self.assertEqual(text.count(MAP_START), 1)
+        self.assertEqual(text.count(MAP_END), 1)
+        block = text.split(MAP_START, 1)[1].split(MAP_END, 1)[0]
+        self.assertEqual(block, f"\n{markdown_map()}\n",
+                         "docs/sunspec.md's register map differs from pv_simulator/sunspec's; "
+                         "regenerate it with: python -m pv_simulator.sunspec --update-docs docs/sunspec.md")
+
+    def test_the_home_assistant_example_reads_the_points_it_names(self) -> None:
+        """Each sensor's ``# MODEL POINT`` comment and its address agree with the map."""
+        text = SUNSPEC.read_text(encoding="utf-8")
+        sensors = re.findall(r"# (\d+) (\w+)\n\s+slave: 1\n\s+address: (\d+)", text)
+        self.assertEqual(len(sensors), 5)
+        device_map = DeviceMap(Nameplate("Meter_0", 1, inverter_ac_w=8333.0, household_max_w=9000.0))
+        blocks = {block.model_id: block for block in device_map.blocks}
+        for model_id, point, address in sensors:
+            block = blocks[int(model_id)]
+            self.assertEqual(int(address), block.address + block.offsets[point], point)
 
 
 class LinksTest(unittest.TestCase):

@@ -115,7 +115,7 @@ class SchemaTest(unittest.TestCase):
 
     def test_every_key_has_a_one_line_meaning_and_a_known_section(self) -> None:
         self.assertEqual(SECTIONS, ("broker", "site", "pv", "meter", "output", "fleet", "battery",
-                                    "control"))
+                                    "control", "modbus"))
         self.assertEqual(len({(key.section, key.name) for key in SCHEMA}), len(SCHEMA))
         for key in SCHEMA:
             self.assertTrue(key.meaning and "\n" not in key.meaning and "|" not in key.meaning, key)

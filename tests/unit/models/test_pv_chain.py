@@ -275,6 +275,14 @@ class TemperatureAndPowerTest(unittest.TestCase):
         self.assertEqual(pv_chain.pvwatts_ac_power_w(0.005 * rating_w, rating_w), 0.0)
         self.assertEqual(pv_chain.pvwatts_ac_power_w(0.0, rating_w), 0.0)
 
+    def test_dc_for_ac_inverts_the_inverter_curve(self) -> None:
+        rating_w = 3000.0
+        for dc_w in (30.0, 300.0, 1500.0, 2900.0):
+            ac_w = pv_chain.pvwatts_ac_power_w(dc_w, rating_w)
+            self.assertAlmostEqual(pv_chain.pvwatts_dc_for_ac_w(ac_w, rating_w), dc_w, places=6)
+        self.assertEqual(pv_chain.pvwatts_dc_for_ac_w(0.96 * rating_w, rating_w), rating_w)
+        self.assertEqual(pv_chain.pvwatts_dc_for_ac_w(0.0, rating_w), 0.0)
+
 
 class LinkeTurbidityTest(unittest.TestCase):
     MONTHLY = (2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.0)

@@ -15,9 +15,10 @@ from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.wire import ReadingEncoder
 from pv_simulator.models.battery import one_way_efficiency, stored_change_kwh
 from pv_simulator.models.site import SELF_CONSUMPTION, Site
+from pv_simulator.services.control import BadCommand, Command, CommandInbox
 from pv_simulator.services.metrics import Metrics
 from pv_simulator.services.pv_service import PvService
-from pv_simulator.services.results import Limits, ResultStream, limits
+from pv_simulator.services.results import Accepted, Limits, ResultStream, limits
 from pv_simulator.storage.csv_format import HEADER, SITE_HEADER, Row, file_glob
 from pv_simulator.storage.csv_store import CsvOutput
 from pv_simulator.summary import read_rows
@@ -32,7 +33,9 @@ ZERO_FEED_IN = dataclasses.replace(BATTERY, capacity_kwh=0.0, max_charge_kw=0.0,
 HOUSEHOLD_W = 600.0
 
 
-class SitePvServiceTest(FakeQueuesTestCase):
+class SiteTestCase(FakeQueuesTestCase):
+    """Readings of one household and the rows they became."""
+
     def publish_readings(self, meter_id: str, first: int, count: int, step_s: float = 10.0) -> None:
         self.broker.declare(meter_id)
         self.broker.declare(meter_id + ".dlq")
@@ -40,6 +43,17 @@ class SitePvServiceTest(FakeQueuesTestCase):
         for i in range(first, first + count):
             self.broker.put(meter_id, encode(START_S + i * step_s, HOUSEHOLD_W), START_S + i * step_s)
 
+    def rows(self, meter_id: str = "A", out_dir: Path | None = None) -> list[Row]:
+        return read_rows([self.file(meter_id, out_dir)])
+
+    def file(self, meter_id: str = "A", out_dir: Path | None = None) -> Path:
+        """The meter's one file (the readings span minutes of one day)."""
+        files = list((out_dir or self.out_dir).glob(file_glob(meter_id)))
+        self.assertEqual(len(files), 1, files)
+        return files[0]
+
+
+class SitePvServiceTest(SiteTestCase):
     def run_service(self, meter_ids: list[str], out_dir: Path | None = None,
                     site: Site | None = BATTERY, sites: Mapping[str, Site | None] | None = None,
                     control: bool = False, between_batches: Callable[[PvService], None] | None = None,
@@ -65,15 +79,6 @@ class SitePvServiceTest(FakeQueuesTestCase):
         service.run()
         output.close()
         return service
-
-    def rows(self, meter_id: str = "A", out_dir: Path | None = None) -> list[Row]:
-        return read_rows([self.file(meter_id, out_dir)])
-
-    def file(self, meter_id: str = "A", out_dir: Path | None = None) -> Path:
-        """The meter's one file (the readings span minutes of one day)."""
-        files = list((out_dir or self.out_dir).glob(file_glob(meter_id)))
-        self.assertEqual(len(files), 1, files)
-        return files[0]
 
     def test_rows_balance_exactly_and_the_battery_stays_within_bounds(self) -> None:
         self.publish_readings("A", 0, 300)
@@ -231,3 +236,66 @@ class SitePvServiceTest(FakeQueuesTestCase):
         text = generate_latest(metrics.registry).decode()
         self.assertIn("pv_service_commands_applied_total 1.0", text)
         self.assertIn("pv_service_commands_rejected_total 2.0", text)
+
+
+class InboxPvServiceTest(SiteTestCase):
+    """Commands from another thread (the Modbus server's) through a CommandInbox, and the rows
+    handed on after each flush."""
+
+    def inbox_service(self, inbox: CommandInbox, between: Callable[[PvService], None],
+                      fed: list[Accepted]) -> PvService:
+        output = CsvOutput(self.out_dir, UTC, "never", site_meters=lambda _m: True)
+        self.addCleanup(output.close)
+        connection = Connection(self.broker.connector(), FAST_RETRY)
+        self.addCleanup(connection.close)
+        holder: list[PvService] = []
+
+        def should_stop() -> bool:
+            if holder:
+                between(holder[0])
+            return False
+
+        service = PvService(connection, ["A"], LinearPv(), output, 9000.0, should_stop,
+                            exit_when_idle_s=0.05, batch_max=10, stats_interval_s=0,
+                            site=dataclasses.replace(ZERO_FEED_IN, export_limit_w=None),
+                            inbox=inbox, on_rows=fed.extend)
+        holder.append(service)
+        service.run()
+        return service
+
+    def test_inbox_commands_apply_from_the_next_reading_and_are_counted(self) -> None:
+        self.publish_readings("A", 0, 50)
+        inbox = CommandInbox()
+        fed: list[Accepted] = []
+
+        def command(service: PvService) -> None:
+            if service.output.rows_written == 50 and len(self.rows()) == 50:
+                inbox.put("A", Command({"pv_limit_pct": 10.0}, None), "Modbus unit 1")
+                inbox.put("A", BadCommand("Modbus out of range", "WMaxLimPct: 20000"), "Modbus unit 1")
+                self.publish_readings("A", 50, 50)
+
+        service = self.inbox_service(inbox, command, fed)
+        self.assertEqual((service.result().commands_applied, service.result().commands_rejected), (1, 1))
+        rows = self.rows()
+        limit_kw = 0.1 * ZERO_FEED_IN.inverter_ac_kw
+        for row in rows[:50]:
+            self.assertAlmostEqual(row.pv_power_value_kw, row.pv_available_kw or 0.0, places=5)
+        for row in rows[50:]:
+            self.assertAlmostEqual(row.pv_power_value_kw, min(limit_kw, row.pv_available_kw or 0.0),
+                                   places=5)
+        self.assertEqual([entry[0].time_s for entry in fed], [row.time_s for row in rows])
+        self.assertEqual([entry[1] for entry in fed], [row.pv_power_value_kw for row in rows])
+
+    def test_no_amqp_subscription_without_control(self) -> None:
+        self.publish_readings("A", 0, 20)
+        inbox = CommandInbox()
+        sent: list[bool] = []
+
+        def command(service: PvService) -> None:
+            if not sent and service.output.rows_written >= 10:
+                sent.append(True)
+                self.broker.publish_topic("amq.topic", "pv.control.A", b'{"pv_limit_pct": 0}')
+
+        service = self.inbox_service(inbox, command, [])
+        self.assertEqual(service.result().commands_applied, 0)
+        self.assertTrue(all(row.pv_power_value_kw > 0 for row in self.rows()[11:]))
