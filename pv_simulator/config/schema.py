@@ -20,6 +20,12 @@ AMQPS_PORT = 5671
 """The port with TLS when ``port`` is not given; without TLS it is the ``port`` key's default."""
 
 
+def _file_key(section: str, name: str, meaning: str, shown_default: str) -> Key:
+    """A key naming a file relative to the configuration file's folder; none by default."""
+    return Key(section, name, Kind.CUSTOM, None, meaning + "; a path relative to the configuration file's folder",
+               parse=parsers.relative_path, expected="a file name", shown_default=shown_default)
+
+
 SCHEMA: tuple[Key, ...] = (
     Key("broker", "host", Kind.TEXT, "localhost", "RabbitMQ host"),
     Key("broker", "port", Kind.INTEGER, 5672, "AMQP port", low=1, high=65535,
@@ -132,19 +138,17 @@ SCHEMA: tuple[Key, ...] = (
     Key("pv", "sky", Kind.CHOICE, pv_plant.SKY_VARIABLE,
         "`clear`: deterministic; `variable`: seeded clouds; not with `weather`",
         choices=(pv_plant.SKY_CLEAR, pv_plant.SKY_VARIABLE)),
-    Key("pv", "weather", Kind.CUSTOM, None,
-        "replay this weather file (EPW, TMY3, PVGIS csv/json/epw, generic CSV; see Weather), "
-        "relative to the configuration file's folder; its irradiance, temperature and wind "
-        "replace `sky`, `air_temperature_c` and `wind_speed_m_s`, its header's site [site]'s "
-        "position unless given", parse=parsers.relative_path, expected="a file name",
-        shown_default="none: the modelled sky"),
+    _file_key("pv", "weather",
+              "replay this weather file (EPW, TMY3, PVGIS csv/json/epw, generic CSV; see Weather): "
+              "its irradiance, temperature and wind replace `sky`, `air_temperature_c` and "
+              "`wind_speed_m_s`, its header's site [site]'s position unless given",
+              "none: the modelled sky"),
     Key("pv", "seed", Kind.INTEGER, None, "same seed, same sky"),
-    Key("pv", "sky_climate", Kind.CUSTOM, None,
-        "the variable sky takes each month's clearness (its monthly K and how clear and overcast "
-        "its days are) from this weather file (any format of `weather`), relative to the "
-        "configuration file's folder, and generates new days with it for any year and seed (see "
-        "docs/sky.md)", parse=parsers.relative_path, expected="a file name",
-        shown_default="none: a climatology by latitude"),
+    _file_key("pv", "sky_climate",
+              "the variable sky takes each month's clearness (its monthly K and how clear and "
+              "overcast its days are) from this weather file (any format of `weather`) and "
+              "generates new days with it for any year and seed (see docs/sky.md)",
+              "none: a climatology by latitude"),
     Key("pv", "monthly_clearness", Kind.NUMBERS, None,
         "the variable sky's monthly clear-sky index K (Σ GHI / Σ clear-sky GHI), 12 values "
         "January to December (one value: every month); not with `sky_climate`", low=0.05,
@@ -171,10 +175,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("output", "fsync", Kind.CHOICE, "batch",
         "`batch`: fsync each batch before acknowledging it; `always`: after each row; "
         "`never`: leave it to the OS", choices=("batch", "always", "never")),
-    Key("fleet", "file", Kind.CUSTOM, None,
-        "a fleet CSV, one row per house overriding [site], [pv] and [meter] (see Fleet), "
-        "relative to the configuration file's folder", parse=parsers.relative_path,
-        expected="a file name", shown_default="none: every meter the configuration's house"),
+    _file_key("fleet", "file", "a fleet CSV, one row per house overriding [site], [pv] and [meter] "
+              "(see Fleet)", "none: every meter the configuration's house"),
     Key("output", "publish", Kind.BOOLEAN, False,
         "also publish each written row as a JSON result message (see Results stream); "
         "`--publish` turns it on too"),

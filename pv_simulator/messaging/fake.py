@@ -17,16 +17,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pv_simulator.messaging.port import (
-    DLQ_SUFFIX,
-    AccessRefused,
-    BrokerRefused,
-    ConnectionLost,
-    Delivery,
-    Message,
-    QueueStatus,
-    ResultMessage,
-)
+from pv_simulator.messaging import port
+from pv_simulator.messaging.port import BrokerRefused, ConnectionLost, Delivery
 
 #: What an empty ``process_events`` sleeps at most, so a polling loop does not spin.
 _IDLE_STEP_S = 0.002
@@ -70,7 +62,7 @@ class FakeBroker:
         #: The type of each exchange that is not a topic exchange.
         self.exchange_types: dict[str, str] = {}
         #: (exchange, result) for every result the broker took, repeats included.
-        self.results: list[tuple[str, ResultMessage]] = []
+        self.results: list[tuple[str, port.ResultMessage]] = []
         #: How many messages had been acknowledged when each result batch was taken.
         self.acked_at_results: list[int] = []
         self._refused_results = 0
@@ -140,7 +132,7 @@ class FakeBroker:
         if not self.available:
             raise ConnectionLost("cannot connect to fake broker: connection refused")
         if self.refuse_access:
-            raise AccessRefused("fake broker refused the login")
+            raise port.AccessRefused("fake broker refused the login")
         session = FakeSession(self)
         self._sessions.append(session)
         self.sessions_opened += 1
@@ -242,7 +234,7 @@ class FakeSession:
     def declare_meter_queues(self, queues: Sequence[str]) -> None:
         self._check("declaring queues")
         for queue in queues:
-            self.broker.declare(queue + DLQ_SUFFIX)
+            self.broker.declare(queue + port.DLQ_SUFFIX)
             self.broker.declare(queue)
 
     def queue_depth(self, queue: str) -> int:
@@ -251,12 +243,12 @@ class FakeSession:
             raise BrokerRefused(f"fake broker refused: 404 NOT_FOUND - no queue {queue!r}")
         return self.broker.depth(queue)
 
-    def queue_status(self, queues: Sequence[str]) -> dict[str, QueueStatus]:
+    def queue_status(self, queues: Sequence[str]) -> dict[str, port.QueueStatus]:
         self._check("checking queues")
-        return {queue: QueueStatus(self.broker.depth(queue), self.broker.consumers(queue))
+        return {queue: port.QueueStatus(self.broker.depth(queue), self.broker.consumers(queue))
                 for queue in queues if queue in self.broker.queues}
 
-    def publish_batch(self, messages: Sequence[Message]) -> None:
+    def publish_batch(self, messages: Sequence[port.Message]) -> None:
         self._check("publishing")
         if self.broker._take_publish_refusal():
             raise self._lose("publishing")
@@ -343,8 +335,8 @@ class FakeSession:
                                 f"delivery tag {delivery_tag}")
         consumer, message = self._unacked.pop(delivery_tag)
         consumer.unacked -= 1
-        self.broker.declare(consumer.queue + DLQ_SUFFIX)
-        self.broker.queues[consumer.queue + DLQ_SUFFIX].append(StoredMessage(message.body, message.time_s))
+        self.broker.declare(consumer.queue + port.DLQ_SUFFIX)
+        self.broker.queues[consumer.queue + port.DLQ_SUFFIX].append(StoredMessage(message.body, message.time_s))
 
     def _check_topic_exchange(self, exchange: str, named: str) -> None:
         self._check(f"checking {named}")
@@ -360,7 +352,7 @@ class FakeSession:
         self._check_topic_exchange(exchange, f"[output] results_exchange {exchange!r}")
         self._results_exchange = exchange
 
-    def publish_results(self, exchange: str, messages: Sequence[ResultMessage]) -> None:
+    def publish_results(self, exchange: str, messages: Sequence[port.ResultMessage]) -> None:
         self._check("publishing results")
         if self._results_exchange != exchange:
             raise ConnectionLost(f"results channel for {exchange!r} is not open")

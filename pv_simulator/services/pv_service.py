@@ -91,18 +91,23 @@ class RejectLog:
 
 @dataclass(frozen=True)
 class PvResult:
-    """What a PV service run did, for the exit summary and for tests.
+    """What a PV service run did, for the exit summary (``--summary-file``) and for tests."""
 
-    ``outside_weather``: readings outside their generic weather file's span, written with PV 0.
-    """
-
+    #: Rows appended to the CSV files.
     written: int
+    #: Readings whose time_s the meter's file already holds (redelivered): skipped.
     duplicates_skipped: int
+    #: Messages that are no reading (malformed, another meter's): dead-lettered.
     rejected: int
+    #: Deliveries taken from the broker, all of the above included.
     received: int
+    #: Connections the service had to make again after losing one.
     reconnects: int
+    #: Readings outside their generic weather file's span, written with PV 0.
     outside_weather: int = 0
+    #: Results published on the results exchange (``--publish``).
     published_results: int = 0
+    #: Commands (AMQP, MQTT or Modbus writes) that changed a site, and those refused.
     commands_applied: int = 0
     commands_rejected: int = 0
     #: Readings older than their file's last row and not in it: dead-lettered, not written.

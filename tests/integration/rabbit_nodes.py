@@ -43,10 +43,6 @@ NODE_TIMEOUT = 180.0
 CLUSTER_TIMEOUT = 300.0
 
 
-class RabbitNodeError(RuntimeError):
-    """A node script failed or timed out; the message carries its output."""
-
-
 @dataclass(frozen=True)
 class TlsNode:
     """A running TLS node and the files a client needs to talk to it."""
@@ -77,6 +73,10 @@ class TlsNode:
     def client_key(self) -> Path:
         """Key of client_cert."""
         return self.cert_dir / "client.key"
+
+
+class RabbitNodeError(RuntimeError):
+    """A node script failed or timed out; the message carries its output."""
 
 
 def _run(args: list[str], timeout: float) -> str:

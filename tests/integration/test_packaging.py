@@ -63,6 +63,14 @@ class PackagingTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertGreater(int(result.stdout), 10)
 
+    def test_sunspec_model_definitions_are_installed(self) -> None:
+        result = subprocess.run(
+            [str(self.venv / "bin" / "python"), "-c",
+             "from pv_simulator.sunspec.points import MODELS; print(' '.join(map(str, sorted(MODELS))))"],
+            capture_output=True, text=True, timeout=60, cwd=tempfile.gettempdir())
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.split(), ["1", "101", "103", "120", "123", "124", "203"])
+
     def test_live_view_is_installed_with_its_page(self) -> None:
         installed = self.run_command("pv-live", "--help")
         self.assertEqual(installed.returncode, 0, installed.stderr)
