@@ -3,10 +3,11 @@
 `python -m unittest` runs the same tests; this adds the closing line
 ``LABEL: N passed, N failed, N skipped`` that CI reads to count them.
 
-When the names hold more than one module, the unit suite runs first in a subprocess, then
-every other module (or class, for BY_CLASS) in a subprocess of its own, ``--jobs`` at a time
-(each broker test class has a virtual host of its own, see tests/integration/support.py), and
-last the tests of ALONE, one module at a time with nothing beside them. A line per finished module gives its
+When the names hold more than one module, the unit suite and every other module (or class, for
+BY_CLASS) each run in a subprocess of their own, ``--jobs`` at a time, the unit suite first (it
+uses the CPU the broker tests mostly leave idle while they wait on real time; each broker test
+class has a virtual host of its own, see tests/integration/support.py), and last the tests of
+ALONE, one module at a time with nothing beside them. A line per finished module gives its
 time and counts; a failed module's whole output follows its line. One module (or the unit
 suite alone) runs in this process, with unittest's output as it goes.
 """
@@ -62,7 +63,7 @@ LONGEST_FIRST: tuple[str, ...] = (
 )
 
 UNIT_PREFIX = "tests.unit."
-DEFAULT_JOBS = 2
+DEFAULT_JOBS = 3
 
 
 @dataclass
@@ -209,7 +210,7 @@ def main() -> int:
     if len(unit + pool + alone) <= 1:
         return run_here(names, args.label)
     total_jobs = len(unit + pool + alone)
-    print(f"{len(unit)} unit suite, {len(pool)} modules {args.jobs} at a time, "
+    print(f"{len(unit)} unit suite and {len(pool)} modules {args.jobs} at a time, "
           f"{len(alone)} alone after them", flush=True)
     totals, all_ok, done = Counts(), True, 0
     began = time.monotonic()
@@ -223,10 +224,8 @@ def main() -> int:
             all_ok = all_ok and outcome[3]
             report(job, outcome, done, total_jobs)
 
-        for job in unit:
-            finish(job, run_job(job, logs))
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as executor:
-            futures = {executor.submit(run_job, job, logs): job for job in pool}
+            futures = {executor.submit(run_job, job, logs): job for job in unit + pool}
             for future in as_completed(futures):
                 finish(futures[future], future.result())
         for job in alone:
