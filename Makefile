@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CONF ?= broker.ini
 REQUIREMENTS := requirements.txt requirements-test.txt requirements-plot.txt requirements-progress.txt requirements-lint.txt
 
-.PHONY: test test-unit test-cluster test-ha demo bench lint venv broker browser live clean
+.PHONY: test test-long test-unit test-cluster test-ha demo bench lint venv broker browser live clean
 
 venv:
 	@bash scripts/ensure_venv.sh $(VENV) $(REQUIREMENTS)
@@ -19,7 +19,11 @@ browser:
 	@bash scripts/ensure_chromium.sh
 
 test: venv broker browser
-	$(PY) scripts/run_tests.py
+	$(PY) scripts/run_tests.py --long exclude
+
+# The soak-length tests (LONG in scripts/run_tests.py: minutes of real time); CI runs them too.
+test-long: venv broker browser
+	$(PY) scripts/run_tests.py --label long --long only
 
 # The unit suite alone: no broker, no subprocess, no set-up beyond the venv.
 test-unit: venv

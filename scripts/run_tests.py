@@ -29,6 +29,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+#: Soak-length tests (minutes of real time or of simulated months): `make test-long` runs them,
+#: `make test` leaves them out so that the everyday loop stays short; CI runs both.
+LONG: tuple[str, ...] = (
+    # Two minutes of a zero-export controller in real time.
+    "tests.integration.test_sunspec.ZeroExportTest",
+    # A command stream in real time, a June day with a battery, a kill -9 over a restart.
+    "tests.integration.test_site",
+    # Fast-forward months of both hemispheres through both CLIs.
+    "tests.integration.test_households_sky",
+)
+
 #: Tests that change state of the whole shared broker, so that nothing of this run may be
 #: beside them: a module or class name, or a test id.
 ALONE: tuple[str, ...] = (
@@ -114,9 +125,23 @@ def module_of(test: unittest.TestCase) -> str:
     return str(getattr(test, "_testMethodName", module)) if module == "unittest.loader" else module
 
 
-def alone_entry(test_id: str) -> str | None:
-    return next((entry for entry in ALONE
+def entry_of(entries: tuple[str, ...], test_id: str) -> str | None:
+    """The entry (module, class or test id) of ``entries`` that ``test_id`` falls under."""
+    return next((entry for entry in entries
                  if test_id == entry or test_id.startswith(entry + ".")), None)
+
+
+def alone_entry(test_id: str) -> str | None:
+    return entry_of(ALONE, test_id)
+
+
+def select_long(suite: unittest.TestSuite, which: str) -> unittest.TestSuite:
+    """The suite with (``include``), without (``exclude``) or with only (``only``) the LONG tests."""
+    if which == "include":
+        return suite
+    keep = which == "only"
+    return unittest.TestSuite(test for test in leaves(suite)
+                              if (entry_of(LONG, test.id()) is not None) == keep)
 
 
 def compact(module: str, ids: list[str]) -> list[str]:
@@ -197,6 +222,9 @@ def main() -> int:
     parser.add_argument("--label", default="tests", help="word before the count line")
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("PV_TEST_JOBS", DEFAULT_JOBS)),
                         help=f"modules run at the same time (default: $PV_TEST_JOBS or {DEFAULT_JOBS})")
+    parser.add_argument("--long", choices=("include", "exclude", "only"), default="include",
+                        help="the soak-length tests of LONG: with the others (default), left out, "
+                             "or alone (make test-long)")
     parser.add_argument("--here", action="store_true",
                         help="run every named test in this process (what each subprocess does)")
     parser.add_argument("names", nargs="*",
@@ -206,8 +234,8 @@ def main() -> int:
     names = args.names or ["tests"]
     if args.here:
         return run_here(names, args.label)
-    unit, pool, alone = plan(load(names))
-    if len(unit + pool + alone) <= 1:
+    unit, pool, alone = plan(select_long(load(names), args.long))
+    if len(unit + pool + alone) <= 1 and args.long == "include":
         return run_here(names, args.label)
     total_jobs = len(unit + pool + alone)
     print(f"{len(unit)} unit suite and {len(pool)} modules {args.jobs} at a time, "
