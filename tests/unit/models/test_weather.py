@@ -415,12 +415,13 @@ class AccuracyTest(unittest.TestCase):
         for system in ("south35", "west20")])
     def test_year_matches_pvlib(self, _: str, path: Path, key: str, system: str) -> None:
         reference = reference_case(key)[system]
+        annual_kwh = reference["annual_kwh"]
+        monthly = reference["monthly_kwh"]
+        assert isinstance(annual_kwh, (int, float)) and isinstance(monthly, list)
         months = monthly_kwh(path, system)
-        self.assertAlmostEqual(sum(months) / float(reference["annual_kwh"]), 1.0,  # type: ignore[arg-type]
-                               delta=0.02)
-        for month, (value, expected) in enumerate(zip(months, reference["monthly_kwh"],  # type: ignore[call-overload]
-                                                      strict=True), start=1):
-            self.assertAlmostEqual(value / expected, 1.0, delta=0.04, msg=f"month {month}")
+        self.assertAlmostEqual(sum(months) / float(annual_kwh), 1.0, delta=0.02)
+        for month, (value, expected) in enumerate(zip(months, monthly, strict=True), start=1):
+            self.assertAlmostEqual(value / float(expected), 1.0, delta=0.04, msg=f"month {month}")
 
     @parameterized.expand([("json", PVGIS_JSON), ("epw", PVGIS_EPW)])
     def test_pvgis_formats_agree(self, _: str, path: Path) -> None:
