@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from pv_simulator.live.aggregate import Aggregator, Reading
-from pv_simulator.storage.csv_format import CsvFormatError, file_glob, parse_file_name, parse_row
+from pv_simulator.storage.csv_format import CsvFormatError, meter_files, parse_row
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +43,7 @@ def _rows(path: Path) -> list[Reading]:
 def catch_up(aggregator: Aggregator, output_dir: Path) -> int:
     """Feed the rows of ``output_dir`` within the window into ``aggregator``; the rows fed."""
     days: dict[str, list[tuple[date, Path]]] = defaultdict(list)
-    for path in output_dir.glob(file_glob()):
-        try:
-            meter_id, day = parse_file_name(path)
-        except CsvFormatError:
-            continue
+    for meter_id, day, path in meter_files(output_dir):
         days[meter_id].append((day, path))
     # Newest files first per meter, so the window's start is known before older files are opened.
     chosen: list[list[Reading]] = []

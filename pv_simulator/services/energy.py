@@ -22,7 +22,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pv_simulator.storage.csv_format import CsvFormatError, check_header, file_glob, parse_file_name, parse_row
+from pv_simulator.storage.csv_format import (
+    CsvFormatError,
+    check_header,
+    meter_files,
+    parse_row,
+)
 from pv_simulator.storage.csv_store import CsvOutput
 
 log = logging.getLogger(__name__)
@@ -104,14 +109,8 @@ class EnergyCounters:
         file) is left out, as the writer will cut it.
         """
         wanted = None if meter_ids is None else set(meter_ids)
-        files: list[tuple[str, object, Path]] = []
-        for path in output_dir.glob(file_glob()):
-            try:
-                meter_id, day = parse_file_name(path)
-            except CsvFormatError:
-                continue
-            if wanted is None or meter_id in wanted:
-                files.append((meter_id, day, path))
+        files = [(meter_id, day, path) for meter_id, day, path in meter_files(output_dir)
+                 if wanted is None or meter_id in wanted]
         rows = 0
         for meter_id, _day, path in sorted(files, key=lambda item: (item[0], str(item[1]))):
             rows += self._seed_file(meter_id, path)

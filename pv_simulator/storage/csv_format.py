@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import re
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import NamedTuple
@@ -168,3 +169,14 @@ def file_glob(meter_id: str | None = None) -> str:
     The fixed-width date keeps ``Meter_1``'s pattern off ``Meter_10``'s files.
     """
     return ("*" if meter_id is None else glob.escape(meter_id)) + _DATE_GLOB
+
+
+def meter_files(output_dir: Path, meter_id: str | None = None) -> Iterator[tuple[str, date, Path]]:
+    """(meter_id, date, path) of each CSV file of ``meter_id`` (None: of every meter) in
+    ``output_dir``; a name that only looks like one (an impossible date) is passed over."""
+    for path in output_dir.glob(file_glob(meter_id)):
+        try:
+            found, day = parse_file_name(path)
+        except CsvFormatError:
+            continue
+        yield found, day, path

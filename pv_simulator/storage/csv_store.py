@@ -40,11 +40,10 @@ from pv_simulator.storage.csv_format import (
     CsvFormatError,
     Row,
     csv_path,
-    file_glob,
     format_row,
     format_site_row,
     lock_path,
-    parse_file_name,
+    meter_files,
     parse_row,
 )
 
@@ -163,11 +162,7 @@ class CsvOutput:
             OutputError: naming the first such file.
         """
         wanted = None if meter_ids is None else set(meter_ids)
-        for path in self.output_dir.glob(file_glob()):
-            try:
-                meter_id = parse_file_name(path)[0]
-            except CsvFormatError:
-                continue  # no file the service writes, such as an impossible date
+        for meter_id, _day, path in meter_files(self.output_dir):
             if wanted is None or meter_id in wanted:
                 _check_header(path, self._header_line(meter_id))
 
@@ -210,13 +205,7 @@ class CsvOutput:
 
     def meters_with_files(self) -> set[str]:
         """The meter ids that have a file in the output directory."""
-        meters = set()
-        for path in self.output_dir.glob(file_glob()):
-            try:
-                meters.add(parse_file_name(path)[0])
-            except CsvFormatError:
-                continue
-        return meters
+        return {meter_id for meter_id, _day, _path in meter_files(self.output_dir)}
 
     def lock_holder(self, meter_id: str) -> int | None:
         """The pid of another live process holding ``meter_id``'s lock here; None if none does
@@ -274,7 +263,7 @@ class CsvOutput:
         Raises:
             OutputError: a file has another header or cannot be read.
         """
-        return self._last_rows([meter_id], file_glob(meter_id)).get(meter_id)
+        return self._last_rows([meter_id], meter_id).get(meter_id)
 
     def last_rows(self, meter_ids: Collection[str]) -> dict[str, Row]:
         """:meth:`last_row` of each of ``meter_ids`` that has one, from one listing of the
@@ -284,16 +273,13 @@ class CsvOutput:
         Raises:
             OutputError: a file has another header or cannot be read.
         """
-        return self._last_rows(meter_ids, file_glob())
+        return self._last_rows(meter_ids, None)
 
-    def _last_rows(self, meter_ids: Collection[str], pattern: str) -> dict[str, Row]:
+    def _last_rows(self, meter_ids: Collection[str], listed: str | None) -> dict[str, Row]:
+        """:meth:`last_rows` from a listing of ``listed``'s files (None: of every meter's)."""
         wanted = set(meter_ids)
         dated: dict[str, list[tuple[date, Path]]] = {meter_id: [] for meter_id in wanted}
-        for path in self.output_dir.glob(pattern):
-            try:
-                meter_id, day = parse_file_name(path)
-            except CsvFormatError:
-                continue
+        for meter_id, day, path in meter_files(self.output_dir, listed):
             if meter_id in wanted:
                 dated[meter_id].append((day, path))
         rows: dict[str, Row] = {}
