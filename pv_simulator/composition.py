@@ -62,7 +62,7 @@ from pv_simulator.services.pv_service import PvService
 from pv_simulator.services.results import Accepted, ResultStream
 from pv_simulator.storage.csv_store import CsvOutput, check_output_dir
 from pv_simulator.sunspec.register_map import Nameplate, assign_units
-from pv_simulator.sunspec.rows import file_row, written_row
+from pv_simulator.sunspec.rows import InverterTemperatures, file_row, written_row
 from pv_simulator.sunspec.server import SunSpecServer
 
 log = logging.getLogger(__name__)
@@ -663,14 +663,18 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
     results = ResultStream(config.output.results_exchange, output, energy) if publish else None
     metrics = pv_service_metrics() if options.metrics else None
     inbox = CommandInbox() if modbus_control else None
-    modbus = (sunspec_server(config, options, modbus_port, site, sites, inbox, output, energy)
-              if modbus_port is not None and energy is not None else None)
+    temperatures = None
+    modbus = None
+    if modbus_port is not None and energy is not None:
+        modbus, temperatures = sunspec_server(config, options, modbus_port, site, sites, inbox,
+                                              output, energy, model, fleet_models)
     service = PvService(connection, options.queues, model, output, config.meter.max_power_w,
                         should_stop, exit_when_idle_s=options.exit_when_idle_s,
                         stats_interval_s=options.stats_interval_s, pv_models=fleet_models,
                         results=results, metrics=metrics, layout=layout,
                         site=site, sites=sites, control=config.control.enabled, inbox=inbox,
-                        on_rows=None if modbus is None or energy is None else feed_rows(modbus, energy))
+                        on_rows=(None if modbus is None or energy is None or temperatures is None
+                                 else feed_rows(modbus, energy, temperatures)))
     if metrics is not None:
         count_pv_service(metrics, service)
         if energy is not None:
@@ -700,8 +704,11 @@ def served_meter_ids(config: Config, options: PvServiceOptions) -> list[str]:
 
 def sunspec_server(config: Config, options: PvServiceOptions, port: int, site: Site | None,
                    sites: Mapping[str, Site | None], inbox: CommandInbox | None, output: CsvOutput,
-                   energy: EnergyCounters) -> SunSpecServer:
-    """The SunSpec devices of the served meters, each showing its last written row already."""
+                   energy: EnergyCounters, model: pv_plant.PvModel,
+                   fleet_models: Mapping[str, pv_plant.PvModel]
+                   ) -> tuple[SunSpecServer, InverterTemperatures]:
+    """The SunSpec devices of the served meters, each showing its last written row already, and
+    their inverters' temperatures (from ``model``, or a meter's own in ``fleet_models``)."""
     meter_ids = served_meter_ids(config, options)
     try:
         units = assign_units(meter_ids, port)
@@ -712,11 +719,24 @@ def sunspec_server(config: Config, options: PvServiceOptions, port: int, site: S
                                               sites.get(unit.meter_id, site), unit.unit_id)
                   for unit in units}
     server = SunSpecServer(config.modbus.host, units, nameplates, inbox)
+    temperatures = InverterTemperatures(
+        {meter_id: air for meter_id in meter_ids
+         if (air := air_temperature_of(fleet_models.get(meter_id, model))) is not None},
+        {meter_id: nameplate.inverter_ac_w for meter_id, nameplate in nameplates.items()})
     for meter_id in meter_ids:
         row = output.last_row(meter_id)
         if row is not None:
-            server.update(meter_id, file_row(row, energy.meters.get(meter_id)))
-    return server
+            temperature_c = temperatures.at(meter_id, row.time_s, row.pv_power_value_kw * 1000.0)
+            server.update(meter_id, file_row(row, energy.meters.get(meter_id), temperature_c))
+    return server, temperatures
+
+
+def air_temperature_of(model: pv_plant.PvModel) -> Callable[[float], float | None] | None:
+    """The air temperature a PV model's cells see, for its inverter's; None: the model has none
+    (the challenge's curve, a house without PV)."""
+    if isinstance(model, pv_plant.SolarPvModel | pv_plant.WeatherPvModel):
+        return model.air_temperature_c
+    return None
 
 
 def nameplate_of(config: Config, meter_id: str, member: FleetMember | None, site: Site | None,
@@ -744,14 +764,18 @@ def package_version() -> str:
         return ""
 
 
-def feed_rows(server: SunSpecServer, energy: EnergyCounters) -> Callable[[list[Accepted]], None]:
+def feed_rows(server: SunSpecServer, energy: EnergyCounters,
+              temperatures: InverterTemperatures) -> Callable[[list[Accepted]], None]:
     """The PV service's ``on_rows``: each written row to its meter's SunSpec device."""
     meters = energy.meters
 
     def on_rows(written: list[Accepted]) -> None:
         update = server.update
+        temperature_at = temperatures.at
         for reading, pv_kw, site in written:
-            update(reading.meter_id, written_row(reading, pv_kw, site, meters.get(reading.meter_id)))
+            meter_id = reading.meter_id
+            update(meter_id, written_row(reading, pv_kw, site, meters.get(meter_id),
+                                         temperature_at(meter_id, reading.time_s, pv_kw * 1000.0)))
 
     return on_rows
 

@@ -3,9 +3,10 @@
 One function per physical step, in the order the simulator applies them: sun position (NREL SPA),
 extraterrestrial irradiance, air mass, Ineichen-Perez clear sky, Erbs split under clouds, Perez
 transposition, physical incidence angle modifier, SAPM cell temperature, PVWatts DC and the PVWatts
-inverter. The equations follow the pvlib-python 0.16.1 implementations so the chain can be checked
-against pvlib-made fixtures in tests/data, but pvlib is never imported: the simulator must run with
-the standard library only. Angles are degrees, irradiance W/m2, power W, temperatures deg C.
+inverter, then the inverter's own temperature from its losses. The equations follow the pvlib-python
+0.16.1 implementations so the chain can be checked against pvlib-made fixtures in tests/data, but
+pvlib is never imported: the simulator must run with the standard library only. Angles are
+degrees, irradiance W/m2, power W, temperatures deg C.
 """
 
 import math
@@ -37,6 +38,15 @@ mounted close to a roof, the usual case for residential rooftop plants."""
 
 PVWATTS_ETA_INV_NOMINAL = 0.96
 PVWATTS_ETA_INV_REFERENCE = 0.9637
+
+INVERTER_RISE_AT_RATED_K = 30.0
+"""How far a string inverter's heat sink runs above the air at rated output, K: 25 deg C air gives
+55 deg C, so full power derates from about 40-45 deg C air, where makers' derating curves start
+(e.g. SMA's technical information "Temperature derating"). An assumption, not a fitted value."""
+
+INVERTER_TIME_CONSTANT_S = 600.0
+"""The heat sink's thermal time constant, s: an aluminium heat sink of a few kilograms follows
+its losses within tens of minutes. An assumption, not a fitted value."""
 
 
 class GeocentricSun(NamedTuple):
@@ -546,6 +556,34 @@ def pvwatts_dc_for_ac_w(ac_power_w: float, dc_input_rating_w: float,
     c = ac_power_w + 0.0059 * k * dc_input_rating_w
     return (-b - math.sqrt(max(0.0, b * b - 4.0 * a * c))) / (2.0 * a)
 
+
+
+def inverter_temperature_c(air_temperature_c: float, ac_power_w: float, ac_rating_w: float,
+                           rise_at_rated_k: float = INVERTER_RISE_AT_RATED_K) -> float:
+    """Steady-state heat-sink temperature of an inverter in the open air: the air plus a rise in
+    proportion to the inverter's losses.
+
+    A lumped thermal resistance from heat sink to air, T = T_air + R_th * P_loss (N. Mohan,
+    T. M. Undeland, W. P. Robbins, "Power Electronics", 3rd ed., Wiley 2003, the chapter on heat
+    sinks), with R_th fixed by ``rise_at_rated_k`` at rated output; the losses are the DC input
+    minus the AC output of the PVWatts inverter curve (:func:`pvwatts_dc_for_ac_w`). A sleeping
+    inverter (no output) is at the air's temperature.
+    """
+    if ac_rating_w <= 0.0 or ac_power_w <= 0.0:
+        return air_temperature_c
+    dc_input_rating_w = ac_rating_w / PVWATTS_ETA_INV_NOMINAL
+    loss_w = pvwatts_dc_for_ac_w(ac_power_w, dc_input_rating_w) - ac_power_w
+    rated_loss_w = dc_input_rating_w - ac_rating_w
+    return air_temperature_c + rise_at_rated_k * max(0.0, loss_w) / rated_loss_w
+
+
+def first_order_lag(previous: float, steady: float, elapsed_s: float, time_constant_s: float) -> float:
+    """Where a first-order system that was at ``previous`` is after ``elapsed_s`` towards
+    ``steady`` (exact for a constant input over the step): how a heat sink's temperature follows
+    its losses. A step back in time (a restart) starts from ``steady``."""
+    if elapsed_s <= 0.0:
+        return steady
+    return steady + (previous - steady) * math.exp(-elapsed_s / time_constant_s)
 
 # NREL SPA periodic terms (Reda & Andreas 2004, appendix tables): Earth heliocentric
 # longitude L0-L5, latitude B0-B1 and radius R0-R4 as (A, B, C) of A*cos(B + C*JME); nutation

@@ -281,6 +281,11 @@ class SolarPvModel:
         """AC power in kW at epoch seconds time_s (0 with the sun below the horizon)."""
         return self.ac_power_w(time_s) / 1000.0
 
+    def air_temperature_c(self, time_s: float) -> float:
+        """The air temperature the cells see at time_s, deg C: the constant given, else the
+        site's climate (the inverter's temperature starts from it too)."""
+        return self._temperature_c(time_s)
+
     def ac_power_w(self, time_s: float) -> float:
         """AC power in W at epoch seconds time_s."""
         sun = self._site.at(time_s)
@@ -352,6 +357,15 @@ class WeatherPvModel:
         """AC power in kW at epoch seconds time_s; 0.0 also outside a generic file's span."""
         power_w = self.ac_power_w(time_s)
         return 0.0 if power_w is None else power_w / 1000.0
+
+    def air_temperature_c(self, time_s: float) -> float | None:
+        """The air temperature the cells see at time_s, deg C: the file's where it has one,
+        else the fallback; None outside a generic file's span."""
+        sample = self.weather.sample(time_s, self._site.at(time_s))
+        if sample is None:
+            return None
+        air_temperature_c = sample.air_temperature_c
+        return self._fallback_temperature_c(time_s) if air_temperature_c is None else air_temperature_c
 
     def ac_power_w(self, time_s: float) -> float | None:
         """AC power in W at epoch seconds time_s; None outside a generic file's span."""

@@ -14,7 +14,8 @@ battery, then the end marker 0xFFFF. Point offsets, sizes and types are pysunspe
 
 Every point is either one of :data:`SOURCES` (a value the simulator has, described there and
 listed in docs/sunspec.md) or SunSpec's "not implemented" value of its type: nothing is
-invented beyond the nominal grid (230 V, 50 Hz) the currents are derived from, which is
+invented beyond the nominal grid (230 V, 50 Hz) the currents are derived from and the
+inverter's temperature model (:func:`~pv_simulator.models.pv_chain.inverter_temperature_c`), both
 documented as such. Signs are SunSpec's: the meter's ``W`` is positive while the site imports.
 """
 
@@ -83,6 +84,9 @@ class RowValues(NamedTuple):
     pv_wh: float
     import_wh: float
     export_wh: float
+    inverter_temperature_c: float | None = None
+    """The inverter's heat sink at the row (:class:`~pv_simulator.sunspec.rows.InverterTemperatures`);
+    None where the PV model has no air temperature (the challenge's curve)."""
 
 
 @dataclass(frozen=True)
@@ -265,7 +269,11 @@ _INVERTER: dict[str, Source] = {
     "DCW": Source("DC power: the DC input the PVWatts inverter curve needs for the AC power",
                   _dc_power_w, True),
     "DCW_SF": _sf(lambda n: n.inverter_ac_w * 1.1, 32767, 0),
-    "Tmp_SF": Source("scale factor (the temperatures are not simulated)", _fixed(0.0)),
+    "TmpCab": Source("inverter temperature, deg C: the heat sink's, from the air temperature the "
+                     "PV model uses and the inverter's losses (a thermal resistance, 30 K above "
+                     "the air at rated output, a 10-minute time constant)",
+                     _row(lambda v: v.inverter_temperature_c), True),
+    "Tmp_SF": Source("scale factor", _fixed(-1.0)),
     "St": Source("operating state: 2 SLEEPING (no PV available), 4 MPPT, 5 THROTTLED (delivered "
                  "below available)", _row(_operating_state), True),
     "Evt1": Source("events: none", _fixed(0.0)),

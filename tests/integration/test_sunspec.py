@@ -21,15 +21,16 @@ from pymodbus.pdu import ExceptionResponse
 from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP
 
 from benchmarks.modbus_poll import free_port_pair
+from pv_simulator.models.pv_chain import inverter_temperature_c
 from pv_simulator.storage.csv_format import Row, file_glob
 from pv_simulator.summary import read_rows
 from tests.helpers import wait_until
 from tests.integration.support import BrokerTestCase
 
 BASE = 40000
-#: A 10 kWp plant (8.33 kW inverter, three-phase) with a 10 kWh battery at a clear noon.
+#: A 10 kWp plant (8.33 kW inverter, three-phase) with a 10 kWh battery at a clear noon, 20 deg C.
 NOON: dict[str, dict[str, object]] = {
-    "pv": {"model": "solar", "sky": "clear", "peak_power_kw": 10},
+    "pv": {"model": "solar", "sky": "clear", "peak_power_kw": 10, "air_temperature_c": 20},
     "meter": {"model": "household", "annual_energy_kwh": 4000}}
 BATTERY: dict[str, object] = {"capacity_kwh": 10, "max_charge_kw": 5, "max_discharge_kw": 5}
 
@@ -126,6 +127,10 @@ class SunSpecCase(BrokerTestCase):
         self.assertAlmostEqual(inverter["W"], row.pv_power_value_kw * 1000.0, delta=0.5)
         self.assertAlmostEqual(inverter["WH"], pv_wh, delta=1.0)
         self.assertEqual(models[120]["WRtg"], 8333)
+        # Seconds apart, the heat sink barely moves from its steady state at the row's power.
+        self.assertAlmostEqual(inverter["TmpCab"], inverter_temperature_c(
+            20.0, row.pv_power_value_kw * 1000.0, models[120]["WRtg"]), delta=0.3)
+        self.assertGreater(inverter["TmpCab"], 40.0, "near rated output, about 30 K above the air")
         meter = models[203]
         self.assertAlmostEqual(meter["W"], row.grid_power_w, delta=0.5)
         # 0 is an acc32's "not implemented" too: pysunspec2 reads an untouched counter as None.

@@ -22,6 +22,7 @@ from pv_simulator.composition import (
     PvModels,
     PvServiceOptions,
     PvServiceParts,
+    air_temperature_of,
     buffer_per_meter,
     build_meter_models,
     build_meter_service,
@@ -34,7 +35,8 @@ from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.fake import FakeBroker
 from pv_simulator.messaging.port import Layout
 from pv_simulator.models.household import HouseholdModel
-from pv_simulator.models.pv_plant import SolarPvModel, WeatherPvModel
+from pv_simulator.models.pv_chain import inverter_temperature_c
+from pv_simulator.models.pv_plant import ReferenceCurveModel, SolarPvModel, WeatherPvModel
 from pv_simulator.models.random_walk import RandomWalkModel
 from pv_simulator.services.energy import MAX_INTERVAL_S
 from pv_simulator.services.metrics import Metrics
@@ -317,10 +319,6 @@ class ServiceCompositionTest(unittest.TestCase):
         self.assertEqual(meter.meter_ids, ["Meter_0"])
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class SunSpecCompositionTest(unittest.TestCase):
     """The SunSpec devices of a PV service: nameplates from configuration and fleet, ports and
     unit ids in serving order, the last written rows already in, sites for writes."""
@@ -337,7 +335,7 @@ class SunSpecCompositionTest(unittest.TestCase):
             ini += "\n[fleet]\nfile = fleet.csv\n"
         path = self.tmp / "pv.ini"
         path.write_text("[site]\ntimezone = UTC\n[pv]\nmodel = solar\nsky = clear\npeak_power_kw = 6\n"
-                        "dc_ac_ratio = 1.2\n" + ini)
+                        "dc_ac_ratio = 1.2\nair_temperature_c = 18\n" + ini)
         parts = build_pv_service(load_config(path), PvServiceOptions(
             meter_ids=meter_ids, queues=queues, output_dir=self.tmp / "out", exit_when_idle_s=0.2,
             stats_interval_s=0.0, modbus_port=15020), lambda: False,
@@ -381,6 +379,19 @@ class SunSpecCompositionTest(unittest.TestCase):
         self.assertEqual((values.household_w, values.pv_power_w, values.grid_power_w),
                          (400.0, 3000.0, -2600.0))
         self.assertAlmostEqual(values.export_wh, 2600.0 / 60.0)
+        self.assertEqual(values.inverter_temperature_c, inverter_temperature_c(18.0, 3000.0, 5000.0),
+                         "the heat sink at the last row's steady state, from the model's air")
+
+    def test_the_inverter_temperature_comes_from_the_pv_models_air(self) -> None:
+        tz = ZoneInfo("UTC")
+        solar = SolarPvModel(latitude_deg=50.0, longitude_deg=8.0, altitude_m=100.0, tz=tz,
+                             peak_power_kw=5.0, tilt_deg=30.0, azimuth_deg=180.0,
+                             air_temperature_c=7.5)
+        air = air_temperature_of(solar)
+        assert air is not None
+        self.assertEqual(air(NOON_S), 7.5)
+        self.assertIsNone(air_temperature_of(ReferenceCurveModel(tz=tz)), "the challenge's curve")
+        self.assertIsNone(air_temperature_of(NoPvModel()), "a house without PV")
 
     def test_a_partitioned_service_serves_its_partitions_fleet_meters(self) -> None:
         ini = "[broker]\nlayout = partitioned\npartitions = 2\n"
@@ -393,3 +404,7 @@ class SunSpecCompositionTest(unittest.TestCase):
                          [f"m{i}" for i in range(6) if layout.queue_of(f"m{i}") == queue])
         with self.assertRaisesRegex(ConfigError, r"\[fleet\] file"):
             self.build(ini, None, [queue])
+
+
+if __name__ == "__main__":
+    unittest.main()

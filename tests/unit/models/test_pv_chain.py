@@ -284,6 +284,33 @@ class TemperatureAndPowerTest(unittest.TestCase):
         self.assertEqual(pv_chain.pvwatts_dc_for_ac_w(0.0, rating_w), 0.0)
 
 
+class InverterTemperatureTest(unittest.TestCase):
+    RATING_W = 5000.0
+
+    def rise_k(self, ac_power_w: float) -> float:
+        return pv_chain.inverter_temperature_c(20.0, ac_power_w, self.RATING_W) - 20.0
+
+    def test_a_sleeping_inverter_is_at_the_air_and_full_output_at_the_rated_rise(self) -> None:
+        self.assertEqual(self.rise_k(0.0), 0.0)
+        self.assertAlmostEqual(self.rise_k(self.RATING_W), pv_chain.INVERTER_RISE_AT_RATED_K, places=9)
+        self.assertEqual(pv_chain.inverter_temperature_c(-5.0, 1000.0, 0.0), -5.0, "no inverter")
+
+    def test_the_rise_grows_with_the_losses_and_part_load_runs_cooler_than_its_share(self) -> None:
+        rises = [self.rise_k(self.RATING_W * share / 20) for share in range(1, 21)]
+        self.assertEqual(rises, sorted(rises))
+        # The PVWatts curve is at its most efficient near half load: less than half the losses.
+        self.assertLess(self.rise_k(self.RATING_W / 2), pv_chain.INVERTER_RISE_AT_RATED_K / 2)
+        self.assertGreater(self.rise_k(self.RATING_W / 2), pv_chain.INVERTER_RISE_AT_RATED_K / 4)
+
+    def test_the_lag_follows_its_time_constant_and_steps_compose(self) -> None:
+        tau_s = pv_chain.INVERTER_TIME_CONSTANT_S
+        self.assertAlmostEqual(pv_chain.first_order_lag(50.0, 20.0, tau_s, tau_s), 20.0 + 30.0 / math.e)
+        half = pv_chain.first_order_lag(50.0, 20.0, tau_s / 2, tau_s)
+        self.assertAlmostEqual(pv_chain.first_order_lag(half, 20.0, tau_s / 2, tau_s),
+                               pv_chain.first_order_lag(50.0, 20.0, tau_s, tau_s))
+        self.assertEqual(pv_chain.first_order_lag(50.0, 20.0, -60.0, tau_s), 20.0, "back in time")
+
+
 class LinkeTurbidityTest(unittest.TestCase):
     MONTHLY = (2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.0)
 

@@ -399,3 +399,14 @@ class WeatherPvModelTest(unittest.TestCase):
         for k in range(3):
             self.assertAlmostEqual(model.power_kw(start_s + 600.0 * k),
                                    clear.power_kw(start_s + 600.0 * k), places=9)
+        self.assertEqual(model.air_temperature_c(start_s), 20.0, "no temperature column: the fallback")
+        self.assertIsNone(model.air_temperature_c(start_s - 86400.0), "outside the file's span")
+
+    def test_the_air_temperature_is_the_files_where_it_has_one(self) -> None:
+        path = ROOT / "tests" / "data" / "weather" / "pvgis_tmy_45N_8E.csv"
+        noon_s = datetime(2025, 6, 21, 11, tzinfo=ZoneInfo("UTC")).timestamp()
+        with_fallback = WeatherPvModel(path, air_temperature_c=-40.0, **self.PLANT)
+        air_c = with_fallback.air_temperature_c(noon_s)
+        self.assertEqual(air_c, WeatherPvModel(path, **self.PLANT).air_temperature_c(noon_s))
+        assert air_c is not None
+        self.assertGreater(air_c, 5.0, "a June noon at 45 N, not the -40 fallback")

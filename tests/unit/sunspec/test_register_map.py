@@ -30,7 +30,8 @@ PV_ONLY = Nameplate("house.7", 3, inverter_ac_w=8333.3, household_max_w=9000.0)
 def row(**changes: Any) -> RowValues:
     values = RowValues(time_s=1.78e9, household_w=400.25, pv_power_w=2500.4, pv_available_w=3000.0,
                        grid_power_w=-2100.2, battery_power_w=0.0, soc_pct=55.55, pv_limit_pct=None,
-                       battery_mode=None, pv_wh=12345.6, import_wh=100.4, export_wh=200.6)
+                       battery_mode=None, pv_wh=12345.6, import_wh=100.4, export_wh=200.6,
+                       inverter_temperature_c=41.24)
     return values._replace(**changes)
 
 
@@ -74,7 +75,8 @@ class ValuesTest(unittest.TestCase):
         self.assertEqual(inverter["WH"], 12346)
         self.assertEqual(inverter["St"], 5, "delivered below available: THROTTLED")
         self.assertGreater(inverter["DCW"], inverter["W"])
-        self.assertIsNone(inverter["TmpCab"], "temperatures are not simulated")
+        self.assertEqual(inverter["TmpCab"], 41.2)
+        self.assertIsNone(inverter["TmpSnk"])
         self.assertEqual(nameplate["WRtg"], 3333)
         self.assertEqual((nameplate["WHRtg"], nameplate["MaxChaRte"], nameplate["MaxDisChaRte"]),
                          (10000, 5000, 4000))
@@ -111,6 +113,9 @@ class ValuesTest(unittest.TestCase):
         self.assertIsNone(models[101]["W"])
         self.assertIsNone(models[203]["W"])
         self.assertIsNone(models[124]["ChaState"])
+        self.assertIsNone(models[101]["TmpCab"])
+        self.assertIsNone(decoded(HOUSE, row(inverter_temperature_c=None))[101]["TmpCab"],
+                          "a PV model without air temperature (the challenge's curve)")
         self.assertEqual(models[120]["WRtg"], 3333)
 
     def test_the_limit_in_force_shows_in_model_123(self) -> None:
