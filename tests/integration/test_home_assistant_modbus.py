@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pv_simulator.storage.csv_format import Row
 from tests.helpers import wait_until
 from tests.integration.home_assistant import HomeAssistant, opt_in, require_hass
-from tests.integration.test_sunspec import SunSpecCase, energy_wh
+from tests.integration.test_sunspec import SunSpecCase, energy_wh, scan
 from tests.paths import ROOT
 
 DOCS = ROOT / "docs" / "sunspec.md"
@@ -32,6 +32,7 @@ INTERVAL_S = 2.0
 
 LIMIT = "Meter_0 PV limit"
 LIMITED = "Meter_0 PV limited"
+TEMPERATURE = "Meter_0 inverter temperature"
 
 
 def docs_snippet(port: int) -> str:
@@ -110,7 +111,7 @@ class HomeAssistantModbusTest(SunSpecCase):
             raise AssertionError(f"{error}; HA shows {self.states()}; HA's log: {log}") from None
 
     def test_the_docs_snippet_in_home_assistant_shows_the_rows(self) -> None:
-        self.assertEqual(sorted(self.entities), sorted([*EXPECTED, LIMIT, LIMITED]),
+        self.assertEqual(sorted(self.entities), sorted([*EXPECTED, LIMIT, LIMITED, TEMPERATURE]),
                          "every sensor of the snippet checked")
         conf = self.config(modbus={"control": "true"})
         service = self.service(conf, 1)
@@ -123,7 +124,8 @@ class HomeAssistantModbusTest(SunSpecCase):
                         {"entity_id": list(self.entities.values())})
         self.assertEqual(self.states(), {"Meter_0 PV power": "unavailable", "Meter_0 grid power": "unavailable",
                                          "Meter_0 PV energy": "0", "Meter_0 grid import": "0",
-                                         "Meter_0 grid export": "0", LIMIT: "100.00", LIMITED: "off"})
+                                         "Meter_0 grid export": "0", LIMIT: "100.00", LIMITED: "off",
+                                         TEMPERATURE: "unavailable"})
 
         # A morning to noon in fast-forward: imports early, exports at noon; then no more rows,
         # so the registers hold the last row's values and HA's next poll must show them.
@@ -133,6 +135,10 @@ class HomeAssistantModbusTest(SunSpecCase):
         wait_until(lambda: len(self.rows()) == 7 * 60, 60, "the fast-forward rows")
         rows = self.rows()
         self.wait_for_ha(lambda: self.shows(rows), f"the last row's {({n: v(rows) for n, v in EXPECTED.items()})}")
+        # The heat sink's temperature is the server's model, not a column: pysunspec2 is its oracle.
+        temperature_c = scan(self.port, 1)[103]["TmpCab"]
+        self.wait_for_ha(lambda: self.states()[TEMPERATURE] == f"{temperature_c:.1f}", f"{temperature_c} deg C")
+        self.assertGreater(temperature_c, 30.0, "a noon's losses heat the inverter above the 20 deg C air")
         states = self.states()
         self.assertLess(grid_w(rows[-1]), -1000.0, "a clear noon exports")
         self.assertLess(float(states["Meter_0 grid power"]), -1000.0, "exporting reads negative")
