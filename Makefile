@@ -55,4 +55,5 @@ test-cluster: venv broker
 # Home Assistant 2024.3 in a venv of its own (.venv-ha), discovery and availability end to end.
 test-ha: venv broker
 	@bash scripts/ensure_home_assistant.sh .venv-ha
-	PV_HA_TESTS=1 $(PY) scripts/run_tests.py --label home-assistant tests.integration.test_home_assistant
+	PV_HA_TESTS=1 $(PY) scripts/run_tests.py --label home-assistant tests.integration.test_home_assistant \
+		tests.integration.test_home_assistant_modbus

@@ -5,8 +5,10 @@ the MQTT integration added through the REST config flow, all on loopback."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
+import unittest
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -19,6 +21,17 @@ from tests.paths import ROOT
 
 HA_VENV = ROOT / ".venv-ha"
 HASS = HA_VENV / "bin" / "hass"
+
+#: The HA test classes' opt-in: HA takes a venv of its own and half a minute to start.
+opt_in = unittest.skipUnless(
+    os.environ.get("PV_HA_TESTS") == "1",
+    "Home Assistant takes its own venv and a minute: run it with `make test-ha` (PV_HA_TESTS=1)")
+
+
+def require_hass() -> None:
+    """Opted in, a missing HA is a failure (CI must not pass by skipping), not a skip."""
+    if not HASS.exists():
+        raise AssertionError(f"no {HASS}: run scripts/ensure_home_assistant.sh (make test-ha does)")
 
 CONFIGURATION = """\
 homeassistant:
@@ -49,10 +62,12 @@ def free_port() -> int:
 class HomeAssistant:
     """One HA process; :meth:`start` brings it up with an owner and a token, :meth:`stop` ends it."""
 
-    def __init__(self, config_dir: Path, recorder: bool = False) -> None:
+    def __init__(self, config_dir: Path, recorder: bool = False, extra_config: str = "") -> None:
         self.config_dir = config_dir
         #: With HA's recorder (its SQLite database in the config folder), for long-term statistics.
         self.recorder = recorder
+        #: More of configuration.yaml (a ``modbus:`` section, scripts), appended as it is.
+        self.extra_config = extra_config
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = ""
@@ -61,7 +76,8 @@ class HomeAssistant:
     def start(self, timeout_s: float = 240) -> None:
         self.config_dir.mkdir(parents=True, exist_ok=True)
         (self.config_dir / "configuration.yaml").write_text(
-            CONFIGURATION.format(port=self.port) + ("recorder:\n  commit_interval: 1\n" if self.recorder else ""))
+            CONFIGURATION.format(port=self.port) + ("recorder:\n  commit_interval: 1\n" if self.recorder else "")
+            + self.extra_config)
         self.log = (self.config_dir / "hass.out").open("wb")
         self.process = subprocess.Popen([str(HASS), "-c", str(self.config_dir), "--skip-pip"],
                                         stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import unittest
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from pv_simulator.models.site import MODES
 from pv_simulator.services.energy import MAX_INTERVAL_S
 from pv_simulator.services.home_assistant import BATTERY_SENSORS, SENSORS, SITE_SENSORS
 from tests.helpers import energy_integral, rows_of, wait_until
-from tests.integration.home_assistant import HASS, HomeAssistant
+from tests.integration.home_assistant import HomeAssistant, opt_in, require_hass
 from tests.integration.support import HOST, PYTHON, BrokerTestCase
 from tests.paths import ROOT
 
@@ -33,15 +32,13 @@ def entity(meter_id: str, key: str, component: str = "sensor") -> str:
     return f"{component}.pv_simulator_{meter_id.lower()}_{key}"
 
 
-@unittest.skipUnless(os.environ.get("PV_HA_TESTS") == "1",
-                     "Home Assistant takes its own venv and a minute: run it with `make test-ha` (PV_HA_TESTS=1)")
+@opt_in
 class HomeAssistantTestCase(BrokerTestCase):
     """A Home Assistant of each test's own, with the MQTT integration on this class's virtual host."""
 
     @classmethod
     def setUpClass(cls) -> None:
-        if not HASS.exists():
-            raise AssertionError(f"no {HASS}: run scripts/ensure_home_assistant.sh (make test-ha does)")
+        require_hass()
         super().setUpClass()
 
     #: Whether the test's HA runs its recorder (long-term statistics).

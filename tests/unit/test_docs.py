@@ -125,7 +125,7 @@ class SunSpecMapTest(unittest.TestCase):
         """Each sensor's ``# MODEL POINT`` comment and its address agree with the map."""
         text = SUNSPEC.read_text(encoding="utf-8")
         sensors = re.findall(r"# (\d+) (\w+)\n\s+slave: 1\n\s+address: (\d+)", text)
-        self.assertEqual(len(sensors), 5)
+        self.assertEqual(len(sensors), text.count("      - name: Meter_0 "), "a sensor without its comment")
         device_map = DeviceMap(Nameplate("Meter_0", 1, inverter_ac_w=8333.0, household_max_w=9000.0))
         blocks = {block.model_id: block for block in device_map.blocks}
         for model_id, point, address in sensors:
