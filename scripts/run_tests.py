@@ -112,11 +112,12 @@ def leaves(suite: unittest.TestSuite | unittest.TestCase) -> Iterator[unittest.T
 
 
 def load(names: list[str]) -> unittest.TestSuite:
-    """Folders are discovered, anything else is loaded by its dotted name."""
+    """Folders (tests/unit, or as a package: tests.unit) are discovered, anything else is loaded
+    by its dotted name."""
     loader = unittest.defaultTestLoader
     suite = unittest.TestSuite()
     for name in names:
-        folder = ROOT / name
+        folder = ROOT / name.replace(".", "/") if "/" not in name else ROOT / name
         suite.addTests(loader.discover(str(folder), top_level_dir=str(ROOT)) if folder.is_dir()
                        else loader.loadTestsFromName(name))
     return suite
