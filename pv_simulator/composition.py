@@ -663,18 +663,18 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
     results = ResultStream(config.output.results_exchange, output, energy) if publish else None
     metrics = pv_service_metrics() if options.metrics else None
     inbox = CommandInbox() if modbus_control else None
-    temperatures = None
-    modbus = None
+    modbus: SunSpecServer | None = None
+    on_rows: Callable[[list[Accepted]], None] | None = None
     if modbus_port is not None and energy is not None:
         modbus, temperatures = sunspec_server(config, options, modbus_port, site, sites, inbox,
                                               output, energy, model, fleet_models)
+        on_rows = feed_rows(modbus, energy, temperatures)
     service = PvService(connection, options.queues, model, output, config.meter.max_power_w,
                         should_stop, exit_when_idle_s=options.exit_when_idle_s,
                         stats_interval_s=options.stats_interval_s, pv_models=fleet_models,
                         results=results, metrics=metrics, layout=layout,
                         site=site, sites=sites, control=config.control.enabled, inbox=inbox,
-                        on_rows=(None if modbus is None or energy is None or temperatures is None
-                                 else feed_rows(modbus, energy, temperatures)))
+                        on_rows=on_rows)
     if metrics is not None:
         count_pv_service(metrics, service)
         if energy is not None:

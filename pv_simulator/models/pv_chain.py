@@ -557,7 +557,6 @@ def pvwatts_dc_for_ac_w(ac_power_w: float, dc_input_rating_w: float,
     return (-b - math.sqrt(max(0.0, b * b - 4.0 * a * c))) / (2.0 * a)
 
 
-
 def inverter_temperature_c(air_temperature_c: float, ac_power_w: float, ac_rating_w: float,
                            rise_at_rated_k: float = INVERTER_RISE_AT_RATED_K) -> float:
     """Steady-state heat-sink temperature of an inverter in the open air: the air plus a rise in
@@ -584,6 +583,7 @@ def first_order_lag(previous: float, steady: float, elapsed_s: float, time_const
     if elapsed_s <= 0.0:
         return steady
     return steady + (previous - steady) * math.exp(-elapsed_s / time_constant_s)
+
 
 # NREL SPA periodic terms (Reda & Andreas 2004, appendix tables): Earth heliocentric
 # longitude L0-L5, latitude B0-B1 and radius R0-R4 as (A, B, C) of A*cos(B + C*JME); nutation

@@ -26,7 +26,7 @@ from pv_simulator.models.climate import AirTemperatureClimate, latitude_annual_m
 from pv_simulator.models.seeds import derive_uniform
 from pv_simulator.models.sky import DEFAULT_SEED, VariableSky
 from pv_simulator.models.sky_climate import default_sky
-from pv_simulator.models.weather import WeatherSource
+from pv_simulator.models.weather import WeatherSample, WeatherSource
 from pv_simulator.models.weather_files import WeatherFile, read_weather_file
 
 DEFAULT_LINKE_TURBIDITY: tuple[float, ...] = (
@@ -362,8 +362,10 @@ class WeatherPvModel:
         """The air temperature the cells see at time_s, deg C: the file's where it has one,
         else the fallback; None outside a generic file's span."""
         sample = self.weather.sample(time_s, self._site.at(time_s))
-        if sample is None:
-            return None
+        return None if sample is None else self._air_of(sample, time_s)
+
+    def _air_of(self, sample: WeatherSample, time_s: float) -> float:
+        """The sample's air temperature, else the fallback's at time_s."""
         air_temperature_c = sample.air_temperature_c
         return self._fallback_temperature_c(time_s) if air_temperature_c is None else air_temperature_c
 
@@ -375,11 +377,8 @@ class WeatherPvModel:
             return None
         if sun is None:
             return 0.0
-        air_temperature_c = sample.air_temperature_c
         return self._plant.ac_power_w(
-            sun, sample.sky,
-            self._fallback_temperature_c(time_s) if air_temperature_c is None
-            else air_temperature_c,
+            sun, sample.sky, self._air_of(sample, time_s),
             self._wind_speed_m_s if sample.wind_speed_m_s is None else sample.wind_speed_m_s)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pv_simulator.storage.csv_format import Row
 from tests.helpers import wait_until
 from tests.integration.home_assistant import HomeAssistant, opt_in, require_hass
-from tests.integration.test_sunspec import SunSpecCase, energy_wh, scan
+from tests.integration.test_sunspec import SunSpecCase, energy_wh, grid_w, scan
 from tests.paths import ROOT
 
 DOCS = ROOT / "docs" / "sunspec.md"
@@ -57,11 +57,6 @@ def entity_ids(snippet: str) -> dict[str, str]:
         elif match := re.fullmatch(r"\s+- name: (Meter_0 [^#]*?)\s*(?:#.*)?", line):
             ids[match.group(1)] = f"{domain}.{re.sub(r'[^a-z0-9]+', '_', match.group(1).lower())}"
     return ids
-
-
-def grid_w(row: Row) -> float:
-    """SunSpec's sign: positive importing, negative exporting."""
-    return row.grid_power_w if row.grid_power_w is not None else row.meter_power_value_w - row.pv_power_value_kw * 1e3
 
 
 #: Each sensor of the snippet: the value of the rows written up to now that it must show.

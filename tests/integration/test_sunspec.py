@@ -46,6 +46,12 @@ def scan(port: int, unit: int) -> dict[int, dict[str, Any]]:
         device.close()
 
 
+def grid_w(row: Row) -> float:
+    """A row's grid power, SunSpec's sign (positive importing): a site's column, else meter - PV."""
+    return (row.grid_power_w if row.grid_power_w is not None
+            else row.meter_power_value_w - row.pv_power_value_kw * 1000.0)
+
+
 def energy_wh(rows: list[Row]) -> tuple[float, float, float]:
     """PV, import and export energy of the rows, integrated here independently (Wh)."""
     pv = imported = exported = 0.0
@@ -53,11 +59,10 @@ def energy_wh(rows: list[Row]) -> tuple[float, float, float]:
         hours = (row.time_s - before.time_s) / 3600.0
         if not 0.0 < hours * 3600.0 <= 900.0:
             continue
-        grid_w = (row.grid_power_w if row.grid_power_w is not None
-                  else row.meter_power_value_w - row.pv_power_value_kw * 1000.0)
+        grid = grid_w(row)
         pv += row.pv_power_value_kw * 1000.0 * hours
-        imported += max(grid_w, 0.0) * hours
-        exported += max(-grid_w, 0.0) * hours
+        imported += max(grid, 0.0) * hours
+        exported += max(-grid, 0.0) * hours
     return pv, imported, exported
 
 
