@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pv_simulator.messaging.port import METER_ID_RULE, QUEUE_PER_METER, Layout, is_meter_id
 
@@ -24,9 +24,12 @@ class BadReading(ValueError):
     """A message that is not a valid reading for its queue; the text says why."""
 
 
-@dataclass(frozen=True)
-class Reading:
-    """One meter reading: consumption ``power_w`` in W at epoch seconds ``time_s``."""
+class Reading(NamedTuple):
+    """One meter reading: consumption ``power_w`` in W at epoch seconds ``time_s``.
+
+    A named tuple rather than a frozen dataclass: as immutable, and made in half the time,
+    which counts at one per row (a year of 1,000 houses is 35 million).
+    """
 
     meter_id: str
     time_s: float
