@@ -16,8 +16,10 @@ meter further ahead already has.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,6 +126,23 @@ def memory_connect(broker: FakeBroker) -> Callable[[BrokerConfig, str], Connecti
     return connect
 
 
+@contextlib.contextmanager
+def built_out_of_collection() -> Iterator[None]:
+    """Run with what is built so far (the fleet's models, the services, the writer) out of the
+    cycle collector's reach, given back to it after.
+
+    A batch's readings, deliveries and rows live until the batch is written, so they age into
+    the collector's oldest generation, whose full collections walked every household's objects
+    again and again: 8-10 % of a share's CPU. What is built lives until the share ends anyway;
+    the collections of what the run makes go on as before.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def run_share(config: Config, span: Span, meter_ids: Sequence[str], output_dir: Path,
               should_stop: Callable[[], bool], progress: Callable[[int], None],
               batch_readings: int = BATCH_READINGS) -> ShareResult:
@@ -159,7 +178,8 @@ def run_share(config: Config, span: Span, meter_ids: Sequence[str], output_dir: 
         service.after_publish = after_publish
         progress(resumed)
         if first_tick < span.tick_count and pv.connection.connect(should_stop):
-            service.run(first_tick)
+            with built_out_of_collection():
+                service.run(first_tick)
         result = pv.service.result()
         return ShareResult(len(ids), first_tick, service.published, result.written,
                            result.duplicates_skipped, result.outside_weather)

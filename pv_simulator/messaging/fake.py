@@ -260,8 +260,10 @@ class FakeSession:
         if missing:
             raise BrokerRefused(f"fake broker could not route {len(missing)} reading(s): "
                                 "its queue was deleted")
+        queues = self.broker.queues
         for routing_key, body, time_s in messages:
-            self.broker.put(routing_key, body, time_s)
+            queues[routing_key].append(StoredMessage(body, time_s))  # routable: checked above
+        self.broker.published += len(messages)
         self.broker.publish_batches += 1
 
     def consume(self, queues: Sequence[str], on_delivery: Callable[[Delivery], None],
@@ -287,21 +289,24 @@ class FakeSession:
             on_message, routing_key, body = self._subscribed.pop(0)
             on_message(routing_key, body)
         progress = True
+        # Looked up once: the embedded dataset pipeline delivers every reading through here.
+        broker = self.broker
+        queues, unacked, active_session = broker.queues, self._unacked, broker.active_session
         while progress and self._open:
             progress = False
             for consumer in list(self._consumers):
-                queue = self.broker.queues[consumer.queue]
+                queue = queues[consumer.queue]
                 if not queue or consumer.unacked >= self._prefetch:
                     continue
-                if self.broker.active_session(consumer.queue) is not self:
+                if active_session(consumer.queue) is not self:
                     continue  # a standby: the queue's single active consumer is elsewhere
                 message = queue.popleft()
                 tag, self._next_tag = self._next_tag, self._next_tag + 1
-                self._unacked[tag] = (consumer, message)
+                unacked[tag] = (consumer, message)
                 consumer.unacked += 1
                 consumer.callback(Delivery(consumer.queue, tag, message.redelivered, message.body))
                 delivered = progress = True
-                if self.broker._count_delivery():
+                if broker._drop_after_deliveries is not None and broker._count_delivery():
                     raise self._lose("waiting for deliveries")
         if not delivered and time_limit_s > 0:
             time.sleep(min(time_limit_s, _IDLE_STEP_S))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+import re
+from typing import NamedTuple
 
 from pv_simulator.messaging.port import METER_ID_RULE, QUEUE_PER_METER, Layout, is_meter_id
 
@@ -23,9 +24,12 @@ class BadReading(ValueError):
     """A message that is not a valid reading for its queue; the text says why."""
 
 
-@dataclass(frozen=True)
-class Reading:
-    """One meter reading: consumption ``power_w`` in W at epoch seconds ``time_s``."""
+class Reading(NamedTuple):
+    """One meter reading: consumption ``power_w`` in W at epoch seconds ``time_s``.
+
+    A named tuple rather than a frozen dataclass: as immutable, and made in half the time,
+    which counts at one per row (a year of 1,000 houses is 35 million).
+    """
 
     meter_id: str
     time_s: float
@@ -59,6 +63,40 @@ def decode(body: bytes, queue: str, max_power_w: float, layout: Layout = QUEUE_P
     """
     if len(body) > MAX_BODY_BYTES:
         raise BadReading(f"body of {len(body)} bytes is over the {MAX_BODY_BYTES} byte limit")
+    encoded = _ENCODED.fullmatch(body)
+    if encoded is not None:
+        meter_id: object = encoded[1].decode("ascii")
+        time_value: object = float(encoded[2])
+        power_value: object = float(encoded[3])
+    else:
+        meter_id, time_value, power_value = _parse_json(body)
+    if not isinstance(meter_id, str):
+        raise BadReading("field 'meter_id' is not a string")
+    if not layout.partitioned:
+        if meter_id != queue:
+            raise BadReading(f"meter_id {meter_id[:80]!r} differs from its queue {queue!r}")
+    else:
+        # A partition holds many meters: the id becomes a file name, so it is checked here.
+        if not is_meter_id(meter_id):
+            raise BadReading(f"meter_id {meter_id[:80]!r} is not a valid meter id ({METER_ID_RULE})")
+        home = layout.queue_of(meter_id)
+        if home != queue:
+            raise BadReading(f"meter_id {meter_id!r} belongs on queue {home!r}, not {queue!r}")
+    time_s = _number(time_value, "time_s")
+    if not 0.0 <= time_s <= MAX_TIME_S:
+        raise BadReading(f"time_s {time_s:g} is outside 1970..2200")
+    power_w = _number(power_value, "power_w")
+    if not 0.0 <= power_w <= max_power_w:
+        raise BadReading(f"power_w {power_w:g} is outside 0..{max_power_w:g} W")
+    return Reading(meter_id, time_s, power_w)
+
+
+def _parse_json(body: bytes) -> tuple[object, object, object]:
+    """The meter_id, time_s and power_w values of any JSON object with exactly those fields.
+
+    Raises:
+        BadReading: not UTF-8, not JSON, not an object, a field missing or one too many.
+    """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -74,30 +112,10 @@ def decode(body: bytes, queue: str, max_power_w: float, layout: Layout = QUEUE_P
             raise BadReading(f"field {name!r} is missing")
     if len(data) != len(FIELDS):
         raise BadReading(f"unexpected field {sorted(set(data) - set(FIELDS))[0]!r}")
-    meter_id = data["meter_id"]
-    if not isinstance(meter_id, str):
-        raise BadReading("field 'meter_id' is not a string")
-    if not layout.partitioned:
-        if meter_id != queue:
-            raise BadReading(f"meter_id {meter_id[:80]!r} differs from its queue {queue!r}")
-    else:
-        # A partition holds many meters: the id becomes a file name, so it is checked here.
-        if not is_meter_id(meter_id):
-            raise BadReading(f"meter_id {meter_id[:80]!r} is not a valid meter id ({METER_ID_RULE})")
-        home = layout.queue_of(meter_id)
-        if home != queue:
-            raise BadReading(f"meter_id {meter_id!r} belongs on queue {home!r}, not {queue!r}")
-    time_s = _number(data, "time_s")
-    if not 0.0 <= time_s <= MAX_TIME_S:
-        raise BadReading(f"time_s {time_s:g} is outside 1970..2200")
-    power_w = _number(data, "power_w")
-    if not 0.0 <= power_w <= max_power_w:
-        raise BadReading(f"power_w {power_w:g} is outside 0..{max_power_w:g} W")
-    return Reading(meter_id, float(time_s), float(power_w))
+    return data["meter_id"], data["time_s"], data["power_w"]
 
 
-def _number(data: dict[str, object], name: str) -> float:
-    value = data[name]
+def _number(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadReading(f"field {name!r} is not a number")
     if not math.isfinite(value):
@@ -109,6 +127,13 @@ def _no_constant(name: str) -> float:
     """json accepts NaN and Infinity by default; a reading must not."""
     raise ValueError(name)
 
+
+#: The body :class:`ReadingEncoder` writes, in JSON's own grammar (no escape in the id, numbers
+#: with a fraction, which JSON parses with ``float`` too): read without the JSON decoder, a
+#: quarter of its cost, as the JSON path would read it. Any other body takes that path.
+_NUMBER = rb"(-?(?:0|[1-9][0-9]{0,19})\.[0-9]{1,20})"
+_ENCODED = re.compile(rb'\{"meter_id":"([A-Za-z0-9_.\-]{1,64})","time_s":' + _NUMBER
+                      + rb',"power_w":' + _NUMBER + rb"\}")
 
 #: One decoder for every reading: ``json.loads`` with an option builds a new one per call,
 #: a third of the parse's time.

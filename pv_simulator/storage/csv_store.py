@@ -177,8 +177,11 @@ class CsvOutput:
             OutputError: the file has another header or cannot be written.
         """
         time_s = round(time_s, 3)
-        return self._write_row(meter_id, time_s, lambda: format_row(meter_id, time_s, meter_power_w,
-                                                                   pv_power_kw))
+        target = self._target(meter_id, time_s)
+        if target is None:
+            return False
+        return self._append(*target, time_s,
+                            format_row(meter_id, time_s, meter_power_w, pv_power_kw).encode())
 
     def write_site(self, meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: float,
                    grid_power_w: float, battery_power_w: float, soc_pct: float,
@@ -189,19 +192,23 @@ class CsvOutput:
             OutputError: the file has another header or cannot be written.
         """
         time_s = round(time_s, 3)
-        return self._write_row(meter_id, time_s, lambda: format_site_row(
+        target = self._target(meter_id, time_s)
+        if target is None:
+            return False
+        return self._append(*target, time_s, format_site_row(
             meter_id, time_s, meter_power_w, pv_power_kw, grid_power_w, battery_power_w, soc_pct,
-            pv_available_kw))
+            pv_available_kw).encode())
 
-    def _write_row(self, meter_id: str, time_s: float, row: Callable[[], str]) -> bool:
-        """Append the line ``row()`` makes to the meter's file of ``time_s`` if it is after the
-        file's last row; count it a duplicate or out of order otherwise."""
+    def _target(self, meter_id: str, time_s: float) -> tuple[Path, _DayFile] | None:
+        """The meter's file of ``time_s`` to append its row to if it is after the file's last
+        row; None, counted a duplicate or out of order, otherwise. The row is formatted only
+        then (no closure per row: the writer's hot path)."""
         path = self._path_for(meter_id, time_s)
         day_file = self._file(path)
         if time_s <= self._last_time[path]:
             self._not_after(path, day_file, time_s)
-            return False
-        return self._append(path, day_file, time_s, row().encode())
+            return None
+        return path, day_file
 
     def meters_with_files(self) -> set[str]:
         """The meter ids that have a file in the output directory."""

@@ -69,6 +69,15 @@ def _noise_step(dt_s: float) -> tuple[float, float]:
     return keep, _NOISE_SIGMA * math.sqrt(1.0 - keep * keep)
 
 
+@lru_cache(maxsize=256)
+def _block_local(block_start_s: float, tz: tzinfo) -> tuple[datetime, tuple[float, ...]]:
+    """A block's local start and its appliances' event rates per W (by H0 season and local
+    hour): the same for every household of a time zone, so a fleet stepping together works
+    them out once per block instead of once per household."""
+    local = datetime.fromtimestamp(block_start_s, tz)
+    return local, event_rates_per_w()[h0_season(local.date()), local.hour]
+
+
 def _poisson(threshold: float, term: float, mean: float) -> int:
     """Poisson draw by inversion of the uniform `threshold`, `term` being exp(-mean);
     the means here are small (< ~5)."""
@@ -283,19 +292,20 @@ class HouseholdModel:
     def _generate_block(self, rng: random.Random, block_start_s: float) -> None:
         """Draw the appliance runs arriving in one 15-minute block; the
         appliance mix by time of day uses the H0 seasons for either profile."""
-        local = datetime.fromtimestamp(block_start_s, self.tz)
-        season = h0_season(local.date())
+        local, rates = _block_local(block_start_s, self.tz)
         appliance_w = self.mean_power_w(local) - self.base_w
         if appliance_w <= 0.0:
             return
-        for appliance, rate_per_w in zip(APPLIANCES, event_rates_per_w()[season, local.hour], strict=False):
+        random_ = rng.random
+        exp = math.exp
+        for appliance, rate_per_w in zip(APPLIANCES, rates, strict=False):
             mean = appliance_w * rate_per_w * BLOCK_S
-            threshold = rng.random()
-            term = math.exp(-mean)
+            threshold = random_()
+            term = exp(-mean)
             if threshold <= term:
                 continue  # no run, as for most appliances in most blocks: no call
             for _ in range(_poisson(threshold, term, mean)):
-                self._schedule(rng, appliance, block_start_s + rng.random() * BLOCK_S)
+                self._schedule(rng, appliance, block_start_s + random_() * BLOCK_S)
 
     def _schedule(self, rng: random.Random, appliance: Appliance, arrival_s: float) -> None:
         """Queue one run's on-segments, centred on its arrival time."""

@@ -3,6 +3,7 @@ resumes, and that a resumed or split run writes the files of one uninterrupted r
 
 from __future__ import annotations
 
+import gc
 import shutil
 import tempfile
 import unittest
@@ -132,6 +133,18 @@ class RunShareTest(unittest.TestCase):
         done = self.run_into(out, self.ids)
         self.assertEqual(done, 4 * self.span.tick_count)
         self.assertEqual(files_of(out), before)
+
+
+    def test_the_run_keeps_what_was_built_out_of_collection_and_gives_it_back(self) -> None:
+        before = gc.get_freeze_count()
+        frozen_during: list[int] = []
+        run_share(self.config, self.span, self.ids, self.tmp / "out", lambda: False,
+                  lambda _count: frozen_during.append(gc.get_freeze_count()), batch_readings=100)
+        # The first call comes before the run; those after each batch come during it.
+        self.assertEqual(frozen_during[0], before)
+        self.assertTrue(all(count > before for count in frozen_during[1:]), frozen_during)
+        self.assertGreater(len(frozen_during), 2)
+        self.assertEqual(gc.get_freeze_count(), before)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import unittest
+from random import Random
 
 from parameterized import parameterized
 
@@ -122,6 +123,56 @@ class PartitionedDecodeTest(unittest.TestCase):
         with self.assertRaises(BadReading) as caught:
             decode(body, queue, 9000.0, self.layout)
         self.assertIn("not a valid meter id", str(caught.exception))
+
+
+class EncodedBodyTest(unittest.TestCase):
+    """The meter's own compact bodies are read without the JSON decoder: every one must give the
+    reading, and the refusal, that the JSON path gives the same object spelled with spaces."""
+
+    @staticmethod
+    def spaced(body: bytes) -> bytes:
+        """The same JSON object as the JSON path reads it: whitespace keeps it off the fast path."""
+        return json.dumps(json.loads(body), separators=(", ", ": ")).encode()
+
+    def test_the_encoders_bodies_read_as_their_json(self) -> None:
+        random = Random(5)
+        times = [0.0, 0.5, 1782000000.0, 1782000000.25, 7_258_118_400.0,
+                 *(random.uniform(0, 7e9) for _ in range(200))]
+        powers = [0.0, 0.0004, 9000.0, *(random.uniform(0, 9000) for _ in range(200))]
+        for meter_id in ("Meter_0", "House-B.2", "x"):
+            for time_s, power_w in zip(times, powers, strict=False):
+                body = ReadingEncoder(meter_id)(time_s, power_w)
+                with self.subTest(body=body):
+                    self.assertEqual(decode(body, meter_id, 9000.0),
+                                     decode(self.spaced(body), meter_id, 9000.0))
+
+    @parameterized.expand([
+        ("leading_zero_time", b'{"meter_id":"M","time_s":01.5,"power_w":1.000}', "not JSON"),
+        ("leading_zero_power", b'{"meter_id":"M","time_s":1.5,"power_w":-00.5}', "not JSON"),
+        ("power_negative", b'{"meter_id":"M","time_s":1.5,"power_w":-0.500}', "outside 0..9000"),
+        ("time_after_2200", b'{"meter_id":"M","time_s":9000000000.0,"power_w":1.0}', "1970..2200"),
+        ("other_meter", b'{"meter_id":"N","time_s":1.5,"power_w":1.0}', "differs from its queue"),
+    ])
+    def test_compact_bodies_are_refused_as_json_would(self, _name: str, body: bytes,
+                                                      reason: str) -> None:
+        with self.assertRaises(BadReading) as caught:
+            decode(body, "M", 9000.0)
+        self.assertIn(reason, str(caught.exception))
+
+    def test_an_escaped_id_takes_the_json_path(self) -> None:
+        body = ReadingEncoder("Z\u00e4hler")(1.5, 2.0)
+        self.assertIn(b"\\u00e4", body)
+        self.assertEqual(decode(body, "Z\u00e4hler", 9000.0).meter_id, "Z\u00e4hler")
+
+    def test_a_compact_body_on_a_partition_is_checked_as_any(self) -> None:
+        layout = Layout(partitions=4)
+        body = ReadingEncoder("Meter_7")(1.5, 2.0)
+        self.assertEqual(decode(body, layout.queue_of("Meter_7"), 9000.0, layout).meter_id, "Meter_7")
+        other = next(q for q in layout.queues_for(["Meter_7"] + [f"M{i}" for i in range(9)])
+                     if q != layout.queue_of("Meter_7"))
+        with self.assertRaises(BadReading) as caught:
+            decode(body, other, 9000.0, layout)
+        self.assertIn("belongs on queue", str(caught.exception))
 
 
 if __name__ == "__main__":

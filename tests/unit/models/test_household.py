@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from parameterized import parameterized
 
 from pv_simulator.models.household import HouseholdModel
+from pv_simulator.models.household.model import _block_local
 from tests.paths import ROOT
 
 VIENNA = ZoneInfo("Europe/Vienna")
@@ -243,6 +244,26 @@ class HouseholdMemoryTest(unittest.TestCase):
         finally:
             tracemalloc.stop()
         self.assertLess(per_household, 6000)
+
+
+class HouseholdBlockShareTest(unittest.TestCase):
+    """A fleet's households work a block's local time and rates out once between them
+    (``_block_local``): sharing must change no reading, whatever else the fleet holds."""
+
+    def test_a_household_among_a_fleet_of_two_zones_reads_as_alone(self) -> None:
+        new_york = ZoneInfo("America/New_York")
+        start_s = datetime(2026, 3, 28, 12, tzinfo=VIENNA).timestamp()  # across both DST changes
+        times = [start_s + step * 900.0 for step in range(4 * 96)]
+        alone = HouseholdModel(tz=VIENNA, seed=4, meter_index=7)
+        alone_w = []
+        for time_s in times:
+            _block_local.cache_clear()
+            alone_w.append(alone.power_w(time_s))
+        fleet = [HouseholdModel(tz=zone, seed=4, meter_index=index)
+                 for index in range(12) for zone in (VIENNA, new_york)]
+        fleet_w = [[model.power_w(time_s) for model in fleet] for time_s in times]
+        self.assertEqual([readings[14] for readings in fleet_w], alone_w)  # Meter 7 of Vienna
+        self.assertNotEqual([readings[15] for readings in fleet_w], alone_w)
 
 
 class H0UnchangedTest(unittest.TestCase):
