@@ -108,7 +108,7 @@ def _scenario(env: Env, name: str, vhost: str, layout: BenchLayout,
 
 def _check_layout(s: _Setup, meters: int, service: Cli | None, meter: Cli) -> int | None:
     """Raise unless both CLIs logged the scenario's layout; the PV service's queue count."""
-    s.layout.check_meter(s.name, meter.find("layout partitioned"))
+    s.layout.check_meter(s.name, meter.find("layout partitioned"), meter.find("readings of one queue packed"))
     if service is None:
         return None
     return s.layout.check_service(s.name, meters, service.find("PV service consuming"))

@@ -500,19 +500,29 @@ def buffer_per_meter(buffer_s: float, interval_s: float, meters: int, max_readin
 
 
 def raise_open_file_limit() -> int:
-    """Raise the soft open-file limit to the hard one (at most 65,536); the limit in force.
+    """Raise the soft open-file limit to 65,536, or to the hard limit if that is lower and may
+    not be raised (only a privileged process may); the limit in force.
 
-    Keeping each meter's file open saves a reopen and a tail read per row.
+    Keeping each meter's file open saves a reopen and a tail read per row; 10,000 meters need
+    20,000 and more (a lock file and a day's file each), the hard limit of many systems.
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 65536
+    if hard != resource.RLIM_INFINITY and hard < 65536:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+            return 65536
+        except (ValueError, OSError):
+            pass
     target = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
-    if soft != resource.RLIM_INFINITY and soft < target:
+    if soft < target:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
             soft = target
         except (ValueError, OSError):
             pass
-    return 65536 if soft == resource.RLIM_INFINITY else soft
+    return soft
 
 
 @dataclass(frozen=True)
@@ -562,7 +572,10 @@ def build_meter_service(config: Config, options: MeterOptions, should_stop: Call
     connection.on_connect(stranded_check(layout, other, queues_of(other, meter_ids)))
     service = MeterService(connection, meter_ids, models, clock, buffered, should_stop,
                            batch_size=options.batch_size, stats_interval_s=options.stats_interval_s,
-                           layout=layout)
+                           layout=layout, readings_per_message=config.broker.readings_per_message)
+    if config.broker.readings_per_message > 1:
+        log.info("up to %d readings of one queue packed into each message",
+                 config.broker.readings_per_message)
     metrics = meter_metrics(service) if options.metrics else None
     return MeterParts(service, connection, meter_ids, layout, metrics)
 
@@ -670,7 +683,8 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
                         stats_interval_s=options.stats_interval_s, pv_models=fleet_models,
                         results=results, metrics=metrics, layout=layout,
                         site=site, sites=sites, control=config.control.enabled, inbox=inbox,
-                        on_rows=None if modbus is None or energy is None else feed_rows(modbus, energy))
+                        on_rows=None if modbus is None or energy is None else feed_rows(modbus, energy),
+                        readings_per_message=config.broker.readings_per_message)
     if metrics is not None:
         count_pv_service(metrics, service)
         if energy is not None:

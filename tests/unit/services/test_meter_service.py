@@ -41,14 +41,14 @@ class MeterServiceTest(unittest.TestCase):
                 interval_s: float = 1.0,
                 buffer_per_meter: int = 3600, events: Mapping[float, Callable[[], object]] | None = None,
                 should_stop: Callable[[], bool] = lambda: False, batch_size: int = 700,
-                layout: Layout | None = None) -> MeterService:
+                layout: Layout | None = None, readings_per_message: int = 1) -> MeterService:
         connection = Connection(broker.connector(), FAST_RETRY)
         self.addCleanup(connection.close)
         models = [ScriptedModel(events if i == 0 and events else {}, seed=i) for i in range(meters)]
         clock = SimClock(start_s=START_S, interval_s=interval_s, speed=speed, duration_s=duration_s)
         return MeterService(connection, [f"M{i}" for i in range(meters)], models, clock,
                             buffer_per_meter, should_stop, batch_size=batch_size, stats_interval_s=0,
-                            layout=layout or Layout())
+                            layout=layout or Layout(), readings_per_message=readings_per_message)
 
     def test_fast_forward_publishes_every_reading_in_order(self) -> None:
         broker = FakeBroker()
@@ -78,6 +78,29 @@ class MeterServiceTest(unittest.TestCase):
             self.assertEqual(times, [START_S + i for i in range(50)])
         self.assertNotIn("M0", broker.queues)
         self.assertEqual(service.result().published, 1000)
+
+    def test_packed_readings_reach_their_partitions_in_order_in_fewer_messages(self) -> None:
+        broker = FakeBroker()
+        layout = Layout(partitions=4)
+        service = self.service(broker, speed=0, duration_s=50, meters=20, layout=layout,
+                               readings_per_message=30)
+        service.run()
+        per_meter: dict[str, list[float]] = {}
+        messages = 0
+        for queue in layout.partition_queues:
+            for body in broker.bodies(queue):
+                messages += 1
+                lines = body.split(b"\n")
+                self.assertLessEqual(len(lines), 30)
+                for line in lines:
+                    reading = json.loads(line)
+                    self.assertEqual(layout.queue_of(reading["meter_id"]), queue)
+                    per_meter.setdefault(reading["meter_id"], []).append(reading["time_s"])
+        self.assertEqual(sorted(per_meter), sorted(f"M{i}" for i in range(20)))
+        for times in per_meter.values():
+            self.assertEqual(times, [START_S + i for i in range(50)])
+        self.assertEqual(service.result().published, 1000)
+        self.assertLess(messages, 1000 // 30 + 4 * 2)
 
     def test_fast_forward_commits_whole_batches_whatever_the_buffer(self) -> None:
         # buffer_s 3,600 at a 60 s interval keeps 60 readings a meter; the transactions
