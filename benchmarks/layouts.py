@@ -96,18 +96,28 @@ class BenchLayout:
         return {"layout": self.name, "partitions": self.partitions if self.partitioned else None,
                 "readings_per_message": self.readings_per_message}
 
-    def check_service(self, scenario: str, meters: int, line: str | None) -> int:
+    def check_service(self, scenario: str, meters: int, line: str | None,
+                      share: Sequence[int] | None = None) -> int:
         """Raise unless the PV service's "PV service consuming N queue(s)" line shows this
-        layout (N = meters, or partitions); N."""
+        layout (N = meters, or partitions, or those of its ``share``); N."""
         match = _CONSUMING.search(line or "")
         if match is None:
             raise RuntimeError(f"{scenario}: no 'PV service consuming N queue(s)' line ({line!r})")
         queues = int(match.group(1))
-        if queues != self.service_queues(meters):
+        expected = self.service_queues(meters) if share is None else len(share)
+        if queues != expected:
             raise RuntimeError(f"{scenario}: the PV service consumes {queues} queue(s), not the "
-                               f"{self.service_queues(meters)} of layout {self.name}: "
+                               f"{expected} of layout {self.name}: "
                                f"is [broker] layout read by this version?")
         return queues
+
+    def shares(self, services: int) -> list[list[int] | None]:
+        """The partitions each of ``services`` PV services serves (``--partition``), in turns;
+        [None] (every partition, no ``--partition``) for one service or the default layout."""
+        if services <= 1 or not self.partitioned:
+            return [None]
+        count = min(services, self.partitions)
+        return [list(range(k, self.partitions, count)) for k in range(count)]
 
     def check_meter(self, scenario: str, line: str | None, packed: str | None = None) -> None:
         """Raise unless the meter's log shows this layout: ``line`` is its "layout partitioned:

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
+import resource
 import shutil
 import signal
 import subprocess
@@ -61,6 +63,8 @@ QUICK_RT_SIZES = "50,100@2"  # 3 s of schedule: 3 ticks, 2 ticks
 #: second is no target (its broker spends 0.22-0.26 CPU-ms a reading, run G), and would add minutes.
 FULL_RT_PART_SIZES = "10000,20000@2"
 QUICK_RT_PART_SIZES = "200"
+#: The most open files a PV service raises its own limit to (composition.raise_open_file_limit).
+OPEN_FILES_CAP = 65536
 YEAR_READINGS = 525_600  # a year at 60 s
 QUICK_YEAR_READINGS = YEAR_READINGS // 100  # 3.65 days: the path, in about a second
 #: The dataset scenario: (houses, embedded days, partitioned broker days) at 15 minutes.
@@ -83,6 +87,15 @@ def rt_sizes(text: str) -> list[tuple[int, float]]:
         if sizes[-1][0] < 1 or sizes[-1][1] <= 0:
             raise argparse.ArgumentTypeError(f"{part!r}: meters >= 1, interval > 0")
     return sizes
+
+
+def pv_services_for(meters: int) -> int:
+    """PV services that can hold every meter's files open: each needs two files a meter (its
+    lock and its day's file) within the open-file limit it can raise itself to (20,000 here),
+    so 20,000 meters take two, each serving half the partitions (``--partition``)."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = OPEN_FILES_CAP if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_CAP)
+    return max(1, math.ceil(2 * meters / limit))
 
 
 def rt_name(meters: int, interval_s: float) -> str:
@@ -238,7 +251,8 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[Env], object]]]:
                 name = rt_name(meters, interval) + layout.suffix
                 steps.append((name, partial(_rt, name=name, layout=layout, meters=meters,
                                             interval_s=interval, duration_s=duration,
-                                            sample_size=args.sample)))
+                                            sample_size=args.sample,
+                                            services=pv_services_for(meters))))
         else:
             each_layout(rt_name(meters, interval), _rt, meters=meters, interval_s=interval,
                         duration_s=duration, sample_size=args.sample)

@@ -500,29 +500,19 @@ def buffer_per_meter(buffer_s: float, interval_s: float, meters: int, max_readin
 
 
 def raise_open_file_limit() -> int:
-    """Raise the soft open-file limit to 65,536, or to the hard limit if that is lower and may
-    not be raised (only a privileged process may); the limit in force.
+    """Raise the soft open-file limit to the hard one (at most 65,536); the limit in force.
 
-    Keeping each meter's file open saves a reopen and a tail read per row; 10,000 meters need
-    20,000 and more (a lock file and a day's file each), the hard limit of many systems.
+    Keeping each meter's file open saves a reopen and a tail read per row.
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return 65536
-    if hard != resource.RLIM_INFINITY and hard < 65536:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
-            return 65536
-        except (ValueError, OSError):
-            pass
     target = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
-    if soft < target:
+    if soft != resource.RLIM_INFINITY and soft < target:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
             soft = target
         except (ValueError, OSError):
             pass
-    return soft
+    return 65536 if soft == resource.RLIM_INFINITY else soft
 
 
 @dataclass(frozen=True)
