@@ -140,9 +140,10 @@ class Processes:
     def meter(self, conf: Path, cwd: Path, *args: str) -> Cli:
         return self.start("meter", [PYTHON, str(METER), "-conf", str(conf), *args], cwd)
 
-    def service(self, conf: Path, cwd: Path, ids: Sequence[str] | None, *args: str) -> Cli:
+    def service(self, conf: Path, cwd: Path, ids: Sequence[str] | None, *args: str,
+                role: str = "service") -> Cli:
         """The PV service; ``ids`` None starts it without ``-ids`` (the partitioned layout)."""
-        return self.start("service", [PYTHON, str(SERVICE), "-conf", str(conf),
+        return self.start(role, [PYTHON, str(SERVICE), "-conf", str(conf),
                                       "--log-level", "INFO", *args,
                                       *(["-ids", *ids] if ids is not None else [])], cwd)
 

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
+import resource
 import shutil
 import signal
 import subprocess
@@ -40,7 +42,13 @@ from benchmarks.broker_env import deletion_failures, finish_deletions, parameter
 from benchmarks.clis import Processes
 from benchmarks.dataset import dataset_vs_broker
 from benchmarks.fanout import run_fanout
-from benchmarks.layouts import DEFAULT_PARTITIONS, NAMES, BenchLayout, parse_layouts
+from benchmarks.layouts import (
+    BENCH_READINGS_PER_MESSAGE,
+    DEFAULT_PARTITIONS,
+    NAMES,
+    BenchLayout,
+    parse_layouts,
+)
 from benchmarks.modbus_poll import free_port_pair
 from benchmarks.report import format_table, targets
 from benchmarks.scenarios import Env, fast_forward, meter_start, real_time
@@ -51,6 +59,12 @@ Result = dict[str, object]
 #: Real-time fleets, ``meters`` or ``meters@interval_s``: the cost table's sizes, 10,000 every 2 s.
 FULL_RT_SIZES = "100,1000,2000,5000,10000@2"
 QUICK_RT_SIZES = "50,100@2"  # 3 s of schedule: 3 ticks, 2 ticks
+#: The fleets of issue 24, in the partitioned layout only: a queue per meter at 10,000 readings a
+#: second is no target (its broker spends 0.22-0.26 CPU-ms a reading, run G), and would add minutes.
+FULL_RT_PART_SIZES = "10000,20000@2"
+QUICK_RT_PART_SIZES = "200"
+#: The most open files a PV service raises its own limit to (composition.raise_open_file_limit).
+OPEN_FILES_CAP = 65536
 YEAR_READINGS = 525_600  # a year at 60 s
 QUICK_YEAR_READINGS = YEAR_READINGS // 100  # 3.65 days: the path, in about a second
 #: The dataset scenario: (houses, embedded days, partitioned broker days) at 15 minutes.
@@ -73,6 +87,15 @@ def rt_sizes(text: str) -> list[tuple[int, float]]:
         if sizes[-1][0] < 1 or sizes[-1][1] <= 0:
             raise argparse.ArgumentTypeError(f"{part!r}: meters >= 1, interval > 0")
     return sizes
+
+
+def pv_services_for(meters: int) -> int:
+    """PV services that can hold every meter's files open: each needs two files a meter (its
+    lock and its day's file) within the open-file limit it can raise itself to (20,000 here),
+    so 20,000 meters take two, each serving half the partitions (``--partition``)."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = OPEN_FILES_CAP if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_CAP)
+    return max(1, math.ceil(2 * meters / limit))
 
 
 def rt_name(meters: int, interval_s: float) -> str:
@@ -163,6 +186,9 @@ def stand_ins(args: argparse.Namespace) -> dict[str, str]:
         names["rt_2000"] = names["rt_5000"] = rt_name(max(hz), 1.0)
     if slow:
         names["rt_10000_2s"] = rt_name(*max(slow))
+    if args.rt_sizes is None:
+        # The partitioned-only fleet of --quick stands in for both of issue 24's.
+        names["rt_10000"] = names["rt_20000_2s"] = rt_name(*rt_sizes(QUICK_RT_PART_SIZES)[0])
     return names
 
 
@@ -216,11 +242,26 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[Env], object]]]:
         dataset_vs_broker, name=dataset_name(houses, days), houses=houses, days=days,
         broker_days=broker_days)))
     schedule_s = 3.0 if quick else 60.0
-    for meters, interval in args.rt_sizes or rt_sizes(QUICK_RT_SIZES if quick else FULL_RT_SIZES):
+
+    def rt(meters: int, interval: float, partitioned_only: bool = False) -> None:
         # About ``schedule_s`` of readings, at least 2 ticks.
         duration = interval * max(2, round(schedule_s / interval))
-        each_layout(rt_name(meters, interval), _rt, meters=meters, interval_s=interval,
-                    duration_s=duration, sample_size=args.sample)
+        if partitioned_only:
+            for layout in (layout for layout in layouts if layout.partitioned):
+                name = rt_name(meters, interval) + layout.suffix
+                steps.append((name, partial(_rt, name=name, layout=layout, meters=meters,
+                                            interval_s=interval, duration_s=duration,
+                                            sample_size=args.sample,
+                                            services=pv_services_for(meters))))
+        else:
+            each_layout(rt_name(meters, interval), _rt, meters=meters, interval_s=interval,
+                        duration_s=duration, sample_size=args.sample)
+
+    for meters, interval in args.rt_sizes or rt_sizes(QUICK_RT_SIZES if quick else FULL_RT_SIZES):
+        rt(meters, interval)
+    if args.rt_sizes is None:
+        for meters, interval in rt_sizes(QUICK_RT_PART_SIZES if quick else FULL_RT_PART_SIZES):
+            rt(meters, interval, partitioned_only=True)
     ids = 200 if quick else 10_000
     each_layout(f"ids_{ids}", _rt, meters=ids, interval_s=1.0 if quick else 10.0,
                 duration_s=3.0 if quick else 30.0, sample_size=args.sample)
@@ -253,6 +294,7 @@ def _meta(args: argparse.Namespace) -> Result:
             "sample_meters": args.sample,
             "layouts": [layout.name for layout in args.layouts],
             "partitions": args.partitions,
+            "readings_per_message": args.readings_per_message,
             "layout_suffixes": [layout.suffix for layout in args.layouts],
             "stand_ins": stand_ins(args)}
 
@@ -281,6 +323,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="[broker] partitions of the partitioned layout (default: "
                              f"{DEFAULT_PARTITIONS}, the package's; another count names the "
                              "scenarios _part<N>)")
+    parser.add_argument("--readings-per-message", type=int, default=BENCH_READINGS_PER_MESSAGE,
+                        help="[broker] readings_per_message of the partitioned layout (default: "
+                             f"{BENCH_READINGS_PER_MESSAGE}; another count names the scenarios "
+                             "_part_pack<N>)")
     parser.add_argument("--repeats", type=int, default=None,
                         help="runs of the baseline and of the one-meter fast-forward day, the "
                              "best of each compared (default: 3; --quick: 1)")
@@ -292,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-dir", type=Path,
                         help="attach py-spy to every CLI and write raw stacks here "
                              "(summarise with python -m benchmarks.profile_top); slows the run")
-    parser.add_argument("--py-spy", default=shutil.which("py-spy") or "/tmp/benchvenv/bin/py-spy",
+    parser.add_argument("--py-spy", default=shutil.which("py-spy") or shutil.which(
+                            "py-spy", path=str(Path(sys.executable).parent)) or "/tmp/benchvenv/bin/py-spy",
                         help="py-spy executable for --profile-dir")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (CSVs, logs)")
     parser.add_argument("--list", action="store_true",
@@ -301,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats is None:
         args.repeats = 1 if args.quick else 3
     try:
-        args.layouts = parse_layouts(args.layouts, args.partitions)
+        args.layouts = parse_layouts(args.layouts, args.partitions, args.readings_per_message)
     except ValueError as exc:
         parser.error(str(exc))
     if args.list:

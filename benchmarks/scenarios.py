@@ -108,7 +108,7 @@ def _scenario(env: Env, name: str, vhost: str, layout: BenchLayout,
 
 def _check_layout(s: _Setup, meters: int, service: Cli | None, meter: Cli) -> int | None:
     """Raise unless both CLIs logged the scenario's layout; the PV service's queue count."""
-    s.layout.check_meter(s.name, meter.find("layout partitioned"))
+    s.layout.check_meter(s.name, meter.find("layout partitioned"), meter.find("readings of one queue packed"))
     if service is None:
         return None
     return s.layout.check_service(s.name, meters, service.find("PV service consuming"))
@@ -224,16 +224,19 @@ class _DepthSeries:
 
 def real_time(env: Env, name: str, meters: int, interval_s: float, duration_s: float,
               sample_size: int, drain_limit_s: float = 120.0,
-              layout: BenchLayout | None = None, modbus_port: int | None = None) -> Result:
+              layout: BenchLayout | None = None, modbus_port: int | None = None,
+              services: int = 1) -> Result:
     """N meters at wall-clock pace; latency of a sample, backlog, throughput, RSS, open files.
 
     ``modbus_port``: the PV service serves SunSpec there, and every meter's unit is polled once
     a second, all its models, from the meter's clock start to its end (``modbus`` in the result:
-    the response times).
+    the response times). ``services``: PV services sharing the partitions (``--partition``), in
+    the partitioned layout; their CPU is counted together.
     """
     with virtual_host(name) as vhost, env.processes:
         return _real_time(env, _scenario(env, name, vhost, layout or BenchLayout()), meters,
-                          interval_s, duration_s, sample_size, drain_limit_s, modbus_port)
+                          interval_s, duration_s, sample_size, drain_limit_s, modbus_port,
+                          services)
 
 
 def written_share(rows: list[tuple[float, float, float]], polls: list[tuple[float, float]],
@@ -277,27 +280,38 @@ def written_share(rows: list[tuple[float, float, float]], polls: list[tuple[floa
 
 
 def _per_thousand(window: dict[str, float], readings: int) -> dict[str, float | int | None]:
-    """CPU seconds per 1,000 readings of each process over a window of the run."""
+    """CPU seconds per 1,000 readings of each process over a window of the run (of every PV
+    service together, ``service`` and ``service_1``... when there are several)."""
     roles = ("meter", "service", "broker", "others")
+    services = [role for role in window if role == "service" or role.startswith("service_")]
+    if services:
+        window = {**window, "service": sum(window[role] for role in services)}
     return {"readings": readings, "window_s": window.get("s"),
             **{role: round(1000 * window[role] / readings, 4) if readings and role in window
                else None for role in roles}}
 
 
 def _real_time(env: Env, s: _Setup, meters: int, interval_s: float, duration_s: float,
-               sample_size: int, drain_limit_s: float, modbus_port: int | None = None) -> Result:
+               sample_size: int, drain_limit_s: float, modbus_port: int | None = None,
+               services: int = 1) -> Result:
     ids = meter_ids(meters)
     sample = sorted(random.Random(7).sample(ids, min(sample_size, meters)))
     ticks = math.ceil(duration_s / interval_s - 1e-9)
     service_launched = time.time()
     modbus_args = ("--modbus-port", str(modbus_port)) if modbus_port is not None else ()
-    service = env.processes.service(s.conf, s.work, s.layout.service_ids(ids),
-                                    "--output-dir", str(s.out), *modbus_args)
-    s.sampler.add("service", service.pid)
+    shares = s.layout.shares(services)
+    pv_services = []
+    for k, share in enumerate(shares):
+        role = "service" if k == 0 else f"service_{k}"
+        pv_services.append(env.processes.service(
+            s.conf, s.work, s.layout.service_ids(ids), "--output-dir", str(s.out), *modbus_args,
+            *(("--partition", *map(str, share)) if share is not None else ()), role=role))
+        s.sampler.add(role, pv_services[-1].pid)
     s.sampler.start()
-    service_ready = service.wait_for("PV service consuming", 900)
-    service_queues = s.layout.check_service(s.name, meters, service.find("PV service consuming"))
-    profiles = [env.profile(service, s.name)]
+    service_ready = max(pv.wait_for("PV service consuming", 900) for pv in pv_services)
+    service_queues = sum(s.layout.check_service(s.name, meters, pv.find("PV service consuming"), share)
+                         for pv, share in zip(pv_services, shares, strict=True))
+    profiles = [env.profile(pv, s.name) for pv in pv_services]
     tailer = CsvTailer(s.out, sample, load_config(s.conf).site.timezone).start()
     start_epoch = round(time.time(), 3)
     start_iso = datetime.fromtimestamp(start_epoch, timezone.utc).isoformat(timespec="milliseconds")
@@ -340,14 +354,14 @@ def _real_time(env: Env, s: _Setup, meters: int, interval_s: float, duration_s: 
     s.sampler.mark("drained")
     rows_drained = count_rows(s.out)[0]
     backlog_at_stop = backlog
-    service_code = service.interrupt(120)
+    service_code = max(pv.interrupt(120) for pv in pv_services)
     tailer.stop()
     procs = s.sampler.stop()
     env.finish_profiles()
     rows, files, _ = count_rows(s.out)
     if meter_code or service_code:
         raise RuntimeError(f"{s.name}: meter exit {meter_code}, service exit {service_code}: "
-                           f"{meter.tail()} || {service.tail()}")
+                           f"{meter.tail()} || {' || '.join(pv.tail() for pv in pv_services)}")
 
     first_tick: list[float] = []
     due: list[float] = []
@@ -369,6 +383,7 @@ def _real_time(env: Env, s: _Setup, meters: int, interval_s: float, duration_s: 
     window = s.sampler.between("clock", "drained")
     return {
         "name": s.name, **s.layout.as_dict(), "service_queues": service_queues,
+        "pv_services": len(pv_services),
         "meters": meters, "interval_s": interval_s, "duration_s": duration_s,
         "offered_per_s": round(meters / interval_s, 1),
         "expected_readings": meters * ticks,

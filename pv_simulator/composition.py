@@ -562,7 +562,10 @@ def build_meter_service(config: Config, options: MeterOptions, should_stop: Call
     connection.on_connect(stranded_check(layout, other, queues_of(other, meter_ids)))
     service = MeterService(connection, meter_ids, models, clock, buffered, should_stop,
                            batch_size=options.batch_size, stats_interval_s=options.stats_interval_s,
-                           layout=layout)
+                           layout=layout, readings_per_message=config.broker.readings_per_message)
+    if config.broker.readings_per_message > 1:
+        log.info("up to %d readings of one queue packed into each message",
+                 config.broker.readings_per_message)
     metrics = meter_metrics(service) if options.metrics else None
     return MeterParts(service, connection, meter_ids, layout, metrics)
 
@@ -674,7 +677,7 @@ def build_pv_service(config: Config, options: PvServiceOptions, should_stop: Cal
                         stats_interval_s=options.stats_interval_s, pv_models=fleet_models,
                         results=results, metrics=metrics, layout=layout,
                         site=site, sites=sites, control=config.control.enabled, inbox=inbox,
-                        on_rows=on_rows)
+                        on_rows=on_rows, readings_per_message=config.broker.readings_per_message)
     if metrics is not None:
         count_pv_service(metrics, service)
         if energy is not None:

@@ -46,6 +46,7 @@ class BrokerConfig:
     queue_type: str = default("broker", "queue_type")
     layout: str = default("broker", "layout")
     partitions: int = default("broker", "partitions")
+    readings_per_message: int = default("broker", "readings_per_message")
     transport: str = default("broker", "transport")
 
     def __post_init__(self) -> None:

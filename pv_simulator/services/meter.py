@@ -22,7 +22,7 @@ from itertools import islice
 
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.port import QUEUE_PER_METER, ConnectionLost, Layout, Message, Session
-from pv_simulator.messaging.wire import ReadingEncoder
+from pv_simulator.messaging.wire import ReadingEncoder, pack
 from pv_simulator.models.random_walk import MeterModel
 from pv_simulator.services.clock import SimClock
 from pv_simulator.services.stats import StatsLog
@@ -56,14 +56,18 @@ class MeterService:
         after_publish: called after each batch the broker took; the embedded pipeline
             (:mod:`pv_simulator.dataset`) writes the batch's rows there, so the broker holds one
             batch at most.
+        readings_per_message: readings of one queue packed into one message (``[broker]
+            readings_per_message``, :func:`wire.pack`); a batch's messages are confirmed together.
     """
 
     def __init__(self, connection: Connection, meter_ids: Sequence[str], models: Sequence[MeterModel],
                  clock: SimClock, buffer_per_meter: int, should_stop: Callable[[], bool],
                  batch_size: int = 2000, stats_interval_s: float = 10.0,
                  layout: Layout = QUEUE_PER_METER,
-                 after_publish: Callable[[], None] | None = None) -> None:
+                 after_publish: Callable[[], None] | None = None,
+                 readings_per_message: int = 1) -> None:
         self.connection = connection
+        self.readings_per_message = readings_per_message
         self.after_publish = after_publish
         self.layout = layout
         self.meter_ids = list(meter_ids)
@@ -186,7 +190,7 @@ class MeterService:
             count = min(self.batch_size, len(self.pending))
             batch = list(islice(self.pending, count))  # a deque's index walks its blocks
             try:
-                self.connection.session.publish_batch(batch)
+                self.connection.session.publish_batch(pack(batch, self.readings_per_message))
             except ConnectionLost as exc:
                 self.connection.lost(exc, f"{len(self.pending)} reading(s) buffered, ")
                 return

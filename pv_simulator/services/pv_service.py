@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.port import QUEUE_PER_METER, ConnectionLost, Delivery, Layout, Session
-from pv_simulator.messaging.wire import BadReading, Reading, decode
+from pv_simulator.messaging.wire import BadReading, Reading, decode_all
 from pv_simulator.models.site import Site, site_step
 from pv_simulator.services.control import EXCHANGE, ROUTING_PATTERN, CommandInbox, Control, ControlBoard
 from pv_simulator.services.metrics_sink import MetricsSink, NoMetrics
@@ -99,7 +99,7 @@ class PvResult:
     duplicates_skipped: int
     #: Messages that are no reading (malformed, another meter's): dead-lettered.
     rejected: int
-    #: Deliveries taken from the broker, all of the above included.
+    #: Readings taken from the broker, and messages refused unread, all of the above included.
     received: int
     #: Connections the service had to make again after losing one.
     reconnects: int
@@ -186,6 +186,9 @@ class PvService:
         inbox: commands from another thread (the Modbus server), drained before each batch;
             a site takes them whether or not ``control`` is on.
         on_rows: called after each flush with the rows just written (not the skipped ones).
+        readings_per_message: readings the meters pack into a message (``[broker]
+            readings_per_message``): the prefetch and a batch's deliveries are that many times
+            fewer, so the readings in hand stay as many. Any message is read whatever it holds.
     """
 
     def __init__(self, connection: Connection, queues: Sequence[str], pv_model: PvModel,
@@ -197,7 +200,8 @@ class PvService:
                  layout: Layout = QUEUE_PER_METER, site: Site | None = None,
                  sites: Mapping[str, Site | None] | None = None, control: bool = False,
                  inbox: CommandInbox | None = None,
-                 on_rows: Callable[[list[Accepted]], None] | None = None) -> None:
+                 on_rows: Callable[[list[Accepted]], None] | None = None,
+                 readings_per_message: int = 1) -> None:
         self.connection = connection
         self.queues = list(queues)
         self.layout = layout
@@ -216,11 +220,12 @@ class PvService:
         self.max_power_w = max_power_w
         self.should_stop = should_stop
         self.exit_when_idle_s = exit_when_idle_s
-        self.prefetch = prefetch_for(len(self.queues))
+        packed = max(1, readings_per_message)
+        self.prefetch = max(10, prefetch_for(len(self.queues)) // packed)
         # Not bounded by the per-queue prefetch: with thousands of queues each holds a
         # few deliveries, and a batch gathers them across queues until full or
         # batch_wait_s has passed.
-        self.batch_max = max(1, batch_max)
+        self.batch_max = max(1, batch_max // packed)
         self.batch_wait_s = batch_wait_s
         self.rejects = RejectLog()
         self.received = 0
@@ -436,26 +441,26 @@ class PvService:
             self.inbox.drain(self.control)
         for delivery in batch:
             try:
-                reading = decode(delivery.body, delivery.queue, max_power_w, layout)
+                readings = decode_all(delivery.body, delivery.queue, max_power_w, layout)
             except BadReading as exc:
                 self.rejects.rejected(delivery.queue, str(exc))
                 rejected.append(delivery.delivery_tag)
                 continue
-            plant = plants.get(reading.meter_id, default_plant)
-            if reading.time_s != plant.time_s:
-                plant.at(reading.time_s)
-            if plant.outside:
-                self._outside(plant, reading.time_s)
-            if any_site:
-                states = self._site_states
-                state = (states[reading.meter_id] if reading.meter_id in states
-                         else self._site_state(reading.meter_id))
-                if state is not None:
-                    accepted.append(self._site_row(state, reading, plant.kw))
-                    tags.append(delivery.delivery_tag)
-                    continue
-            accepted.append((reading, plant.kw, None))
-            tags.append(delivery.delivery_tag)
+            for reading in readings:
+                plant = plants.get(reading.meter_id, default_plant)
+                if reading.time_s != plant.time_s:
+                    plant.at(reading.time_s)
+                if plant.outside:
+                    self._outside(plant, reading.time_s)
+                tags.append(delivery.delivery_tag)
+                if any_site:
+                    states = self._site_states
+                    state = (states[reading.meter_id] if reading.meter_id in states
+                             else self._site_state(reading.meter_id))
+                    if state is not None:
+                        accepted.append(self._site_row(state, reading, plant.kw))
+                        continue
+                accepted.append((reading, plant.kw, None))
         if self.results is not None:
             self.results.publish(session, accepted)
         written, out_of_order = self._write(accepted)
@@ -466,19 +471,18 @@ class PvService:
             self.on_rows(written)
         for index in out_of_order:
             self._out_of_order(batch, tags[index], accepted[index][0])
-        rejected.extend(tags[index] for index in out_of_order)
+        # A message with a reading out of order is dead-lettered whole, once; its other
+        # readings are written, and would be skipped as duplicates if it came back.
+        late = dict.fromkeys(tags[index] for index in out_of_order)
+        received = len(tags) + len(rejected)  # readings, and messages refused unread
+        rejected.extend(late)
         for tag in rejected:
             session.reject(tag)
-        if out_of_order:
-            settled = set(out_of_order)
-            last_accepted = max((tag for index, tag in enumerate(tags) if index not in settled),
-                                default=0)
-        else:
-            last_accepted = tags[-1] if tags else 0
+        last_accepted = max((tag for tag in tags if tag not in late), default=0)
         if last_accepted:
             # Rejected tags are settled already, so one multiple ack covers the rest.
             session.ack(last_accepted, multiple=True)
-        self.received += len(batch)
+        self.received += received
         self._last_delivery = time.monotonic()
         self._others_first = False
         if self._standby_of is not None:

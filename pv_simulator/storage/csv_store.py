@@ -56,6 +56,8 @@ _TAIL_CHUNK = 4096
 #: default 8 KB each would cost ten thousand open files most of their memory; a longer batch
 #: of one meter is written in more, still few, system calls (benchmarks/RESULTS.md, "Figures behind the code").
 _FILE_BUFFER = 1024
+#: Rounds through every open file within which the least recently used counts as still in use.
+_CYCLING_ROUNDS = 4
 FILE_MODE = 0o644
 
 
@@ -99,6 +101,8 @@ class _DayFile:
     path: Path
     handle: BinaryIO
     dirty: bool = False
+    #: The writer's use count when the file was last written (see ``CsvOutput._file``).
+    used: int = 0
 
 
 @dataclass
@@ -133,6 +137,8 @@ class CsvOutput:
         self.fsync = fsync
         self.max_open_files = max(1, max_open_files)
         self._open: OrderedDict[Path, _DayFile] = OrderedDict()
+        #: Files asked for so far: how long ago a file was last used.
+        self._uses = 0
         self._last_time: dict[Path, float] = {}
         self._days: dict[str, _Day] = {}
         self.rows_written = 0
@@ -505,12 +511,21 @@ class CsvOutput:
         return _SITE_HEADER_LINE if site else _HEADER_LINE
 
     def _file(self, path: Path) -> _DayFile:
+        self._uses += 1
         day_file = self._open.get(path)
         if day_file is not None:
             self._open.move_to_end(path)
+            day_file.used = self._uses
             return day_file
         if len(self._open) >= self.max_open_files:
-            self._evict(self._open.popitem(last=False)[1])
+            # Every meter writes every tick, in turn: with more meters than open files the least
+            # recently used is the next one wanted, and closing it closed every file once a tick
+            # (10,000 meters, 9,936 files). While the least recent was still used within a few
+            # rounds, the most recent other is closed instead, so all but one file stay open;
+            # a file unused for longer (a meter gone quiet) goes first as before.
+            oldest = next(iter(self._open.values()))
+            recent = self._uses - oldest.used <= _CYCLING_ROUNDS * self.max_open_files
+            self._evict(self._open.popitem(last=recent)[1])
         # A file this process wrote before needs no second check of header and tail.
         header = self._headers[path]
         last_time = (self._last_time[path] if path in self._last_time
@@ -527,7 +542,7 @@ class CsvOutput:
                     os.fsync(self._dir_fd)
         except OSError as exc:
             raise OutputError(f"{path}: cannot open for appending: {exc.strerror}") from None
-        day_file = _DayFile(path, handle, dirty=True)
+        day_file = _DayFile(path, handle, dirty=True, used=self._uses)
         self._open[path] = day_file
         self._last_time.setdefault(path, last_time)
         return day_file

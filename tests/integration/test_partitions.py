@@ -104,10 +104,17 @@ class PartitionedLayoutTest(BrokerTestCase):
         self.assertEqual(self.summary("low")["written"], len(low_meters) * TICKS)
         self.assertEqual(self.summary("high")["written"], (len(METERS) - len(low_meters)) * TICKS)
 
-    def test_a_standby_takes_over_every_partition_after_a_kill(self) -> None:
-        """Two services on every partition: one is active per queue; kill -9 it mid-stream."""
+    @parameterized.expand([("a_message_each", 1), ("packed", 25)])
+    def test_a_standby_takes_over_every_partition_after_a_kill(self, _name: str,
+                                                               per_message: int) -> None:
+        """Two services on every partition: one is active per queue; kill -9 it mid-stream.
+        Packed ([broker] readings_per_message), the files are the same to the byte."""
         reference = self.reference()
         out = self.tmp / "out"
+        if per_message > 1:
+            self.conf = self.write_config("packed.ini", broker={
+                "layout": "partitioned", "partitions": LAYOUT.partitions,
+                "readings_per_message": per_message})
         first = self.service("first")
         wait_until(lambda: self.consuming(first), 60, "the first PV service to consume")
         second = self.service("second")
@@ -118,8 +125,15 @@ class PartitionedLayoutTest(BrokerTestCase):
         first.wait(timeout=10)
         killed_at = self.total_rows(out)
         self.assertLess(killed_at, len(METERS) * TICKS, "the kill came after the last row")
-        self.assert_clean_exit(*self.finish(meter)[::2])
+        code, _, meter_log = self.finish(meter)
+        self.assert_clean_exit(code, meter_log)
         wait_until(lambda: self.total_rows(out) >= len(METERS) * TICKS, 60, "every row")
         self.assert_clean_exit(*self.interrupt(second)[::2])
         self.assert_exactly_once(out, reference)
         self.assertGreater(self.summary("second")["written"], 0)
+        if per_message > 1:
+            self.assertIn(f"up to {per_message} readings of one queue packed", meter_log)
+            files = sorted(path.name for path in out.glob("Meter_*.csv"))
+            self.assertEqual(files, sorted(path.name for path in (self.tmp / "reference").glob("Meter_*.csv")))
+            for name in files:
+                self.assertEqual((out / name).read_bytes(), (self.tmp / "reference" / name).read_bytes(), name)

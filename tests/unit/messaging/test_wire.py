@@ -9,7 +9,15 @@ from random import Random
 from parameterized import parameterized
 
 from pv_simulator.messaging.port import Layout
-from pv_simulator.messaging.wire import BadReading, ReadingEncoder, decode
+from pv_simulator.messaging.wire import (
+    MAX_BODY_BYTES,
+    MAX_READINGS_PER_MESSAGE,
+    BadReading,
+    ReadingEncoder,
+    decode,
+    decode_all,
+    pack,
+)
 
 #: Malformed bodies for queue Meter_0, each with what the refusal must name.
 #: The fault tests publish the same corpus to the real broker.
@@ -123,6 +131,83 @@ class PartitionedDecodeTest(unittest.TestCase):
         with self.assertRaises(BadReading) as caught:
             decode(body, queue, 9000.0, self.layout)
         self.assertIn("not a valid meter id", str(caught.exception))
+
+class PackedTest(unittest.TestCase):
+    """Several readings of one queue in a message, one a line ([broker] readings_per_message)."""
+
+    layout = Layout(partitions=4)
+
+    def taken(self, meters: int, ticks: int) -> list[tuple[str, bytes, float]]:
+        """Readings as the meter takes them: tick by tick, every meter's in turn."""
+        encoders = [ReadingEncoder(f"Meter_{i}") for i in range(meters)]
+        return [(self.layout.queue_of(f"Meter_{i}"), encoders[i](1782000000.0 + tick, 10.0 + i),
+                 1782000000.0 + tick) for tick in range(ticks) for i in range(meters)]
+
+    def test_one_per_message_leaves_every_reading_its_own_message(self) -> None:
+        taken = self.taken(5, 2)
+        self.assertEqual(pack(taken, 1), taken)
+
+    def test_packed_messages_carry_every_reading_once_each_meters_in_order(self) -> None:
+        taken = self.taken(40, 3)
+        messages = pack(taken, 7)
+        self.assertEqual(len(messages), sum(-(-n // 7) for n in self.per_queue(taken).values()))
+        seen: dict[str, list[float]] = {}
+        for queue, body, time_s in messages:
+            readings = decode_all(body, queue, 9000.0, self.layout)
+            self.assertLessEqual(len(readings), 7)
+            self.assertEqual(time_s, readings[0].time_s)
+            for reading in readings:
+                seen.setdefault(reading.meter_id, []).append(reading.time_s)
+        self.assertEqual(seen, {f"Meter_{i}": [1782000000.0 + t for t in range(3)] for i in range(40)})
+
+    @staticmethod
+    def per_queue(taken: list[tuple[str, bytes, float]]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for queue, _body, _time_s in taken:
+            counts[queue] = counts.get(queue, 0) + 1
+        return counts
+
+    def test_the_most_readings_of_the_longest_ids_fit_in_a_body(self) -> None:
+        longest = "M" * 64
+        body = ReadingEncoder(longest)(7258118400.0, 99999.999)
+        queue = self.layout.queue_of(longest)
+        [(_, packed, _)] = pack([(queue, body, 0.0)] * MAX_READINGS_PER_MESSAGE, MAX_READINGS_PER_MESSAGE)
+        self.assertLessEqual(len(packed), MAX_BODY_BYTES)
+        self.assertEqual(len(decode_all(packed, queue, 1e6, self.layout)), MAX_READINGS_PER_MESSAGE)
+
+    def test_a_single_reading_laid_out_over_lines_is_still_one_reading(self) -> None:
+        body = json.dumps({"meter_id": "Meter_0", "time_s": 1782000000, "power_w": 1}, indent=2).encode()
+        [reading] = decode_all(body, "Meter_0", 9000.0)
+        self.assertEqual(reading.meter_id, "Meter_0")
+
+    @parameterized.expand([
+        ("bad_json", b'{"meter_id": "Meter_0", "time_s": 17', "line 2 of 3: body is not JSON"),
+        ("bad_field", b'{"meter_id": "Meter_0", "time_s": 1782000001, "power_w": -1}',
+         "line 2 of 3: power_w -1 is outside"),
+        ("other_queue", b'{"meter_id": "Meter_1", "time_s": 1782000001, "power_w": 1}',
+         "line 2 of 3: meter_id 'Meter_1' differs"),
+    ])
+    def test_one_bad_line_refuses_the_message_naming_it(self, _name: str, line: bytes,
+                                                         reason: str) -> None:
+        good = ReadingEncoder("Meter_0")
+        body = b"\n".join([good(1782000000.0, 1.0), line, good(1782000002.0, 1.0)])
+        with self.assertRaises(BadReading) as caught:
+            decode_all(body, "Meter_0", 9000.0)
+        self.assertIn(reason, str(caught.exception))
+
+    def test_an_object_over_several_lines_in_a_packed_message_is_found_by_line(self) -> None:
+        good = ReadingEncoder("Meter_0")
+        spread = b'{"meter_id": "Meter_0",\n"time_s": 1782000001, "power_w": 1}'
+        body = b"\n".join([good(1782000000.0, 1.0), spread])
+        with self.assertRaises(BadReading) as caught:
+            decode_all(body, "Meter_0", 9000.0)
+        self.assertIn("line 2 of 3: body is not JSON", str(caught.exception))
+
+    def test_a_packed_body_over_the_limit_is_refused(self) -> None:
+        body = b"\n".join([ReadingEncoder("Meter_0")(1782000000.0 + i, 1.0) for i in range(1200)])
+        with self.assertRaises(BadReading) as caught:
+            decode_all(body, "Meter_0", 9000.0)
+        self.assertIn("byte limit", str(caught.exception))
 
 
 class EncodedBodyTest(unittest.TestCase):

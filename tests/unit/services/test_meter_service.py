@@ -41,14 +41,14 @@ class MeterServiceTest(unittest.TestCase):
                 interval_s: float = 1.0,
                 buffer_per_meter: int = 3600, events: Mapping[float, Callable[[], object]] | None = None,
                 should_stop: Callable[[], bool] = lambda: False, batch_size: int = 700,
-                layout: Layout | None = None) -> MeterService:
+                layout: Layout | None = None, readings_per_message: int = 1) -> MeterService:
         connection = Connection(broker.connector(), FAST_RETRY)
         self.addCleanup(connection.close)
         models = [ScriptedModel(events if i == 0 and events else {}, seed=i) for i in range(meters)]
         clock = SimClock(start_s=START_S, interval_s=interval_s, speed=speed, duration_s=duration_s)
         return MeterService(connection, [f"M{i}" for i in range(meters)], models, clock,
                             buffer_per_meter, should_stop, batch_size=batch_size, stats_interval_s=0,
-                            layout=layout or Layout())
+                            layout=layout or Layout(), readings_per_message=readings_per_message)
 
     def test_fast_forward_publishes_every_reading_in_order(self) -> None:
         broker = FakeBroker()
@@ -60,24 +60,41 @@ class MeterServiceTest(unittest.TestCase):
         self.assertEqual(service.result().published, 5000)
         self.assertIn("M0.dlq", broker.queues)
 
-    def test_partitioned_layout_puts_each_meters_readings_in_order_on_its_partition(self) -> None:
+    def partitioned_run(self, per_message: int) -> tuple[FakeBroker, Layout, list[int]]:
+        """20 meters, 50 ticks fast-forward on 4 partitions; each meter's times checked, in
+        order and on its own partition; the readings in each message."""
         broker = FakeBroker()
         layout = Layout(partitions=4)
-        service = self.service(broker, speed=0, duration_s=50, meters=20, layout=layout)
+        service = self.service(broker, speed=0, duration_s=50, meters=20, layout=layout,
+                               readings_per_message=per_message)
         service.run()
         per_meter: dict[str, list[float]] = {}
-        for index in range(4):
-            queue = layout.partition_queue(index)
+        sizes: list[int] = []
+        for queue in layout.partition_queues:
             self.assertIn(queue + ".dlq", broker.queues)
             for body in broker.bodies(queue):
-                reading = json.loads(body)
-                self.assertEqual(layout.queue_of(reading["meter_id"]), queue)
-                per_meter.setdefault(reading["meter_id"], []).append(reading["time_s"])
+                lines = body.split(b"\n")
+                sizes.append(len(lines))
+                for line in lines:
+                    reading = json.loads(line)
+                    self.assertEqual(layout.queue_of(reading["meter_id"]), queue)
+                    per_meter.setdefault(reading["meter_id"], []).append(reading["time_s"])
         self.assertEqual(sorted(per_meter), sorted(f"M{i}" for i in range(20)))
         for times in per_meter.values():
             self.assertEqual(times, [START_S + i for i in range(50)])
-        self.assertNotIn("M0", broker.queues)
         self.assertEqual(service.result().published, 1000)
+        return broker, layout, sizes
+
+    def test_partitioned_layout_puts_each_meters_readings_in_order_on_its_partition(self) -> None:
+        broker, _layout, sizes = self.partitioned_run(1)
+        self.assertNotIn("M0", broker.queues)
+        self.assertEqual(sizes, [1] * 1000)
+
+    def test_packed_readings_reach_their_partitions_in_order_in_fewer_messages(self) -> None:
+        _broker, _layout, sizes = self.partitioned_run(30)
+        self.assertLessEqual(max(sizes), 30)
+        # Batches of 700 readings: each queue's share of a batch in messages of 30.
+        self.assertLess(len(sizes), 1000 // 30 + 4 * 2)
 
     def test_fast_forward_commits_whole_batches_whatever_the_buffer(self) -> None:
         # buffer_s 3,600 at a 60 s interval keeps 60 readings a meter; the transactions

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import unittest
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from pv_simulator.messaging.connection import Connection
 from pv_simulator.messaging.port import Layout
-from pv_simulator.messaging.wire import ReadingEncoder
+from pv_simulator.messaging.wire import ReadingEncoder, pack
 from pv_simulator.services.pv_service import PvService
 from pv_simulator.storage.csv_store import CsvOutput
 from tests.unit.services.support import FAST_RETRY, START_S, UTC, FakeQueuesTestCase, LinearPv
@@ -142,6 +142,71 @@ class PvServiceTest(FakeQueuesTestCase):
         self.assertEqual(self.broker.bodies(served[0] + ".dlq"), [misrouted])
         self.assertEqual([self.broker.depth(q) for q in served], [0, 0])
         self.assertEqual(service.result().rejected, 1)
+
+    def put_packed(self, layout: Layout, meters: list[str], ticks: Iterable[int], per_message: int) -> None:
+        """The meters' readings of ``ticks`` as the meter publishes them, ``per_message`` a message."""
+        encoders = {meter_id: ReadingEncoder(meter_id) for meter_id in meters}
+        taken = [(layout.queue_of(m), encoders[m](START_S + i, float(i)), START_S + i)
+                 for i in ticks for m in meters]
+        for queue, body, time_s in pack(taken, per_message):
+            self.broker.put(queue, body, time_s)
+
+    def test_packed_messages_become_one_row_per_reading_and_one_ack_per_batch(self) -> None:
+        layout = Layout(partitions=4)
+        meters = [f"M{i}" for i in range(30)]
+        self.declare_partitions(layout)
+        self.put_packed(layout, meters, range(200), 25)
+        service, output = self.service(layout.partition_queues, layout=layout, batch_max=1000)
+        service.run()
+        output.close()
+        for meter_id in meters:
+            self.assertExactlyOnce(meter_id, 200)
+        result = service.result()
+        self.assertEqual((result.written, result.received, result.rejected), (6000, 6000, 0))
+        self.assertEqual([self.broker.depth(q) for q in layout.partition_queues], [0] * 4)
+        self.assertEqual(self.broker.unacknowledged, 0)
+
+    def test_a_packed_message_with_a_bad_line_is_dead_lettered_whole(self) -> None:
+        layout = Layout(partitions=4)
+        meters = [f"M{i}" for i in range(8)]
+        self.declare_partitions(layout)
+        self.put_packed(layout, meters, range(10), 50)
+        queue = layout.queue_of("M0")
+        bad = ReadingEncoder("M0")(START_S + 10, 1.0) + b'\n{"meter_id": "M0", "time_s": 17'
+        self.broker.put(queue, bad)
+        self.put_packed(layout, meters, range(10, 20), 50)
+        service, output = self.service(layout.partition_queues, layout=layout)
+        with self.assertLogs("pv_simulator.services.pv_service", "WARNING") as logs:
+            service.run()
+        output.close()
+        for meter_id in meters:
+            self.assertExactlyOnce(meter_id, 20)
+        self.assertEqual(self.broker.bodies(queue + ".dlq"), [bad])
+        self.assertIn("line 2 of 2: body is not JSON", "\n".join(logs.output))
+        self.assertEqual(service.result().rejected, 1)
+
+    def test_a_packed_message_with_a_reading_out_of_order_is_dead_lettered_once(self) -> None:
+        layout = Layout(partitions=4)
+        self.declare_partitions(layout)
+        queue = layout.queue_of("M0")
+        self.put_packed(layout, ["M0"], range(100, 110), 5)
+        # 110 is new, 50 and 51 are older than the last row and not in the file.
+        self.put_packed(layout, ["M0"], [110, 50, 51], 3)
+        self.put_packed(layout, ["M0"], range(111, 115), 5)
+        service, output = self.service(layout.partition_queues, layout=layout, batch_max=1000)
+        with self.assertLogs("pv_simulator.services.pv_service", "WARNING"):
+            service.run()
+        output.close()
+        times = [float(row["time_s"]) - START_S for row in self.rows("M0")]
+        self.assertEqual(times, [*range(100, 115)])
+        self.assertEqual(service.result().out_of_order, 2)
+        self.assertEqual(len(self.broker.bodies(queue + ".dlq")), 1)
+        self.assertEqual((self.broker.depth(queue), self.broker.unacknowledged), (0, 0))
+
+    def declare_partitions(self, layout: Layout) -> None:
+        for queue in layout.partition_queues:
+            self.broker.declare(queue)
+            self.broker.declare(queue + ".dlq")
 
     def test_stop_settles_what_it_took_and_leaves_the_rest_queued(self) -> None:
         self.publish("M0", 20000)

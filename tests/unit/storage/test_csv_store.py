@@ -11,6 +11,7 @@ import tempfile
 import unittest
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
 
@@ -176,6 +177,44 @@ class OutTest(_WriterCase):
         out.close()
         for meter in range(10):
             self.assertEqual(len(read_csv(self.dir / f"M{meter}-2026-06-21.csv")), 2)
+
+    def opens_per_round(self, out: CsvOutput, rounds: list[list[str]]) -> list[int]:
+        """Files opened (or reopened) in each round of writes, every meter of a round in turn."""
+        opened: list[int] = []
+        real_open = Path.open
+
+        def counting_open(path: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+            if mode == "ab":
+                opened[-1] += 1
+            return real_open(path, mode, *args, **kwargs)
+
+        t = epoch("2026-06-21T12:00")
+        with mock.patch.object(Path, "open", counting_open):
+            for step, meters in enumerate(rounds):
+                opened.append(0)
+                for meter in meters:
+                    out.write(meter, t + step, 1.0, 0.0)
+        return opened
+
+    def test_more_meters_than_open_files_keep_all_but_one_open(self) -> None:
+        """Every meter in turn each tick: closing the least recent would reopen every file."""
+        out = CsvOutput(self.dir, VIENNA, fsync="never", max_open_files=10)
+        self.addCleanup(out.close)
+        meters = [f"M{i}" for i in range(11)]
+        opened = self.opens_per_round(out, [meters] * 20)
+        self.assertEqual(opened[0], 11)
+        self.assertLessEqual(max(opened[1:]), 2, opened)
+        out.close()
+        for meter in meters:
+            self.assertEqual(len(read_csv(self.dir / f"{meter}-2026-06-21.csv")), 20)
+
+    def test_files_of_meters_gone_quiet_are_closed_first(self) -> None:
+        out = CsvOutput(self.dir, VIENNA, fsync="never", max_open_files=10)
+        self.addCleanup(out.close)
+        quiet = [f"Q{i}" for i in range(10)]
+        busy = [f"B{i}" for i in range(10)]
+        opened = self.opens_per_round(out, [quiet] + [busy] * 20)
+        self.assertEqual(opened[-5:], [0] * 5, opened)
 
     @parameterized.expand([(mode, syncfs) for mode in ("batch", "always", "never")
                            for syncfs in (True, False)])
