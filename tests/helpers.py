@@ -45,6 +45,12 @@ def rows_of(directory: Path, meter_id: str) -> list[dict[str, str]]:
     return rows
 
 
+def files_of(directory: Path) -> dict[str, bytes]:
+    """Every CSV file in ``directory``, by name, to the byte: what two runs that must write
+    the same files are compared on."""
+    return {path.name: path.read_bytes() for path in sorted(directory.glob("*.csv"))}
+
+
 def energy_integral(rows: list[dict[str, str]], max_interval_s: float) -> dict[str, float]:
     """kWh of consumption, PV, grid import and export of a meter's rows, each row's power over
     the interval since the previous row (intervals not in (0, max_interval_s] count nothing; a

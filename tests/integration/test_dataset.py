@@ -12,7 +12,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from tests.helpers import wait_until
+from tests.helpers import files_of, wait_until
 from tests.integration.support import PYTHON, BrokerTestCase
 from tests.paths import ROOT
 
@@ -25,10 +25,6 @@ HOUSES = ["House_A", "House_B", "House_C", "House_D"]
 #: Two days across midnight and the spring clock change in Vienna, every 10 minutes.
 SPAN = ("--start", "2026-03-28T12:00", "--duration", str(2 * 86400), "--interval", "600", "--seed", "7")
 TICKS = 2 * 86400 // 600
-
-
-def files_of(directory: Path) -> dict[str, bytes]:
-    return {path.name: path.read_bytes() for path in sorted(directory.glob("*.csv"))}
 
 
 def dataset_command(*args: str) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from parameterized import parameterized
 
 from pv_simulator.messaging.port import Layout
-from tests.helpers import rows_of, wait_until
+from tests.helpers import files_of, rows_of, wait_until
 from tests.integration.support import BrokerTestCase, check_rows
 
 LAYOUT = Layout(partitions=4)
@@ -133,7 +133,7 @@ class PartitionedLayoutTest(BrokerTestCase):
         self.assertGreater(self.summary("second")["written"], 0)
         if per_message > 1:
             self.assertIn(f"up to {per_message} readings of one queue packed", meter_log)
-            files = sorted(path.name for path in out.glob("Meter_*.csv"))
-            self.assertEqual(files, sorted(path.name for path in (self.tmp / "reference").glob("Meter_*.csv")))
-            for name in files:
-                self.assertEqual((out / name).read_bytes(), (self.tmp / "reference" / name).read_bytes(), name)
+            written, expected = files_of(out), files_of(self.tmp / "reference")
+            self.assertEqual(sorted(written), sorted(expected))
+            for name, content in written.items():
+                self.assertEqual(content, expected[name], name)

@@ -12,14 +12,11 @@ from pathlib import Path
 from pv_simulator.config import Config, load_config
 from pv_simulator.dataset import Span, resume_tick, run_share, split_meters
 from pv_simulator.services.clock import parse_start
+from tests.helpers import files_of
 
 START = "2026-03-28T12:00"  # the night of the spring clock change in Vienna lies in the span
 INTERVAL_S = 600.0
 DURATION_S = 2 * 86400.0
-
-
-def files_of(directory: Path) -> dict[str, bytes]:
-    return {path.name: path.read_bytes() for path in sorted(directory.glob("*.csv"))}
 
 
 class SplitMetersTest(unittest.TestCase):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import unittest
+from collections import Counter
 from random import Random
 
 from parameterized import parameterized
@@ -150,7 +151,8 @@ class PackedTest(unittest.TestCase):
     def test_packed_messages_carry_every_reading_once_each_meters_in_order(self) -> None:
         taken = self.taken(40, 3)
         messages = pack(taken, 7)
-        self.assertEqual(len(messages), sum(-(-n // 7) for n in self.per_queue(taken).values()))
+        per_queue = Counter(queue for queue, _body, _time_s in taken)
+        self.assertEqual(len(messages), sum(-(-n // 7) for n in per_queue.values()))
         seen: dict[str, list[float]] = {}
         for queue, body, time_s in messages:
             readings = decode_all(body, queue, 9000.0, self.layout)
@@ -159,13 +161,6 @@ class PackedTest(unittest.TestCase):
             for reading in readings:
                 seen.setdefault(reading.meter_id, []).append(reading.time_s)
         self.assertEqual(seen, {f"Meter_{i}": [1782000000.0 + t for t in range(3)] for i in range(40)})
-
-    @staticmethod
-    def per_queue(taken: list[tuple[str, bytes, float]]) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for queue, _body, _time_s in taken:
-            counts[queue] = counts.get(queue, 0) + 1
-        return counts
 
     def test_the_most_readings_of_the_longest_ids_fit_in_a_body(self) -> None:
         longest = "M" * 64
