@@ -243,7 +243,7 @@ class SessionContract(ABC, unittest.TestCase):
         consumer.cancel_consumers()
         self.assertTrue(self.pump(consumer, lambda: checker.queue_status([self.queue])[self.queue].consumers == 0))
 
-    def test_a_blocked_broker_says_so_and_holds_no_batch_it_did_not_take(self) -> None:
+    def test_a_blocked_broker_says_so_and_keeps_what_it_had(self) -> None:
         session = self.session()
         self.publish(session, 1)
         self.set_blocked(True)
@@ -255,4 +255,8 @@ class SessionContract(ABC, unittest.TestCase):
             self.set_blocked(False)
         again = self.session()
         self.assertTrue(self.pump(again, lambda: not again.blocked))
-        self.assertIn(again.queue_depth(self.queue), (1, 6))  # all of a batch or none of it
+        # Confirms, not a transaction: RabbitMQ may take the first messages of the unconfirmed
+        # batch before it blocks the connection. The meter publishes the batch again and the
+        # PV service's writer skips the repeats, so any part of it may be there, but not less
+        # than what was confirmed before.
+        self.assertIn(again.queue_depth(self.queue), range(1, 7))
