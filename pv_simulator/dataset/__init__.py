@@ -17,6 +17,7 @@ meter further ahead already has.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -40,6 +41,10 @@ from pv_simulator.storage.csv_store import CsvOutput
 #: Readings per batch the meter hands over: a batch is one write, flush and acknowledgement, so
 #: at the default ``[output] fsync = batch`` one sync of the file system per this many rows.
 BATCH_READINGS = 20_000
+#: Readings of one queue packed into one message of the in-memory broker at least (``[broker]
+#: readings_per_message``): the broker's cost, and the PV service's per delivery, is per message,
+#: and the files are the same packed or not (the broker run's, byte for byte).
+EMBEDDED_READINGS_PER_MESSAGE = 100
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,17 @@ def check_output(config: Config, output_dir: Path, meter_ids: Sequence[str]) -> 
         output.close()
 
 
+def embedded_config(config: Config) -> Config:
+    """``config`` with readings packed :data:`EMBEDDED_READINGS_PER_MESSAGE` a message at least.
+
+    A batch of the meter holds tens of readings of each queue, which travelled one message
+    each: 3-5 % of a share's CPU (benchmarks/RESULTS.md, run K).
+    """
+    packed = max(config.broker.readings_per_message, EMBEDDED_READINGS_PER_MESSAGE)
+    return dataclasses.replace(config, broker=dataclasses.replace(
+        config.broker, readings_per_message=packed))
+
+
 def memory_connect(broker: FakeBroker) -> Callable[[BrokerConfig, str], Connection]:
     """The composition's ``connect`` for services that share ``broker``."""
 
@@ -154,6 +170,7 @@ def run_share(config: Config, span: Span, meter_ids: Sequence[str], output_dir: 
     Raises:
         ConfigError, OutputError, OutputFailed: as the services do.
     """
+    config = embedded_config(config)
     broker = FakeBroker()
     connect = memory_connect(broker)
     ids = list(meter_ids)

@@ -3,14 +3,24 @@ resumes, and that a resumed or split run writes the files of one uninterrupted r
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import shutil
 import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
 
+import pv_simulator.dataset
 from pv_simulator.config import Config, load_config
-from pv_simulator.dataset import Span, resume_tick, run_share, split_meters
+from pv_simulator.dataset import (
+    EMBEDDED_READINGS_PER_MESSAGE,
+    Span,
+    embedded_config,
+    resume_tick,
+    run_share,
+    split_meters,
+)
 from pv_simulator.services.clock import parse_start
 from tests.helpers import files_of
 
@@ -31,6 +41,19 @@ class SplitMetersTest(unittest.TestCase):
 
     def test_one_share_below_one_process(self) -> None:
         self.assertEqual(split_meters(["A", "B"], 0), [["A", "B"]])
+
+
+class EmbeddedConfigTest(unittest.TestCase):
+    def test_packs_at_least_the_embedded_count_and_keeps_a_larger_one(self) -> None:
+        config = load_config(None)
+        self.assertEqual(config.broker.readings_per_message, 1)
+        self.assertEqual(embedded_config(config).broker.readings_per_message,
+                         EMBEDDED_READINGS_PER_MESSAGE)
+        larger = dataclasses.replace(config, broker=dataclasses.replace(
+            config.broker, readings_per_message=EMBEDDED_READINGS_PER_MESSAGE + 50))
+        self.assertEqual(embedded_config(larger).broker.readings_per_message,
+                         EMBEDDED_READINGS_PER_MESSAGE + 50)
+        self.assertEqual(embedded_config(config).site, config.site)
 
 
 class ResumeTickTest(unittest.TestCase):
@@ -131,6 +154,14 @@ class RunShareTest(unittest.TestCase):
         self.assertEqual(done, 4 * self.span.tick_count)
         self.assertEqual(files_of(out), before)
 
+    def test_packing_the_readings_changes_no_byte(self) -> None:
+        packed, single = self.tmp / "packed", self.tmp / "single"
+        self.run_into(packed, self.ids)
+        with mock.patch.object(pv_simulator.dataset, "EMBEDDED_READINGS_PER_MESSAGE", 1):
+            self.assertEqual(embedded_config(self.config).broker.readings_per_message, 1)
+            self.run_into(single, self.ids)
+        self.assertEqual(files_of(packed), files_of(single))
+        self.assertEqual(len(files_of(packed)), 4 * 3)
 
     def test_the_run_keeps_what_was_built_out_of_collection_and_gives_it_back(self) -> None:
         before = gc.get_freeze_count()
