@@ -37,6 +37,24 @@ def derive_uniform(seed: int, *path: int | str) -> float:
     return (derive_seed(seed, *path) >> 11) / _UNIT
 
 
+class IndexedUniforms:
+    """``derive_uniform(seed, *path, index)`` for the successive indices of one stream.
+
+    The same numbers, but the text up to the index is joined and encoded once rather than at
+    every draw: a household's fridge draws one per cycle, and the hashing was a tenth of its
+    model's time in a fleet run.
+    """
+
+    __slots__ = ("_prefix",)
+
+    def __init__(self, seed: int, *path: int | str) -> None:
+        self._prefix = ":".join(map(str, (seed, *path, ""))).encode()
+
+    def __call__(self, index: int) -> float:
+        digest = hashlib.sha256(self._prefix + str(index).encode()).digest()
+        return (int.from_bytes(digest[:8], "big") >> 11) / _UNIT
+
+
 def meter_stream(meter_id: str) -> int | str:
     """The path part that names a meter's streams: its number for ``Meter_<k>``, else its id.
 

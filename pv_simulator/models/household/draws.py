@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Protocol
 
-from pv_simulator.models.seeds import derive_uniform
+from pv_simulator.models.seeds import IndexedUniforms
 
 BLOCK_S = 900.0
 HOUR_S = 3600.0
@@ -42,12 +42,13 @@ class HourlyDraws:
     """A generator per hour seeded with the household's key and the hour's index, and the
     fridge's n-th hashed draw: the runs of an hour do not depend on the first call's time."""
 
-    __slots__ = ("_fridge_draws", "_key")
+    __slots__ = ("_fridge", "_fridge_draws", "_key")
 
     step_s = HOUR_S
 
     def __init__(self, key: int) -> None:
         self._key = key
+        self._fridge = IndexedUniforms(key, "fridge")
         self._fridge_draws = 0
 
     def step_rng(self, start_s: float) -> random.Random:
@@ -55,7 +56,7 @@ class HourlyDraws:
 
     def fridge_uniform(self, low: float, high: float) -> float:
         self._fridge_draws += 1
-        return low + (high - low) * derive_uniform(self._key, "fridge", self._fridge_draws)
+        return low + (high - low) * self._fridge(self._fridge_draws)
 
 
 class SequentialDraws:

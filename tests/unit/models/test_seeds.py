@@ -7,7 +7,7 @@ import unittest
 
 from parameterized import parameterized
 
-from pv_simulator.models.seeds import derive_seed, derive_uniform, meter_stream
+from pv_simulator.models.seeds import IndexedUniforms, derive_seed, derive_uniform, meter_stream
 
 
 class DeriveSeedTest(unittest.TestCase):
@@ -33,6 +33,13 @@ class DeriveSeedTest(unittest.TestCase):
         self.assertAlmostEqual(sum(values) / len(values), 0.5, delta=0.02)
         self.assertEqual(values[:5], [derive_uniform(1, "s", index) for index in range(-2000, -1995)])
         self.assertNotEqual(derive_uniform(1, "s", 0), derive_uniform(2, "s", 0))
+
+    def test_indexed_uniforms_are_derive_uniforms_draws(self) -> None:
+        """The faster form for one stream's successive draws gives the very same numbers."""
+        for seed, path in [(1, ("fridge",)), (1 << 63, ("s", 4)), (-7, ())]:
+            draw = IndexedUniforms(seed, *path)
+            self.assertEqual([draw(index) for index in range(-3, 50)],
+                             [derive_uniform(seed, *path, index) for index in range(-3, 50)])
 
     def test_seeded_generators_repeat(self) -> None:
         first = random.Random(derive_seed(9, "household", 0)).random()
