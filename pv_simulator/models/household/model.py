@@ -231,23 +231,28 @@ class HouseholdModel:
         while self._generated_until_s < time_s + LOOKAHEAD_S:
             self._generate_events()
         pending, active = self._pending, self._active
+        heappop, heappush = heapq.heappop, heapq.heappush
         while pending and pending[0][0] <= time_s:
-            _, end_s, power_w = heapq.heappop(pending)
+            _, end_s, power_w = heappop(pending)
             if end_s > time_s:
-                heapq.heappush(active, (end_s, power_w))
+                heappush(active, (end_s, power_w))
         while active and active[0][0] <= time_s:
-            heapq.heappop(active)
+            heappop(active)
         while self._fridge_next_s <= time_s:
             self._toggle_fridge()
 
-        self._level_w = self._standby_w + (_COMPRESSOR_W if self._fridge_on else 0.0)
-        self._level_w += sum(power_w for _, power_w in active)
-        self._next_change_s = min(
-            pending[0][0] if pending else math.inf,
-            active[0][0] if active else math.inf,
-            self._fridge_next_s,
-            self._generated_until_s - LOOKAHEAD_S,
-        )
+        # Summed into a local, with a list rather than a generator and no sum when nothing
+        # runs: the same additions in the same order (so the same float) at a reading's cost.
+        level_w = self._standby_w + (_COMPRESSOR_W if self._fridge_on else 0.0)
+        if active:
+            level_w += sum([power_w for _, power_w in active])
+        self._level_w = level_w
+        next_change_s = min(self._fridge_next_s, self._generated_until_s - LOOKAHEAD_S)
+        if pending and pending[0][0] < next_change_s:
+            next_change_s = pending[0][0]
+        if active and active[0][0] < next_change_s:
+            next_change_s = active[0][0]
+        self._next_change_s = next_change_s
 
     def _start(self, time_s: float) -> None:
         """Begin drawing events early enough that runs in progress at the first
