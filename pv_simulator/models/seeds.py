@@ -28,13 +28,22 @@ def derive_seed(seed: int | None, *path: int | str) -> int | None:
     """
     if seed is None:
         return None
-    text = ":".join(map(str, (seed, *path)))
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+    return _hashed(":".join(map(str, (seed, *path))).encode())
 
 
 def derive_uniform(seed: int, *path: int | str) -> float:
     """A uniform number in [0, 1) from ``derive_seed(seed, *path)``: one hashed draw per index."""
-    return (derive_seed(seed, *path) >> 11) / _UNIT
+    return _uniform(derive_seed(seed, *path))
+
+
+def _hashed(text: bytes) -> int:
+    """The first 8 bytes (big-endian) of the SHA-256 of a stream's joined text."""
+    return int.from_bytes(hashlib.sha256(text).digest()[:8], "big")
+
+
+def _uniform(seed64: int) -> float:
+    """A 64-bit seed's top 53 bits as a float in [0, 1)."""
+    return (seed64 >> 11) / _UNIT
 
 
 class IndexedUniforms:
@@ -51,8 +60,7 @@ class IndexedUniforms:
         self._prefix = ":".join(map(str, (seed, *path, ""))).encode()
 
     def __call__(self, index: int) -> float:
-        digest = hashlib.sha256(self._prefix + str(index).encode()).digest()
-        return (int.from_bytes(digest[:8], "big") >> 11) / _UNIT
+        return _uniform(_hashed(self._prefix + str(index).encode()))
 
 
 def meter_stream(meter_id: str) -> int | str:
