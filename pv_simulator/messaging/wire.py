@@ -89,6 +89,9 @@ def decode_all(body: bytes, queue: str, max_power_w: float,
         # One reading, however it is laid out (a reading has no nested object).
         return [decode(body, queue, max_power_w, layout)]
     _check_size(body)
+    encoded = _encoded_readings(body, queue, max_power_w, layout)
+    if encoded is not None:
+        return encoded
     lines = body.rstrip().split(b"\n")
     readings = []
     for number, line in enumerate(lines, 1):
@@ -116,6 +119,36 @@ def decode(body: bytes, queue: str, max_power_w: float, layout: Layout = QUEUE_P
     """
     _check_size(body)
     return _checked(*_values(body), queue, max_power_w, layout)
+
+
+def _encoded_readings(body: bytes, queue: str, max_power_w: float,
+                      layout: Layout) -> list[Reading] | None:
+    """The readings of a packed body of :class:`ReadingEncoder` lines only, every one valid for
+    ``queue``; None for any other, which the line-by-line path then reads or refuses.
+
+    The same readings that path gives (:data:`_ENCODED` is read as it reads it), found by two
+    scans of the body rather than a match, three conversions and two calls per line: the
+    embedded dataset decodes every one of its 35 million readings.
+    """
+    if _ENCODED_BODY.fullmatch(body) is None:
+        return None
+    found = _ENCODED.findall(body)
+    ids: dict[bytes, str] = {}
+    for raw in {raw for raw, _time, _power in found}:
+        meter_id = raw.decode("ascii")
+        if layout.partitioned:
+            if not is_meter_id(meter_id) or layout.queue_of(meter_id) != queue:
+                return None
+        elif meter_id != queue:
+            return None
+        ids[raw] = meter_id
+    new = tuple.__new__
+    readings = [new(Reading, (ids[raw], float(time_text), float(power_text)))
+                for raw, time_text, power_text in found]
+    for reading in readings:
+        if not (0.0 <= reading[1] <= MAX_TIME_S and 0.0 <= reading[2] <= max_power_w):
+            return None
+    return readings
 
 
 def _check_size(body: bytes) -> None:
@@ -196,9 +229,13 @@ def _no_constant(name: str) -> float:
 #: The body :class:`ReadingEncoder` writes, in JSON's own grammar (no escape in the id, numbers
 #: with a fraction, which JSON parses with ``float`` too): read without the JSON decoder, a
 #: quarter of its cost, as the JSON path would read it. Any other body takes that path.
-_NUMBER = rb"(-?(?:0|[1-9][0-9]{0,19})\.[0-9]{1,20})"
-_ENCODED = re.compile(rb'\{"meter_id":"([A-Za-z0-9_.\-]{1,64})","time_s":' + _NUMBER
-                      + rb',"power_w":' + _NUMBER + rb"\}")
+_NUMBER = rb"-?(?:0|[1-9][0-9]{0,19})\.[0-9]{1,20}"
+_LINE = rb'\{"meter_id":"%b","time_s":%b,"power_w":%b\}'
+_ID = rb"[A-Za-z0-9_.\-]{1,64}"
+_ENCODED = re.compile(_LINE % (b"(" + _ID + b")", b"(" + _NUMBER + b")", b"(" + _NUMBER + b")"))
+#: A packed body of such lines only: each line then starts a match of :data:`_ENCODED`, so
+#: ``findall`` finds exactly one a line.
+_ENCODED_BODY = re.compile(b"(?:%b\n)*%b" % ((_LINE % (_ID, _NUMBER, _NUMBER),) * 2))
 
 #: One decoder for every reading: ``json.loads`` with an option builds a new one per call,
 #: a third of the parse's time.

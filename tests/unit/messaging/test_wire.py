@@ -9,11 +9,12 @@ from random import Random
 
 from parameterized import parameterized
 
-from pv_simulator.messaging.port import Layout
+from pv_simulator.messaging.port import QUEUE_PER_METER, Layout
 from pv_simulator.messaging.wire import (
     MAX_BODY_BYTES,
     MAX_READINGS_PER_MESSAGE,
     BadReading,
+    Reading,
     ReadingEncoder,
     decode,
     decode_all,
@@ -186,6 +187,30 @@ class PackedTest(unittest.TestCase):
                                                          reason: str) -> None:
         good = ReadingEncoder("Meter_0")
         body = b"\n".join([good(1782000000.0, 1.0), line, good(1782000002.0, 1.0)])
+        with self.assertRaises(BadReading) as caught:
+            decode_all(body, "Meter_0", 9000.0)
+        self.assertIn(reason, str(caught.exception))
+
+    @parameterized.expand([("queue_per_meter", QUEUE_PER_METER), ("partitioned", Layout(partitions=4))])
+    def test_the_encoders_packed_lines_read_as_each_alone(self, _name: str, layout: Layout) -> None:
+        random = Random(9)
+        meters = ["Meter_3"] if not layout.partitioned else [f"Meter_{i}" for i in range(40)]
+        queue = layout.queue_of(meters[0])
+        lines = [ReadingEncoder(meter_id)(random.uniform(0, 7e9), random.uniform(0, 9000))
+                 for meter_id in meters if layout.queue_of(meter_id) == queue for _ in range(30)]
+        readings = decode_all(b"\n".join(lines), queue, 9000.0, layout)
+        self.assertEqual(readings, [decode(line, queue, 9000.0, layout) for line in lines])
+        self.assertTrue(all(type(reading) is Reading for reading in readings))
+
+    @parameterized.expand([
+        ("power_over_limit", "Meter_0", 9500.0, "line 2 of 3: power_w 9500 is outside 0..9000 W"),
+        ("other_queue", "Meter_1", 1.0, "line 2 of 3: meter_id 'Meter_1' differs"),
+    ])
+    def test_a_bad_line_among_the_encoders_is_named(self, _name: str, meter_id: str,
+                                                    power_w: float, reason: str) -> None:
+        good = ReadingEncoder("Meter_0")
+        body = b"\n".join([good(1782000000.0, 1.0), ReadingEncoder(meter_id)(1782000001.0, power_w),
+                           good(1782000002.0, 1.0)])
         with self.assertRaises(BadReading) as caught:
             decode_all(body, "Meter_0", 9000.0)
         self.assertIn(reason, str(caught.exception))
