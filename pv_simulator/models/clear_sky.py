@@ -48,18 +48,23 @@ def _geocentric_sun_nodes(utc_day: int) -> tuple[pv_chain.GeocentricSun, ...]:
                  for offset_s in (0.0, SECONDS_PER_DAY / 2.0, SECONDS_PER_DAY))
 
 
-_last_geocentric: tuple[float, pv_chain.GeocentricSun | None] = (math.nan, None)
+#: The geocentric sun of the instants asked lately, shared by every site of the process (it
+#: depends on the time alone). More than the last: the PV service takes a batch meter by meter,
+#: each meter's tens of ticks in a row, so the same instants come again once per meter.
+_geocentric_memo: dict[float, pv_chain.GeocentricSun] = {}
+#: Instants kept before the memo starts again: any batch's, at a few hundred bytes each.
+_GEOCENTRIC_MEMO_SIZE = 4096
 
 
 def _geocentric_sun_at(day: _UtcDayConstants, time_s: float) -> pv_chain.GeocentricSun:
-    """The geocentric sun at time_s, interpolated in the day's nodes; the last instant's is kept,
-    shared by every site of the process (it depends on the time alone)."""
-    global _last_geocentric
-    last_time_s, sun = _last_geocentric
-    if time_s != last_time_s or sun is None:
+    """The geocentric sun at time_s, interpolated in the day's nodes, or remembered."""
+    sun = _geocentric_memo.get(time_s)
+    if sun is None:
+        if len(_geocentric_memo) >= _GEOCENTRIC_MEMO_SIZE:
+            _geocentric_memo.clear()
         sun = pv_chain.interpolate_geocentric_sun(day.sun_start, day.sun_middle, day.sun_end,
                                                   (time_s - day.start_s) / SECONDS_PER_DAY)
-        _last_geocentric = (time_s, sun)
+        _geocentric_memo[time_s] = sun
     return sun
 
 
