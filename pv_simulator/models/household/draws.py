@@ -9,6 +9,7 @@ draws.
 from __future__ import annotations
 
 import random
+import threading
 from typing import Protocol
 
 from pv_simulator.models.seeds import IndexedUniforms
@@ -22,6 +23,21 @@ HOUR_S = 3600.0
 # state of 624 words) per household for good is not.
 _HOUR_INDEX_BITS = 40
 _HOUR_INDEX_MASK = (1 << _HOUR_INDEX_BITS) - 1
+
+
+class _HourGenerator(threading.local):
+    """The one generator each thread reseeds for an hour's runs (:meth:`HourlyDraws.step_rng`).
+
+    ``seed`` leaves it as ``random.Random(seed)`` would make a new one (no Gaussian pending
+    either), without the object an hour per household: a tenth of the seeding's cost, which was
+    4 % of a fleet year's.
+    """
+
+    def __init__(self) -> None:
+        self.rng = random.Random()
+
+
+_HOUR = _HourGenerator()
 
 
 class Draws(Protocol):
@@ -52,7 +68,10 @@ class HourlyDraws:
         self._fridge_draws = 0
 
     def step_rng(self, start_s: float) -> random.Random:
-        return random.Random((self._key << _HOUR_INDEX_BITS) | (int(start_s // HOUR_S) & _HOUR_INDEX_MASK))
+        """This thread's hour generator, seeded for this hour: good until its next call."""
+        rng = _HOUR.rng
+        rng.seed((self._key << _HOUR_INDEX_BITS) | (int(start_s // HOUR_S) & _HOUR_INDEX_MASK))
+        return rng
 
     def fridge_uniform(self, low: float, high: float) -> float:
         self._fridge_draws += 1

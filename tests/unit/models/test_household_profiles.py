@@ -4,6 +4,7 @@ the model holds (their expected power, lowest mean and random draws)."""
 from __future__ import annotations
 
 import random
+import threading
 import unittest
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -104,6 +105,23 @@ class DrawsTest(unittest.TestCase):
         self.assertEqual(HourlyDraws(12345).step_rng(HOUR_START_S).random(), first)
         self.assertNotEqual(draws.step_rng(HOUR_START_S + HOUR_S).random(), first)
         self.assertNotEqual(HourlyDraws(54321).step_rng(HOUR_START_S).random(), first)
+
+    def test_an_hours_generator_draws_as_a_new_one_seeded_with_key_and_hour(self) -> None:
+        draws = HourlyDraws(12345)
+        draws.step_rng(HOUR_START_S).gauss(0.0, 1.0)  # leaves a second Gaussian pending
+        again = draws.step_rng(HOUR_START_S)
+        fresh = random.Random((12345 << 40) | int(HOUR_START_S // HOUR_S))
+        self.assertEqual([again.gauss(0.0, 1.0), again.random(), again.uniform(1.0, 2.0)],
+                         [fresh.gauss(0.0, 1.0), fresh.random(), fresh.uniform(1.0, 2.0)])
+
+    def test_each_thread_reseeds_a_generator_of_its_own(self) -> None:
+        draws = HourlyDraws(12345)
+        mine = draws.step_rng(HOUR_START_S)
+        theirs: list[random.Random] = []
+        thread = threading.Thread(target=lambda: theirs.append(draws.step_rng(HOUR_START_S)))
+        thread.start()
+        thread.join()
+        self.assertIsNot(theirs[0], mine)
 
     def test_hourly_fridge_draws_are_a_fixed_sequence_within_bounds(self) -> None:
         draws, other = HourlyDraws(7), HourlyDraws(7)
