@@ -57,20 +57,26 @@ class Row(NamedTuple):
     pv_available_kw: float | None = None
 
 
-def row_numbers(time_s: float, meter_power_w: float, pv_power_kw: float) -> tuple[str, str, str, str]:
-    """A row's numbers as the file spells them (time_s, meter W, PV kW, sum W).
+#: A row after its meter id and time (to the millisecond, without trailing zeros): meter W, PV kW
+#: and their sum W.
+_ROW = "%s,%s,%.3f,%.6f,%.3f\n"
 
-    The results stream copies them, so a result message and its row cannot differ.
-    """
-    total_w = meter_power_w + pv_power_kw * 1000.0
-    return (f"{time_s:.3f}".rstrip("0").rstrip("."), f"{meter_power_w:.3f}", f"{pv_power_kw:.6f}",
-            f"{total_w:.3f}")
+
+def row_numbers(time_s: float, meter_power_w: float, pv_power_kw: float) -> tuple[str, str, str, str]:
+    """A row's numbers as the file spells them (time_s, meter W, PV kW, sum W): cut from
+    :func:`format_row`'s line, so a result message that copies them and its row cannot differ."""
+    time_value, meter_text, pv_text, total_text = format_row(
+        "", time_s, meter_power_w, pv_power_kw)[1:-1].split(",")
+    return time_value, meter_text, pv_text, total_text
 
 
 def format_row(meter_id: str, time_s: float, meter_power_w: float, pv_power_kw: float) -> str:
-    """One CSV line; the sum is computed here so it always matches its parts."""
-    time_text, meter_text, pv_text, total_text = row_numbers(time_s, meter_power_w, pv_power_kw)
-    return f"{meter_id},{time_text},{meter_text},{pv_text},{total_text}\n"
+    """One CSV line; the sum is computed here so it always matches its parts.
+
+    One %-format of the whole line: it is written 35 million times for a year of 1,000 houses.
+    """
+    return _ROW % (meter_id, f"{time_s:.3f}".rstrip("0").rstrip("."), meter_power_w,
+                   pv_power_kw, meter_power_w + pv_power_kw * 1000.0)
 
 
 def site_numbers(grid_power_w: float, battery_power_w: float, soc_pct: float,

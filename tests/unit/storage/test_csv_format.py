@@ -18,6 +18,13 @@ class RowTest(unittest.TestCase):
                          "Meter_0,1781992800.5,161.479,0.618347,779.826\n")
         self.assertEqual(csv_format.format_row("M", 1781992800.0, 0.0, 0.0), "M,1781992800,0.000,0.000000,0.000\n")
 
+    @parameterized.expand([(1781992800.5, 161.4789, 0.6183474), (1781992800.0, 0.0, 0.0),
+                           (1781992800.125, 9000.0, 12.5), (0.001, 0.0004, 0.0000004)])
+    def test_a_rows_numbers_are_its_fields(self, time_s: float, meter_w: float, pv_kw: float) -> None:
+        fields = csv_format.format_row("Meter_0", time_s, meter_w, pv_kw).rstrip("\n").split(",")
+        self.assertEqual(list(csv_format.row_numbers(time_s, meter_w, pv_kw)), fields[1:])
+        self.assertEqual(float(fields[4]), round(meter_w + pv_kw * 1000.0, 3))
+
     def test_header_is_the_columns(self) -> None:
         self.assertEqual(csv_format.HEADER, "meter_id,time_s,meter_power_value_w,pv_power_value_kw,sum_meter_pv_w")
         self.assertEqual(csv_format.Row._fields, csv_format.SITE_COLUMNS)
