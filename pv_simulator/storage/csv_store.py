@@ -141,6 +141,9 @@ class CsvOutput:
         self._uses = 0
         self._last_time: dict[Path, float] = {}
         self._days: dict[str, _Day] = {}
+        #: The meter, day and open file of the last row's target: a PV service that takes a
+        #: batch meter by meter writes each meter's rows in a row, into one file.
+        self._last_target: tuple[str, _Day, _DayFile] | None = None
         self.rows_written = 0
         self.duplicates_skipped = 0
         #: Readings not written because they are older than their file's last row and not in it.
@@ -209,8 +212,13 @@ class CsvOutput:
         """The meter's file of ``time_s`` to append its row to if it is after the file's last
         row; None, counted a duplicate or out of order, otherwise. The row is formatted only
         then (no closure per row: the writer's hot path)."""
-        path = self._path_for(meter_id, time_s)
-        day_file = self._file(path)
+        last = self._last_target
+        if last is not None and last[0] == meter_id and last[1].start_s <= time_s < last[1].end_s:
+            path, day_file = last[1].path, last[2]
+        else:
+            path = self._path_for(meter_id, time_s)
+            day_file = self._file(path)
+            self._last_target = (meter_id, self._days[meter_id], day_file)
         if time_s <= self._last_time[path]:
             self._not_after(path, day_file, time_s)
             return None
@@ -260,6 +268,7 @@ class CsvOutput:
                 with contextlib.suppress(OSError):  # flushed above, or that failure is raised
                     day_file.handle.close()
             self._open.clear()
+            self._last_target = None
             for fd in self._locks.values():
                 os.close(fd)
             self._locks.clear()
@@ -389,6 +398,7 @@ class CsvOutput:
             except OSError as exc:
                 failure = failure or OutputFailed(f"{day_file.path}: cannot write: {exc.strerror}")
         self._open.clear()
+        self._last_target = None
         for fd in self._locks.values():
             os.close(fd)
         self._locks.clear()
@@ -429,6 +439,7 @@ class CsvOutput:
         self._unsynced = False
 
     def _evict(self, day_file: _DayFile) -> None:
+        self._last_target = None
         if day_file.dirty:
             self._write_out(day_file)
         try:

@@ -178,6 +178,28 @@ class OutTest(_WriterCase):
         for meter in range(10):
             self.assertEqual(len(read_csv(self.dir / f"M{meter}-2026-06-21.csv")), 2)
 
+    def test_a_meters_rows_in_a_row_land_however_its_file_was_closed_between(self) -> None:
+        """Rows of one meter in a row reuse its last file; closing, a new day and a release
+        between them must each send the next row where a first row would go."""
+        out = CsvOutput(self.dir, VIENNA, fsync="never", max_open_files=1)
+        self.addCleanup(out.close)
+        t = epoch("2026-06-21T23:00")
+        for step in range(3):
+            self.assertTrue(out.write("A", t + step, 1.0, 0.0))
+        self.assertTrue(out.write("B", t, 2.0, 0.0))  # closes A's file
+        self.assertTrue(out.write("A", t + 3, 1.0, 0.0))
+        self.assertFalse(out.write("A", t + 3, 1.0, 0.0))
+        self.assertTrue(out.write("A", t + 3600, 1.0, 0.0))  # the next local day
+        out.release()
+        self.assertTrue(out.write("A", t + 3601, 1.0, 0.0))
+        self.assertFalse(out.write("A", t + 2, 1.0, 0.0))  # in the closed file of the day before
+        out.close()
+        first = [float(row["time_s"]) for row in read_csv(self.dir / "A-2026-06-21.csv")]
+        self.assertEqual(first, [t, t + 1, t + 2, t + 3])
+        self.assertEqual([float(row["time_s"]) for row in read_csv(self.dir / "A-2026-06-22.csv")],
+                         [t + 3600, t + 3601])
+        self.assertEqual((out.rows_written, out.duplicates_skipped), (7, 2))
+
     def opens_per_round(self, out: CsvOutput, rounds: list[list[str]]) -> list[int]:
         """Files opened (or reopened) in each round of writes, every meter of a round in turn."""
         opened: list[int] = []
