@@ -14,6 +14,7 @@ from unittest import mock
 import pv_simulator.dataset
 from pv_simulator.config import Config, load_config
 from pv_simulator.dataset import (
+    _COLLECTION_THRESHOLDS,
     EMBEDDED_READINGS_PER_MESSAGE,
     Span,
     embedded_config,
@@ -163,16 +164,18 @@ class RunShareTest(unittest.TestCase):
         self.assertEqual(files_of(packed), files_of(single))
         self.assertEqual(len(files_of(packed)), 4 * 3)
 
-    def test_the_run_keeps_what_was_built_out_of_collection_and_gives_it_back(self) -> None:
-        before = gc.get_freeze_count()
-        frozen_during: list[int] = []
+    def test_the_run_keeps_what_was_built_out_of_collection_collects_less_and_gives_back(self) -> None:
+        before, thresholds = gc.get_freeze_count(), gc.get_threshold()
+        during: list[tuple[int, tuple[int, int, int]]] = []
         run_share(self.config, self.span, self.ids, self.tmp / "out", lambda: False,
-                  lambda _count: frozen_during.append(gc.get_freeze_count()), batch_readings=100)
+                  lambda _count: during.append((gc.get_freeze_count(), gc.get_threshold())),
+                  batch_readings=100)
         # The first call comes before the run; those after each batch come during it.
-        self.assertEqual(frozen_during[0], before)
-        self.assertTrue(all(count > before for count in frozen_during[1:]), frozen_during)
-        self.assertGreater(len(frozen_during), 2)
-        self.assertEqual(gc.get_freeze_count(), before)
+        self.assertEqual(during[0], (before, thresholds))
+        self.assertTrue(all(count > before for count, _ in during[1:]), during)
+        self.assertTrue(all(now == _COLLECTION_THRESHOLDS for _, now in during[1:]), during)
+        self.assertGreater(len(during), 2)
+        self.assertEqual((gc.get_freeze_count(), gc.get_threshold()), (before, thresholds))
 
 
 if __name__ == "__main__":
