@@ -73,7 +73,7 @@ def pack(readings: Sequence[Message], per_message: int) -> list[Message]:
     for queue, taken in by_queue.items():
         for start in range(0, len(taken), per_message):
             part = taken[start:start + per_message]
-            packed.append((queue, b"\n".join(body for _queue, body, _time_s in part), part[0][2]))
+            packed.append((queue, b"\n".join([body for _queue, body, _time_s in part]), part[0][2]))
     return packed
 
 

@@ -478,7 +478,8 @@ class PvService:
         rejected.extend(late)
         for tag in rejected:
             session.reject(tag)
-        last_accepted = max((tag for tag in tags if tag not in late), default=0)
+        last_accepted = max((tag for tag in tags if tag not in late) if late else tags,
+                            default=0)
         if last_accepted:
             # Rejected tags are settled already, so one multiple ack covers the rest.
             session.ack(last_accepted, multiple=True)
