@@ -70,12 +70,14 @@ def _noise_step(dt_s: float) -> tuple[float, float]:
 
 
 @lru_cache(maxsize=256)
-def _block_local(block_start_s: float, tz: tzinfo) -> tuple[datetime, tuple[float, ...]]:
-    """A block's local start and its appliances' event rates per W (by H0 season and local
-    hour): the same for every household of a time zone, so a fleet stepping together works
+def _block_local(block_start_s: float,
+                 tz: tzinfo) -> tuple[datetime, tuple[tuple[Appliance, float], ...]]:
+    """A block's local start and each appliance with its event rate per W (by H0 season and
+    local hour): the same for every household of a time zone, so a fleet stepping together works
     them out once per block instead of once per household."""
     local = datetime.fromtimestamp(block_start_s, tz)
-    return local, event_rates_per_w()[h0_season(local.date()), local.hour]
+    rates = event_rates_per_w()[h0_season(local.date()), local.hour]
+    return local, tuple(zip(APPLIANCES, rates, strict=True))
 
 
 def _poisson(threshold: float, term: float, mean: float) -> int:
@@ -301,10 +303,13 @@ class HouseholdModel:
         appliance_w = self.mean_power_w(local) - self.base_w
         if appliance_w <= 0.0:
             return
+        # Names bound locally and the pairs zipped once per block (_block_local): the loop
+        # runs for every appliance of every block of every household.
         random_ = rng.random
         exp = math.exp
-        for appliance, rate_per_w in zip(APPLIANCES, rates, strict=False):
-            mean = appliance_w * rate_per_w * BLOCK_S
+        block_s = BLOCK_S
+        for appliance, rate_per_w in rates:
+            mean = appliance_w * rate_per_w * block_s
             threshold = random_()
             term = exp(-mean)
             if threshold <= term:
