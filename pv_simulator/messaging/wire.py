@@ -136,10 +136,9 @@ def _encoded_readings(body: bytes, queue: str, max_power_w: float,
     ids: dict[bytes, str] = {}
     for raw in {raw for raw, _time, _power in found}:
         meter_id = raw.decode("ascii")
-        if layout.partitioned:
-            if not is_meter_id(meter_id) or layout.queue_of(meter_id) != queue:
-                return None
-        elif meter_id != queue:
+        try:
+            _check_meter_id(meter_id, queue, layout)
+        except BadReading:
             return None
         ids[raw] = meter_id
     new = tuple.__new__
@@ -170,16 +169,7 @@ def _checked(meter_id: object, time_value: object, power_value: object, queue: s
     """The reading of these values, checked for ``queue``."""
     if not isinstance(meter_id, str):
         raise BadReading("field 'meter_id' is not a string")
-    if not layout.partitioned:
-        if meter_id != queue:
-            raise BadReading(f"meter_id {meter_id[:80]!r} differs from its queue {queue!r}")
-    else:
-        # A partition holds many meters: the id becomes a file name, so it is checked here.
-        if not is_meter_id(meter_id):
-            raise BadReading(f"meter_id {meter_id[:80]!r} is not a valid meter id ({METER_ID_RULE})")
-        home = layout.queue_of(meter_id)
-        if home != queue:
-            raise BadReading(f"meter_id {meter_id!r} belongs on queue {home!r}, not {queue!r}")
+    _check_meter_id(meter_id, queue, layout)
     time_s = _number(time_value, "time_s")
     if not 0.0 <= time_s <= MAX_TIME_S:
         raise BadReading(f"time_s {time_s:g} is outside 1970..2200")
@@ -187,6 +177,24 @@ def _checked(meter_id: object, time_value: object, power_value: object, queue: s
     if not 0.0 <= power_w <= max_power_w:
         raise BadReading(f"power_w {power_w:g} is outside 0..{max_power_w:g} W")
     return Reading(meter_id, time_s, power_w)
+
+
+def _check_meter_id(meter_id: str, queue: str, layout: Layout) -> None:
+    """Refuse a reading's meter id that does not belong on ``queue``.
+
+    Raises:
+        BadReading: naming the id and the queue it belongs on.
+    """
+    if not layout.partitioned:
+        if meter_id != queue:
+            raise BadReading(f"meter_id {meter_id[:80]!r} differs from its queue {queue!r}")
+        return
+    # A partition holds many meters: the id becomes a file name, so it is checked here.
+    if not is_meter_id(meter_id):
+        raise BadReading(f"meter_id {meter_id[:80]!r} is not a valid meter id ({METER_ID_RULE})")
+    home = layout.queue_of(meter_id)
+    if home != queue:
+        raise BadReading(f"meter_id {meter_id!r} belongs on queue {home!r}, not {queue!r}")
 
 
 def _parse_json(body: bytes) -> tuple[object, object, object]:
