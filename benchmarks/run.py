@@ -266,9 +266,9 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Callable[[Env], object]]]:
     modbus_meters = 20 if quick else 100
     each_layout(f"modbus_{modbus_meters}", _rt_modbus, first_only=True, meters=modbus_meters,
                 interval_s=1.0, duration_s=4.0 if quick else 60.0, sample_size=args.sample)
-    # Last: a year writes 365,000 files (1.7 GB), and file creates stay slow for minutes after
-    # (benchmarks/RESULTS.md, runs K and L): the latency scenarios, whose first tick creates a
-    # file or two per meter, are measured before it.
+    # Last: a year writes 365,000 files (1.7 GB), after which file creates were slow for minutes
+    # (benchmarks/RESULTS.md, run K); the latency scenarios, whose first tick creates two files
+    # per meter, are measured before it. (Run L's slow first ticks came with it last too.)
     houses, days, broker_days = QUICK_DATASET if quick else FULL_DATASET
     steps.append((dataset_name(houses, days), partial(
         dataset_vs_broker, name=dataset_name(houses, days), houses=houses, days=days,
