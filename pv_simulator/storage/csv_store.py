@@ -58,6 +58,8 @@ _TAIL_CHUNK = 4096
 _FILE_BUFFER = 1024
 #: Rounds through every open file within which the least recently used counts as still in use.
 _CYCLING_ROUNDS = 4
+#: Characters of the pid in a lock file: Linux's pid_max is at most 2**22 (7 digits).
+_PID_WIDTH = 10
 FILE_MODE = 0o644
 
 
@@ -141,6 +143,7 @@ class CsvOutput:
         self._uses = 0
         self._last_time: dict[Path, float] = {}
         self._days: dict[str, _Day] = {}
+        self._last_day: tuple[float, float, date] | None = None
         #: The meter, day and open file of the last row's target: a PV service that takes a
         #: batch meter by meter writes each meter's rows in a row, into one file.
         self._last_target: tuple[str, _Day, _DayFile] | None = None
@@ -476,8 +479,9 @@ class CsvOutput:
                               f"{meter_id}'s files in {self.output_dir}: serve each meter id from "
                               "one PV service per output directory", meter_id, holder) from None
         os.fchmod(fd, FILE_MODE)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        # Padded to a width no pid exceeds, so it covers whatever pid is there: no truncate
+        # call for each of 20,000 meters' first readings.
+        os.pwrite(fd, f"{os.getpid():<{_PID_WIDTH}}\n".encode(), 0)
         self._locks[meter_id] = fd
 
     def _path_for(self, meter_id: str, time_s: float) -> Path:
@@ -492,14 +496,26 @@ class CsvOutput:
         if day is None or not day.start_s <= time_s < day.end_s:
             if day is not None:
                 self._day_done(day.path)
-            local = datetime.fromtimestamp(time_s, self.tz).date()
-            start = datetime(local.year, local.month, local.day, tzinfo=self.tz)
-            end = start + timedelta(days=1)
-            day = _Day(start.timestamp(), end.timestamp(),
-                       csv_path(self.output_dir, meter_id, local))
+            start_s, end_s, local = self._local_day(time_s)
+            day = _Day(start_s, end_s, csv_path(self.output_dir, meter_id, local))
             self._days[meter_id] = day
             self._headers.setdefault(day.path, self._header_line(meter_id))
         return day.path
+
+    def _local_day(self, time_s: float) -> tuple[float, float, date]:
+        """The local day holding ``time_s``: its start and end (time_s) and its date.
+
+        Every meter's first reading, and each at midnight, asks for the same day: the last
+        answer is kept.
+        """
+        span = self._last_day
+        if span is not None and span[0] <= time_s < span[1]:
+            return span
+        local = datetime.fromtimestamp(time_s, self.tz).date()
+        start = datetime(local.year, local.month, local.day, tzinfo=self.tz)
+        span = (start.timestamp(), (start + timedelta(days=1)).timestamp(), local)
+        self._last_day = span
+        return span
 
     def _day_done(self, path: Path) -> None:
         """Close a meter's file of one day before its next day's rows, and forget it.
@@ -537,13 +553,20 @@ class CsvOutput:
             oldest = next(iter(self._open.values()))
             recent = self._uses - oldest.used <= _CYCLING_ROUNDS * self.max_open_files
             self._evict(self._open.popitem(last=recent)[1])
-        # A file this process wrote before needs no second check of header and tail.
         header = self._headers[path]
-        last_time = (self._last_time[path] if path in self._last_time
-                     else _last_time(_prepare(path, header)))
         try:
             handle = path.open("ab", buffering=_FILE_BUFFER)
-            if handle.tell() == 0:
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot open for appending: {exc.strerror}") from None
+        try:
+            # Opened first, so a new file (every meter's first reading, and each at midnight)
+            # costs no look whether it exists; one with rows is checked (header, torn tail)
+            # before anything is appended, unless this process wrote it before.
+            size = handle.tell()
+            if size > 0 and path not in self._last_time:
+                self._last_time[path] = _last_time(_prepare(path, header))
+                size = os.fstat(handle.fileno()).st_size  # 0 if a torn header was cut away
+            if size == 0:
                 # Readable by the tools that consume the files, whatever the umask.
                 os.fchmod(handle.fileno(), FILE_MODE)
                 handle.write(header)
@@ -551,11 +574,15 @@ class CsvOutput:
                     handle.flush()
                     os.fsync(handle.fileno())
                     os.fsync(self._dir_fd)
+                self._last_time.setdefault(path, float("-inf"))
         except OSError as exc:
+            handle.close()
             raise OutputError(f"{path}: cannot open for appending: {exc.strerror}") from None
+        except OutputError:
+            handle.close()
+            raise
         day_file = _DayFile(path, handle, dirty=True, used=self._uses)
         self._open[path] = day_file
-        self._last_time.setdefault(path, last_time)
         return day_file
 
 

@@ -71,6 +71,18 @@ class OutTest(_WriterCase):
         self.assertEqual(len(read_csv(self.dir / "Meter_1-2026-06-21.csv")), 1)
         self.assertEqual(len(read_csv(self.dir / "Meter_1-2026-06-22.csv")), 1)
 
+    def test_meters_taking_turns_across_midnight_each_land_in_their_days_file(self) -> None:
+        # The writer keeps the last local day it worked out for the next meter's first row.
+        times = ["2026-06-21T23:59:58", "2026-06-22T00:00:00", "2026-06-21T23:59:59",
+                 "2026-06-22T00:00:01", "2026-06-22T23:59:59", "2026-06-23T00:00:00"]
+        for k, text in enumerate(times):
+            self.out.write(f"Meter_{k % 2}", epoch(text), 1.0, 0.0)
+        self.out.flush()
+        for meter, day, count in (("Meter_0", "2026-06-21", 2), ("Meter_0", "2026-06-22", 1),
+                                  ("Meter_1", "2026-06-22", 2), ("Meter_1", "2026-06-23", 1)):
+            self.assertEqual(len(read_csv(self.dir / f"{meter}-{day}.csv")), count, (meter, day))
+        self.assertFalse((self.dir / "Meter_1-2026-06-21.csv").exists())
+
     def test_dates_are_zero_padded(self) -> None:
         self.assertEqual(csv_path(Path("d"), "M", date(2026, 3, 5)).name, "M-2026-03-05.csv")
 
@@ -375,6 +387,14 @@ class LockTest(unittest.TestCase):
             self.assertEqual(out.other_writer(["Meter_1", "Meter_0"]), ("Meter_0", holder.pid))
             self.assertIsNone(out.other_writer(["Meter_1"]))
             self.assertIsNone(out.other_writer(None, lambda meter_id: meter_id != "Meter_0"))
+
+    def test_the_pid_written_covers_a_longer_one_left_in_the_lock_file(self) -> None:
+        lock = self.dir / ".Meter_0.lock"
+        lock.write_text("4194303\n")  # Linux's largest pid, left by a writer long gone
+        out = CsvOutput(self.dir, VIENNA)
+        self.addCleanup(out.close)
+        out.write("Meter_0", epoch("2026-06-21T12:00"), 1.0, 0.0)
+        self.assertEqual(lock.read_text().strip(), str(os.getpid()))
 
     def test_release_gives_up_the_locks_and_forgets_the_files(self) -> None:
         first, second = CsvOutput(self.dir, VIENNA), CsvOutput(self.dir, VIENNA)
