@@ -575,12 +575,13 @@ class CsvOutput:
                     os.fsync(handle.fileno())
                     os.fsync(self._dir_fd)
                 self._last_time.setdefault(path, float("-inf"))
-        except OSError as exc:
-            handle.close()
+        except (OSError, OutputError) as exc:
+            # Closing flushes the header again, which fails as its write did (a full disk).
+            with contextlib.suppress(OSError):
+                handle.close()
+            if isinstance(exc, OutputError):
+                raise
             raise OutputError(f"{path}: cannot open for appending: {exc.strerror}") from None
-        except OutputError:
-            handle.close()
-            raise
         day_file = _DayFile(path, handle, dirty=True, used=self._uses)
         self._open[path] = day_file
         return day_file

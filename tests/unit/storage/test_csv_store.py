@@ -340,6 +340,20 @@ class CleanupTest(unittest.TestCase):
         out.close()  # a second close has nothing left to fail on
 
 
+    @unittest.skipUnless(Path("/dev/full").exists(), "needs /dev/full")
+    def test_a_new_file_on_a_full_disk_is_one_output_error(self) -> None:
+        directory = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, directory, True)
+        out = CsvOutput(directory, VIENNA, fsync="always")
+        self.addCleanup(out.close)
+        path = directory / "Meter_0-2026-06-21.csv"
+        path.symlink_to("/dev/full")  # every write fails with ENOSPC
+        with self.assertRaises(OutputError) as caught:
+            out.write("Meter_0", epoch("2026-06-21T12:00"), 1.0, 0.0)
+        self.assertIn(f"{path}: cannot open for appending: No space left on device",
+                      str(caught.exception))
+
+
 class LockTest(unittest.TestCase):
     def setUp(self) -> None:
         self.dir = Path(tempfile.mkdtemp())
