@@ -40,12 +40,23 @@ def rabbitmqctl(*args: str, timeout: float = 120) -> str:
     return result.stdout
 
 
+def new_vhost(label: str) -> str:
+    """A fresh virtual host on the default node with full permissions for guest."""
+    vhost = f"pvtest-{label}-{uuid.uuid4().hex[:8]}"
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    return vhost
+
+
 class BrokerTestCase(unittest.TestCase):
     """A test class with its own virtual host on the real broker and a temp directory per test."""
 
     vhost: str
     #: AMQP ports of the nodes whose meter queues each test starts without.
     queue_ports: tuple[int, ...] = (PORT,)
+    #: A virtual host per test instead of per class, for tests that read state the broker keeps
+    #: beyond queues (MQTT retained messages live per virtual host and outlast the test).
+    vhost_per_test: bool = False
 
     @classmethod
     def setUpClass(cls) -> None:
@@ -62,10 +73,8 @@ class BrokerTestCase(unittest.TestCase):
         Returns:
             The virtual host the class's tests use.
         """
-        vhost = f"pvtest-{cls.__name__}-{uuid.uuid4().hex[:8]}"
-        rabbitmqctl("add_vhost", vhost)
+        vhost = new_vhost(cls.__name__)
         cls.addClassCleanup(rabbitmqctl, "delete_vhost", vhost)
-        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
         return vhost
 
     def setUp(self) -> None:
@@ -75,6 +84,9 @@ class BrokerTestCase(unittest.TestCase):
         self.processes: list[subprocess.Popen[str]] = []
         self.logs: dict[int, Path] = {}
         self.addCleanup(self._kill_processes)
+        if self.vhost_per_test:
+            self.vhost = new_vhost(f"{type(self).__name__}-{self._testMethodName[:40]}")
+            self.addCleanup(rabbitmqctl, "delete_vhost", self.vhost)
         self.delete_queues()
 
     def delete_queues(self, meters: int = 16, queues: Sequence[str] = ()) -> None:

@@ -56,6 +56,10 @@ class Retained:
 
 
 class HomeAssistantMqttTest(BrokerTestCase):
+    # Each test reads retained topics from the first message on: one test's last state must not
+    # be the next test's first.
+    vhost_per_test = True
+
     def subscribe(self, *topics: str) -> Retained:
         subscriber = Retained(self.vhost, *topics)
         self.addCleanup(subscriber.close)
